@@ -1,0 +1,49 @@
+"""RL algorithms (one module each) and the registry that builds them by name."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from rlcheck.agents import ppo, random_agent
+from rlcheck.agents.base import Agent, Trajectory
+from rlcheck.envs.spec import EnvSpec
+
+
+class AlgoInfo(NamedTuple):
+    """How to build one algorithm: its Config class, its defaults for an env, its agent."""
+
+    config_cls: type
+    default_config: Callable[..., Any]
+    agent_cls: Callable[[EnvSpec, Any, int], Agent]
+    summary: str
+
+
+ALGORITHMS: dict[str, AlgoInfo] = {
+    "ppo": AlgoInfo(
+        ppo.Config, ppo.default_config, ppo.PPO, "Proximal Policy Optimization, CleanRL defaults"
+    ),
+    "random": AlgoInfo(
+        random_agent.Config,
+        lambda spec, **overrides: random_agent.Config(**overrides),
+        random_agent.RandomAgent,
+        "uniformly random actions",
+    ),
+}
+
+
+def make_agent(name: str, spec: EnvSpec, overrides: dict[str, Any], budget: int) -> Agent:
+    """Build algorithm ``name`` for ``spec`` with its defaults and the given Config overrides."""
+    info = ALGORITHMS[name]
+    return info.agent_cls(spec, info.default_config(spec, **overrides), budget)
+
+
+def config_dict(config: Any) -> dict[str, Any]:
+    """A Config as plain JSON-able values (tuples become lists)."""
+    return {
+        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()
+    }
+
+
+__all__ = ["ALGORITHMS", "Agent", "AlgoInfo", "Trajectory", "config_dict", "make_agent"]

@@ -1,0 +1,18 @@
+"""Environments: one :class:`EnvSpec` for JAX-native (gymnax) and host (Gymnasium) envs."""
+
+from rlcheck.envs.host_env import HostEnv, HostVector
+from rlcheck.envs.jax_env import JaxEnv, Step
+from rlcheck.envs.registry import known_ids, make
+from rlcheck.envs.spec import Box, Discrete, EnvSpec
+
+__all__ = [
+    "Box",
+    "Discrete",
+    "EnvSpec",
+    "HostEnv",
+    "HostVector",
+    "JaxEnv",
+    "Step",
+    "known_ids",
+    "make",
+]

@@ -1,0 +1,1 @@
+"""Pieces the agents share: networks, distributions, normalizers, advantage estimation, losses."""

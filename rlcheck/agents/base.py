@@ -1,0 +1,92 @@
+"""The shape every agent has, so one pair of drivers can train any of them.
+
+An agent is a set of pure functions of one seed's state (the drivers ``vmap`` them over seeds):
+
+- ``init(key, hparams) -> state``
+- ``act(state, obs, key) -> (state, action, aux)``: the behaviour policy on ``num_envs``
+  observations; ``aux`` is whatever the update needs later (log-probabilities, values…);
+  ``state`` comes back because acting may update running statistics.
+- ``policy(state, obs, key, deterministic) -> action``: the policy being evaluated.
+- ``update(state, trajectory, key) -> (state, metrics)``: learn from the last
+  ``rollout_len`` steps; ``metrics`` holds the internals logged per update.
+
+Hyperparameters that do not change array shapes travel as ``hparams`` (a dict of scalar arrays,
+kept in the state), so a sweep can ``vmap`` over them together with the seeds; everything that
+changes shapes or program structure is a static field of the agent's frozen ``Config``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple, Protocol
+
+import jax
+import jax.numpy as jnp
+
+from rlcheck.envs.spec import EnvSpec
+
+
+class Trajectory(NamedTuple):
+    """``rollout_len`` steps of ``num_envs`` envs, time on the leading axis."""
+
+    aux: Any
+    action: jax.Array
+    reward: jax.Array
+    terminated: jax.Array
+    truncated: jax.Array
+    final_obs: jax.Array
+    last_obs: jax.Array  # (num_envs, *obs_shape): the observation after the last step
+
+
+class Agent(Protocol):
+    name: str
+    spec: EnvSpec
+    config: Any
+    num_envs: int
+    rollout_len: int
+    metric_names: tuple[str, ...]
+
+    def hparams(self) -> dict[str, jax.Array]: ...
+
+    def init(self, key: jax.Array, hparams: dict[str, jax.Array]) -> Any: ...
+
+    def act(self, state: Any, obs: jax.Array, key: jax.Array) -> tuple[Any, jax.Array, Any]: ...
+
+    def policy(
+        self, state: Any, obs: jax.Array, key: jax.Array, deterministic: bool
+    ) -> jax.Array: ...
+
+    def update(
+        self, state: Any, traj: Trajectory, key: jax.Array
+    ) -> tuple[Any, dict[str, jax.Array]]: ...
+
+    def params_finite(self, state: Any) -> jax.Array: ...
+
+
+def traced(default: Any, help: str) -> Any:
+    """A Config field that enters compiled programs as an array value (sweepable with vmap)."""
+    return dataclasses.field(default=default, metadata={"help": help, "traced": True})
+
+
+def static(default: Any, help: str) -> Any:
+    """A Config field fixed at compile time (it changes shapes or program structure)."""
+    return dataclasses.field(default=default, metadata={"help": help, "traced": False})
+
+
+def traced_values(config: Any) -> dict[str, jax.Array]:
+    """The traced fields of a Config as float32 scalars (``None`` fields are left out)."""
+    return {
+        f.name: jnp.asarray(getattr(config, f.name), jnp.float32)
+        for f in dataclasses.fields(config)
+        if f.metadata.get("traced") and getattr(config, f.name) is not None
+    }
+
+
+def all_finite(tree: Any) -> jax.Array:
+    """True when every leaf of a pytree is finite (a diverged seed has NaN/inf parameters)."""
+    leaves = [
+        jnp.all(jnp.isfinite(x))
+        for x in jax.tree.leaves(tree)
+        if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating)
+    ]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)

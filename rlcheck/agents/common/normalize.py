@@ -1,0 +1,42 @@
+"""Running mean and variance for observation and return normalization.
+
+The statistics follow Gymnasium's ``RunningMeanStd`` (parallel update of Chan et al. 1979, count
+starting at 1e-4), so normalized values match what Gymnasium's NormalizeObservation and
+NormalizeReward wrappers produce, but the state is per seed and lives inside compiled programs.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+
+@struct.dataclass
+class RunningMeanStd:
+    mean: jax.Array
+    var: jax.Array
+    count: jax.Array
+
+
+def rms_init(shape: tuple[int, ...]) -> RunningMeanStd:
+    return RunningMeanStd(jnp.zeros(shape), jnp.ones(shape), jnp.asarray(1e-4))
+
+
+def rms_update(rms: RunningMeanStd, batch: jax.Array) -> RunningMeanStd:
+    """Merge a batch (leading axis = samples) into the running statistics."""
+    batch_mean = jnp.mean(batch, axis=0)
+    batch_var = jnp.var(batch, axis=0)
+    batch_count = batch.shape[0]
+    delta = batch_mean - rms.mean
+    total = rms.count + batch_count
+    mean = rms.mean + delta * batch_count / total
+    m2 = rms.var * rms.count + batch_var * batch_count + delta**2 * rms.count * batch_count / total
+    return RunningMeanStd(mean, m2 / total, total)
+
+
+def rms_normalize(
+    rms: RunningMeanStd, x: jax.Array, clip: jax.Array | float, epsilon: float = 1e-8
+) -> jax.Array:
+    """(x − mean) / sqrt(var + ε), clipped to [−clip, clip]."""
+    return jnp.clip((x - rms.mean) / jnp.sqrt(rms.var + epsilon), -clip, clip)

@@ -1,0 +1,202 @@
+"""The ``rlcheck`` command: run specs, quick comparisons and the demo; list and export results."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.exceptions import TyperException
+
+from rlcheck.errors import UserError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="rlcheck: does deep RL work on your problem? Numbers you can defend.",
+)
+
+DEMO_BUDGET = 300_000
+
+Out = Annotated[
+    Path | None,
+    typer.Option("--out", help="results directory (resumes if it already holds results)"),
+]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=0,
+        help="processes each unit's seeds are split across (default: one per "
+        "CPU core; 0 trains in this process)",
+    ),
+]
+
+
+@app.command()
+def run(
+    spec: Annotated[Path, typer.Argument(help="experiment spec (TOML)")],
+    out: Out = None,
+    workers: Workers = None,
+) -> None:
+    """Run every algo of a spec on every env of it; stored units are skipped (resume)."""
+    from rlcheck.experiment.spec import load_spec
+
+    parsed = load_spec(spec)
+    _run(parsed, str(spec), out or Path("runs") / spec.stem, workers)
+
+
+@app.command()
+def quick(
+    env: Annotated[
+        str,
+        typer.Argument(
+            help="env id, e.g. CartPole-v1, gymnasium:Hopper-v5 or my_pkg.envs:make_env"
+        ),
+    ],
+    algos: Annotated[str, typer.Option(help="comma-separated algorithms")] = "ppo,random",
+    seeds: Annotated[int, typer.Option(min=1, help="seeds per algorithm")] = 16,
+    steps: Annotated[int, typer.Option(min=1, help="env steps per seed")] = 100_000,
+    checkpoints: Annotated[int, typer.Option(min=1, help="evaluations during training")] = 20,
+    eval_episodes: Annotated[int, typer.Option(min=1, help="episodes per evaluation")] = 8,
+    out: Out = None,
+    workers: Workers = None,
+) -> None:
+    """Compare algorithms on one env without writing a spec."""
+    from rlcheck.experiment.spec import parse_spec
+
+    names = [a.strip() for a in algos.split(",") if a.strip()]
+    if not names:
+        raise UserError("--algos: give at least one algorithm, e.g. --algos ppo,random")
+    _check_algos(names)
+    data = {
+        "seeds": seeds,
+        "budget": steps,
+        "eval": {"checkpoints": checkpoints, "episodes": eval_episodes},
+        "env": [{"id": env}],
+        "algo": [{"name": n} for n in names],
+    }
+    spec = parse_spec(data, "rlcheck quick")
+    default_out = Path("runs") / (
+        "quick-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in env)
+    )
+    _run(spec, "rlcheck quick", out or default_out, workers)
+
+
+@app.command()
+def demo(out: Out = None, workers: Workers = None) -> None:
+    """PPO against the random policy on CartPole-v1, 16 seeds."""
+    from rlcheck.experiment.spec import parse_spec
+
+    data = {
+        "seeds": 16,
+        "budget": DEMO_BUDGET,
+        "env": [{"id": "CartPole-v1"}],
+        "algo": [{"name": "ppo"}, {"name": "random"}],
+    }
+    _run(parse_spec(data, "rlcheck demo"), "rlcheck demo", out or Path("runs") / "demo", workers)
+
+
+@app.command("ls")
+def list_units(directory: Annotated[Path, typer.Argument(help="results directory")]) -> None:
+    """List the units stored in a results directory and their status."""
+    from rlcheck.experiment.store import Store
+    from rlcheck.report.terminal import units_table
+
+    store = Store(directory, create=False)
+    units_table(store)
+    store.close()
+
+
+@app.command()
+def export(
+    directory: Annotated[Path, typer.Argument(help="results directory")],
+    format: Annotated[str, typer.Option("--format", "-f", help="csv, parquet or npz")] = "csv",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write")] = None,
+    internals: Annotated[
+        bool, typer.Option(help="also the per-update internals (approx KL, clip fraction, …)")
+    ] = False,
+) -> None:
+    """Write the results as a tidy table (algo, env, config, seed, step, metric, value)."""
+    from rlcheck.experiment.export import FORMATS
+    from rlcheck.experiment.export import export as write
+    from rlcheck.experiment.store import Store
+
+    if format not in FORMATS:
+        raise UserError(f"--format: unknown format '{format}' (choose {', '.join(FORMATS)})")
+    store = Store(directory, create=False)
+    target = output or directory / f"results.{format}"
+    n = write(store, format, target, internals)
+    store.close()
+    typer.echo(f"wrote {n} rows to {target}")
+
+
+def _check_algos(names: list[str]) -> None:
+    import difflib
+
+    from rlcheck.agents import ALGORITHMS
+
+    for name in names:
+        if name not in ALGORITHMS:
+            close = difflib.get_close_matches(name, ALGORITHMS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise UserError(
+                f"--algos: unknown algorithm '{name}' (known: {', '.join(ALGORITHMS)}){hint}"
+            )
+
+
+def _run(spec: Any, source: str, out: Path, workers: int | None) -> None:
+    from rlcheck.experiment.execute import Executor, default_workers
+    from rlcheck.experiment.plan import plan_units
+    from rlcheck.experiment.provenance import provenance
+    from rlcheck.experiment.store import Store
+    from rlcheck.report.terminal import RichProgress, console, summary_table
+
+    units = plan_units(spec, source)
+    if workers is None:
+        workers = spec.workers if spec.workers is not None else default_workers(len(spec.seed_list))
+    store = Store(out)
+    run_id = store.start_run(spec.model_dump(), provenance())
+    status = "interrupted"
+    try:
+        with (
+            RichProgress(len(units)) as progress,
+            Executor(store, run_id, workers, progress) as executor,
+        ):
+            outcomes = executor.run(units)
+        failed = [o for o in outcomes if o.status == "failed"]
+        status = "failed" if failed else "done"
+    finally:
+        store.finish_run(run_id, status)
+    summary_table(store, [u.key for u in units])
+    console.print(f"Results: {out}  (rlcheck ls {out} · rlcheck export {out} --format csv)")
+    store.close()
+    if failed:
+        raise typer.Exit(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: bad input becomes one line on stderr and exit code 2, never a traceback."""
+    try:
+        code = app(args=argv, prog_name="rlcheck", standalone_mode=False)
+    except UserError as e:
+        print(f"rlcheck: error: {e}", file=sys.stderr)
+        return 2
+    except TyperException as e:  # usage errors: unknown option, bad value, missing argument
+        ctx = getattr(e, "ctx", None)
+        where = ctx.command_path if ctx is not None else "rlcheck"
+        print(f"{where}: error: {e.format_message()}", file=sys.stderr)
+        return 2
+    except typer.Exit as e:
+        return e.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        print("rlcheck: interrupted; finished units are stored, rerun to resume", file=sys.stderr)
+        return 130
+    return code if isinstance(code, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""What both drivers share: the evaluation plan, the checkpoint grid, and the result layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rlcheck.errors import UserError
+
+# Episodes of an env without a time limit are cut here during evaluation.
+DEFAULT_EVAL_STEP_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class EvalPlan:
+    """When and how the current policy is evaluated.
+
+    Attributes:
+        checkpoints: evaluations during training, at evenly spaced env-step counts.
+        episodes: episodes per checkpoint evaluation, on a separate eval env.
+        final_episodes: episodes for each seed's final policy.
+        deterministic: evaluate the greedy / mean action instead of sampling.
+    """
+
+    checkpoints: int = 20
+    episodes: int = 8
+    final_episodes: int = 32
+    deterministic: bool = True
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How a budget of env steps splits into updates and checkpoints for one agent.
+
+    ``grid`` holds the nominal checkpoint steps (``budget·(c+1)/checkpoints``), the same for
+    every algorithm, so curves line up; an agent learns in blocks of
+    ``steps_per_update`` env steps, so its evaluation at checkpoint c happens after
+    ``update_ends[c]`` updates, i.e. at most one block before the nominal step.
+    """
+
+    budget: int
+    steps_per_update: int
+    grid: np.ndarray
+    update_ends: np.ndarray
+
+    @property
+    def num_updates(self) -> int:
+        return int(self.update_ends[-1])
+
+    @property
+    def env_steps(self) -> int:
+        """Env steps each seed actually trains on (the budget rounded down to whole updates)."""
+        return self.num_updates * self.steps_per_update
+
+    @property
+    def checkpoint_env_steps(self) -> np.ndarray:
+        """Env steps actually trained on at each checkpoint's evaluation (a checkpoint that
+        falls before the first update is evaluated after it)."""
+        return np.maximum(self.update_ends, 1) * self.steps_per_update
+
+
+def make_schedule(budget: int, steps_per_update: int, checkpoints: int, algo: str) -> Schedule:
+    if budget < steps_per_update:
+        raise UserError(
+            f"budget {budget} is smaller than one update of {algo} "
+            f"({steps_per_update} env steps per seed)"
+        )
+    grid = np.array(
+        [round(budget * (c + 1) / checkpoints) for c in range(checkpoints)], dtype=np.int64
+    )
+    update_ends = grid // steps_per_update
+    return Schedule(budget, steps_per_update, grid, update_ends)
+
+
+def env_seeds(seed: int, stream: int, n: int) -> list[int]:
+    """``n`` reset seeds for host envs, independent across (seed, stream) pairs."""
+    return [int(s) for s in np.random.SeedSequence([seed, stream]).generate_state(n)]
+
+
+# Result arrays both drivers return (numpy, leading axis = seed unless noted):
+#   eval_returns (S, C, K)      return of each evaluation episode at each checkpoint
+#   train_return_sum (S, C)     sum of the returns of training episodes that ended in the
+#   train_episodes (S, C)       interval before checkpoint c, and how many ended
+#   internals (S, U, M)         the agent's metrics after each update
+#   final_returns (S, N)        final policy's episode returns
+#   params_finite (S,)          False when a seed's parameters became NaN/inf (diverged)
+#   env_finite (S,)             False when the env produced a NaN/inf observation or reward
+RESULT_KEYS = (
+    "eval_returns",
+    "train_return_sum",
+    "train_episodes",
+    "internals",
+    "final_returns",
+    "params_finite",
+    "env_finite",
+)
+
+
+def checkpoint_flags(schedule: Schedule) -> tuple[np.ndarray, np.ndarray]:
+    """Per update: whether a checkpoint evaluation follows it, and that checkpoint's index.
+
+    A checkpoint that falls before the first update (tiny budgets) is evaluated after it.
+    """
+    is_checkpoint = np.zeros(schedule.num_updates, bool)
+    checkpoint = np.zeros(schedule.num_updates, np.int32)
+    for c, end in enumerate(schedule.update_ends):
+        index = max(int(end), 1) - 1
+        is_checkpoint[index] = True
+        checkpoint[index] = c
+    return is_checkpoint, checkpoint
+
+
+def per_checkpoint(rows: dict[str, np.ndarray], schedule: Schedule) -> dict[str, np.ndarray]:
+    """Per-update rows (seed axis first) → per-checkpoint results (see ``RESULT_KEYS``)."""
+    ends = np.maximum(schedule.update_ends, 1)
+    eval_at = ends - 1
+    bounds = np.concatenate([[0], ends])
+    sums = np.cumsum(rows["train_return_sum"], axis=1)
+    counts = np.cumsum(rows["train_episodes"], axis=1)
+    zero = np.zeros((sums.shape[0], 1))
+    sums = np.concatenate([zero, sums], axis=1)
+    counts = np.concatenate([zero, counts], axis=1)
+    return {
+        **rows,
+        "eval_returns": rows["eval_returns"][:, eval_at],
+        "train_return_sum": sums[:, bounds[1:]] - sums[:, bounds[:-1]],
+        "train_episodes": (counts[:, bounds[1:]] - counts[:, bounds[:-1]]).astype(np.int64),
+    }

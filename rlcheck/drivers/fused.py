@@ -1,0 +1,182 @@
+"""Fused driver: a whole training run for JAX envs under one ``jit``, ``vmap``ped over seeds.
+
+Training, the checkpoint evaluations and the final evaluation are one compiled program, so
+nothing goes back to Python until every seed is done. There is deliberately no progress callback
+inside it: JAX does not write programs with host callbacks to its persistent compilation cache,
+so a callback would cost a full compilation on every run.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rlcheck.agents.base import Agent, Trajectory
+from rlcheck.drivers.common import (
+    DEFAULT_EVAL_STEP_CAP,
+    EvalPlan,
+    Schedule,
+    checkpoint_flags,
+    per_checkpoint,
+)
+from rlcheck.envs.jax_env import JaxEnv
+
+
+class Carry(NamedTuple):
+    agent_state: Any
+    env_state: Any
+    obs: jax.Array
+    key: jax.Array
+    episode_return: jax.Array  # (num_envs,) return of each env's running episode
+    env_finite: jax.Array
+
+
+class FusedDriver:
+    """Builds ``train(key, hparams) -> results`` for one agent, env and schedule."""
+
+    def __init__(
+        self,
+        agent: Agent,
+        env: JaxEnv,
+        schedule: Schedule,
+        plan: EvalPlan,
+    ):
+        self.agent = agent
+        self.env = env
+        self.schedule = schedule
+        self.plan = plan
+        self.eval_cap = env.spec.time_limit or DEFAULT_EVAL_STEP_CAP
+
+    # ---- one env step, one update ------------------------------------------------------------
+
+    def _env_step(self, carry: Carry, key: jax.Array) -> tuple[Carry, tuple]:
+        key_act, key_env = jax.random.split(key)
+        agent_state, action, aux = self.agent.act(carry.agent_state, carry.obs, key_act)
+        keys = jax.random.split(key_env, self.agent.num_envs)
+        step = jax.vmap(self.env.step)(keys, carry.env_state, action)
+        ended = step.terminated | step.truncated
+        episode_return = carry.episode_return + step.reward
+        finite = jnp.all(jnp.isfinite(step.obs)) & jnp.all(jnp.isfinite(step.reward))
+        carry = carry._replace(
+            agent_state=agent_state,
+            env_state=step.state,
+            obs=step.obs,
+            episode_return=jnp.where(ended, 0.0, episode_return),
+            env_finite=carry.env_finite & finite,
+        )
+        episodes = (jnp.sum(jnp.where(ended, episode_return, 0.0)), jnp.sum(ended))
+        transition = (aux, action, step.reward, step.terminated, step.truncated, step.final_obs)
+        return carry, (transition, episodes)
+
+    def _update(self, carry: Carry, x: tuple) -> tuple[Carry, dict]:
+        """One rollout and one learning step; at checkpoints, also an evaluation.
+
+        Internals, finished training episodes and evaluations leave as scan outputs. (Writing
+        them into a buffer carried through the loop instead made XLA:CPU 0.10 hang under vmap.)
+        """
+        is_checkpoint, key_eval = x
+        key, key_rollout, key_update = jax.random.split(carry.key, 3)
+        carry, (steps, (return_sums, episode_counts)) = jax.lax.scan(
+            self._env_step,
+            carry._replace(key=key),
+            jax.random.split(key_rollout, self.agent.rollout_len),
+        )
+        traj = Trajectory(*steps, last_obs=carry.obs)
+        agent_state, metrics = self.agent.update(carry.agent_state, traj, key_update)
+        carry = carry._replace(agent_state=agent_state)
+        # The predicate comes from the scan's inputs, not from seed data, so under vmap this
+        # stays a real branch: evaluation runs only at checkpoints.
+        eval_returns = jax.lax.cond(
+            is_checkpoint,
+            lambda: self.evaluate(agent_state, key_eval, self.plan.episodes),
+            lambda: jnp.zeros(self.plan.episodes),
+        )
+        out = {
+            "internals": jnp.stack([metrics[name] for name in self.agent.metric_names])
+            if self.agent.metric_names
+            else jnp.zeros((0,)),
+            "train_return_sum": jnp.sum(return_sums),
+            "train_episodes": jnp.sum(episode_counts),
+            "eval_returns": eval_returns,
+        }
+        return carry, out
+
+    # ---- evaluation -------------------------------------------------------------------------
+
+    def evaluate(self, agent_state: Any, key: jax.Array, episodes: int) -> jax.Array:
+        """Returns of ``episodes`` episodes of the policy on fresh copies of the env."""
+        key_reset, key_loop = jax.random.split(key)
+        obs, env_state = jax.vmap(self.env.reset)(jax.random.split(key_reset, episodes))
+        deterministic = self.plan.deterministic
+
+        def play(loop):
+            t, obs, env_state, returns, done, key = loop
+            key, key_act, key_env = jax.random.split(key, 3)
+            action = self.agent.policy(agent_state, obs, key_act, deterministic)
+            obs, env_state, reward, terminated, truncated = jax.vmap(self.env.step_no_reset)(
+                jax.random.split(key_env, episodes), env_state, action
+            )
+            returns = returns + jnp.where(done, 0.0, reward)
+            done = done | terminated | truncated
+            return t + 1, obs, env_state, returns, done, key
+
+        def running(loop):
+            t, *_, done, _ = loop
+            return (t < self.eval_cap) & ~jnp.all(done)
+
+        init = (0, obs, env_state, jnp.zeros(episodes), jnp.zeros(episodes, bool), key_loop)
+        return jax.lax.while_loop(running, play, init)[3]
+
+    # ---- the whole run ------------------------------------------------------------------------
+
+    def train(self, key: jax.Array, hparams: dict[str, jax.Array]) -> dict[str, jax.Array]:
+        """One seed's run; ``vmap`` it over seeds (see :meth:`run`).
+
+        Returns per-update rows (internals, finished training episodes, evaluations at
+        checkpoint updates); :func:`per_checkpoint` turns them into per-checkpoint results.
+        """
+        key_init, key_env, key_loop, key_eval, key_final = jax.random.split(key, 5)
+        num_envs = self.agent.num_envs
+        obs, env_state = jax.vmap(self.env.reset)(jax.random.split(key_env, num_envs))
+        carry = Carry(
+            agent_state=self.agent.init(key_init, hparams),
+            env_state=env_state,
+            obs=obs,
+            key=key_loop,
+            episode_return=jnp.zeros(num_envs),
+            env_finite=jnp.asarray(True),
+        )
+        num_updates = self.schedule.num_updates
+        is_checkpoint, _ = checkpoint_flags(self.schedule)
+        carry, rows = jax.lax.scan(
+            self._update,
+            carry,
+            (is_checkpoint, jax.random.split(key_eval, num_updates)),
+        )
+        return {
+            **rows,
+            "final_returns": self.evaluate(carry.agent_state, key_final, self.plan.final_episodes),
+            "params_finite": self.agent.params_finite(carry.agent_state),
+            "env_finite": carry.env_finite,
+        }
+
+    def run(self, seeds: list[int]) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """Train every seed in one vmapped program.
+
+        Returns:
+            (results as numpy arrays with a leading seed axis, timings: compile_s, run_s).
+        """
+        keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+        hparams = self.agent.hparams()
+        train = jax.jit(jax.vmap(self.train, in_axes=(0, None)))
+        start = time.perf_counter()
+        compiled = train.lower(keys, hparams).compile()
+        compiled_at = time.perf_counter()
+        out = jax.block_until_ready(compiled(keys, hparams))
+        done = time.perf_counter()
+        results = per_checkpoint({k: np.asarray(v) for k, v in out.items()}, self.schedule)
+        return results, {"compile_s": compiled_at - start, "run_s": done - compiled_at}

@@ -1,0 +1,113 @@
+"""Adapter that gives every gymnax-style environment one functional, auto-resetting step."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from rlcheck.envs.spec import Box, Discrete, EnvSpec
+
+
+class Step(NamedTuple):
+    """One transition of a batch-free env.
+
+    ``obs`` is the observation to act on next: after an episode ends it is already the first
+    observation of the next episode, and the last observation of the finished one is kept in
+    ``final_obs`` so a learner can bootstrap its value when the episode was only truncated.
+    """
+
+    obs: jax.Array
+    state: Any
+    reward: jax.Array
+    terminated: jax.Array
+    truncated: jax.Array
+    final_obs: jax.Array
+
+
+class JaxEnv:
+    """A gymnax-style environment (``reset_env``/``step_env``/``default_params``) and its params.
+
+    Physics live in ``params`` (gymnax's ``EnvParams``), so a variation of the environment is a
+    different ``params`` value, not different code.
+    """
+
+    def __init__(self, env: Any, params: Any, spec: EnvSpec):
+        self.env = env
+        self.params = params
+        self.spec = spec
+
+    def reset(self, key: jax.Array) -> tuple[jax.Array, Any]:
+        obs, state = self.env.reset_env(key, self.params)
+        return jnp.asarray(obs, jnp.float32), state
+
+    def step(self, key: jax.Array, state: Any, action: jax.Array) -> Step:
+        """Advance one step, resetting when the episode terminates or hits the time limit."""
+        key_step, key_reset = jax.random.split(key)
+        obs, next_state, reward, terminated, truncated = self.step_no_reset(key_step, state, action)
+        done = terminated | truncated
+        reset_obs, reset_state = self.reset(key_reset)
+        next_state = jax.tree.map(lambda r, s: jnp.where(done, r, s), reset_state, next_state)
+        return Step(
+            obs=jnp.where(done, reset_obs, obs),
+            state=next_state,
+            reward=reward,
+            terminated=terminated,
+            truncated=truncated,
+            final_obs=obs,
+        )
+
+    def step_no_reset(
+        self, key: jax.Array, state: Any, action: jax.Array
+    ) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array]:
+        """The env's own transition (gymnax ``step_env``): what evaluation and planners use."""
+        if isinstance(self.spec.action_space, Box):
+            action = jnp.clip(
+                action,
+                jnp.asarray(self.spec.action_space.low),
+                jnp.asarray(self.spec.action_space.high),
+            )
+        obs, next_state, reward, terminated, _ = self.env.step_env(key, state, action, self.params)
+        terminated = jnp.asarray(terminated, jnp.bool_)
+        # Reaching the time limit in the same step as a real termination is a termination:
+        # there is nothing to bootstrap from.
+        truncated = self._time_limit_reached(next_state) & ~terminated
+        return (
+            jnp.asarray(obs, jnp.float32),
+            next_state,
+            jnp.asarray(reward, jnp.float32),
+            terminated,
+            truncated,
+        )
+
+    def _time_limit_reached(self, state: Any) -> jax.Array:
+        if hasattr(self.env, "is_truncated"):
+            return jnp.asarray(self.env.is_truncated(state, self.params), jnp.bool_)
+        if self.spec.time_limit is None:
+            return jnp.asarray(False)
+        return jnp.asarray(state.time >= self.spec.time_limit)
+
+
+def spec_from_gymnax(
+    env_id: str, env: Any, params: Any, solve_threshold: float | None = None
+) -> EnvSpec:
+    """Read a gymnax-style env's spaces into an :class:`EnvSpec`."""
+    space = env.action_space(params)
+    if hasattr(space, "n"):
+        action_space: Discrete | Box = Discrete(int(space.n))
+    else:
+        shape = tuple(space.shape) or (1,)
+        low = jnp.broadcast_to(jnp.asarray(space.low, jnp.float32), shape)
+        high = jnp.broadcast_to(jnp.asarray(space.high, jnp.float32), shape)
+        action_space = Box(tuple(float(x) for x in low), tuple(float(x) for x in high))
+    obs_shape = tuple(int(d) for d in env.observation_space(params).shape)
+    limit = getattr(params, "max_steps_in_episode", None)
+    return EnvSpec(
+        id=env_id,
+        kind="jax",
+        obs_shape=obs_shape,
+        action_space=action_space,
+        time_limit=int(limit) if limit is not None else None,
+        solve_threshold=solve_threshold,
+    )

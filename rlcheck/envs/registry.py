@@ -1,0 +1,126 @@
+"""Turn an env id (``gymnax:…``, ``gymnasium:…``, ``pkg.module:factory`` or bare) into an env."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib
+from typing import Any
+
+import gymnasium as gym
+
+from rlcheck.envs.host_env import HostEnv, spec_from_gymnasium
+from rlcheck.envs.jax_env import JaxEnv, spec_from_gymnax
+from rlcheck.errors import UserError
+
+# gymnax's MNIST bandit downloads its data set on first use; every other gymnax env is pure JAX.
+_NEEDS_DOWNLOAD = frozenset({"MNISTBandit-bsuite"})
+
+
+@functools.cache
+def gymnax_ids() -> tuple[str, ...]:
+    """gymnax env ids that run without a download."""
+    import gymnax
+
+    return tuple(i for i in gymnax.registered_envs if i not in _NEEDS_DOWNLOAD)
+
+
+def gymnasium_ids() -> tuple[str, ...]:
+    return tuple(gym.registry)
+
+
+def known_ids() -> list[str]:
+    """Every id :func:`make` accepts without user code, prefixed and bare."""
+    jax_ids = gymnax_ids()
+    host_ids = gymnasium_ids()
+    return (
+        [f"gymnax:{i}" for i in jax_ids]
+        + [f"gymnasium:{i}" for i in host_ids]
+        + sorted(set(jax_ids) | set(host_ids))
+    )
+
+
+def make(env_id: str, **kwargs: Any) -> JaxEnv | HostEnv:
+    """Build an environment from its id.
+
+    Args:
+        env_id: ``gymnax:<id>`` (JAX-native), ``gymnasium:<id>`` (host), ``pkg.module:factory``
+            (user code returning a Gymnasium env or a gymnax-style env), or a bare id, which
+            picks the JAX-native env when gymnax has it and Gymnasium's otherwise.
+        **kwargs: passed to the gymnax/Gymnasium constructor or to the user's factory.
+
+    Returns:
+        A :class:`JaxEnv` or a :class:`HostEnv`, each with a ``spec``.
+
+    Raises:
+        UserError: unknown id (the message lists the closest known ids) or unsupported spaces.
+    """
+    prefix, _, rest = env_id.partition(":")
+    if prefix == "gymnax" and rest:
+        return _make_gymnax(rest, env_id, kwargs)
+    if prefix == "gymnasium" and rest:
+        return _make_gymnasium(rest, env_id, kwargs)
+    if rest:
+        return _make_user(prefix, rest, env_id, kwargs)
+    if env_id in gymnax_ids():
+        return _make_gymnax(env_id, f"gymnax:{env_id}", kwargs)
+    if env_id in gym.registry:
+        return _make_gymnasium(env_id, f"gymnasium:{env_id}", kwargs)
+    raise _unknown(env_id)
+
+
+def _unknown(env_id: str) -> UserError:
+    close = difflib.get_close_matches(env_id, known_ids(), n=3, cutoff=0.5)
+    hint = f"; closest known ids: {', '.join(close)}" if close else ""
+    return UserError(f"unknown env id '{env_id}'{hint}")
+
+
+def _solve_threshold(bare_id: str) -> float | None:
+    # Gymnasium's registry carries the conventional "solved" return for the classic tasks that
+    # gymnax re-implements (CartPole-v1: 475, Acrobot-v1: -100, MountainCar-v0: -110, …).
+    return gym.spec(bare_id).reward_threshold if bare_id in gym.registry else None
+
+
+def _make_gymnax(name: str, env_id: str, kwargs: dict[str, Any]) -> JaxEnv:
+    import gymnax
+
+    if name not in gymnax_ids():
+        raise _unknown(env_id)
+    env, params = gymnax.make(name, **kwargs)
+    return JaxEnv(env, params, spec_from_gymnax(env_id, env, params, _solve_threshold(name)))
+
+
+def _make_gymnasium(name: str, env_id: str, kwargs: dict[str, Any]) -> HostEnv:
+    try:
+        probe = gym.make(name, **kwargs)
+    except gym.error.NameNotFound:
+        raise _unknown(env_id) from None
+    except gym.error.Error as e:
+        raise UserError(f"env {env_id}: {e}") from None
+    spec = spec_from_gymnasium(env_id, probe)
+    probe.close()
+    return HostEnv(functools.partial(gym.make, name, **kwargs), spec)
+
+
+def _make_user(
+    module_name: str, attr: str, env_id: str, kwargs: dict[str, Any]
+) -> JaxEnv | HostEnv:
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise UserError(f"env {env_id}: cannot import module '{module_name}': {e}") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise UserError(f"env {env_id}: module '{module_name}' has no callable '{attr}'")
+    env = factory(**kwargs)
+    if all(hasattr(env, a) for a in ("reset_env", "step_env", "default_params")):
+        params = env.default_params
+        return JaxEnv(env, params, spec_from_gymnax(env_id, env, params))
+    if isinstance(env, gym.Env):
+        spec = spec_from_gymnasium(env_id, env)
+        env.close()
+        return HostEnv(functools.partial(factory, **kwargs), spec)
+    raise UserError(
+        f"env {env_id}: factory returned {type(env).__name__}, which is neither a "
+        "Gymnasium env nor a gymnax-style env (reset_env/step_env/default_params)"
+    )

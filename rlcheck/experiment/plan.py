@@ -1,0 +1,150 @@
+"""Turn a validated spec into units: one per (env, algo entry), each holding every seed."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+
+from rlcheck import envs
+from rlcheck.agents import ALGORITHMS, config_dict, make_agent
+from rlcheck.drivers.common import EvalPlan, make_schedule
+from rlcheck.envs.spec import EnvSpec
+from rlcheck.errors import UserError
+from rlcheck.experiment.spec import AlgoEntry, EnvEntry, EvalSpec, Spec, validation_message
+
+# Bump when what a unit stores changes meaning, so old results are not reused as new ones.
+RESULTS_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class UnitPlan:
+    """One unit of work: one algorithm with one config on one env, for a batch of seeds."""
+
+    key: str
+    env: EnvEntry
+    algo: AlgoEntry
+    overrides: dict[str, Any]  # the entry's config, validated (what the agent is built from)
+    config: dict[str, Any]  # the whole resolved Config, for the record
+    seeds: tuple[int, ...]
+    budget: int
+    eval: EvalSpec
+    env_spec: EnvSpec
+
+    @property
+    def eval_plan(self) -> EvalPlan:
+        return EvalPlan(**self.eval.model_dump())
+
+
+def unit_key(
+    env: EnvEntry, algo: str, config: dict, seeds: tuple[int, ...], budget: int, eval_spec: EvalSpec
+) -> str:
+    """Content hash of everything that determines a unit's numbers (labels excluded)."""
+    identity = {
+        "format": RESULTS_FORMAT,
+        "env": env.id,
+        "env_kwargs": env.kwargs,
+        "algo": algo,
+        "config": config,
+        "seeds": list(seeds),
+        "budget": budget,
+        "eval": eval_spec.model_dump(),
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def validate_overrides(algo: str, overrides: dict[str, Any], where: str) -> dict[str, Any]:
+    """Check Config overrides by name and type; returns them with lists turned into tuples."""
+    config_cls = ALGORITHMS[algo].config_cls
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    hints = typing.get_type_hints(config_cls)
+    checked = {}
+    for name, value in overrides.items():
+        if name not in fields:
+            close = difflib.get_close_matches(name, fields, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise UserError(f"{where}.{name}: {algo} has no such config field{hint}")
+        if isinstance(value, list):
+            value = tuple(value)
+        try:
+            checked[name] = TypeAdapter(
+                hints[name], config=ConfigDict(strict=True)
+            ).validate_python(value)
+        except ValidationError as e:
+            raise UserError(
+                validation_message(e, f"{where}.{name}").replace(": spec: ", ": ")
+            ) from None
+    return checked
+
+
+def plan_units(spec: Spec, source: str) -> list[UnitPlan]:
+    """Resolve every env and algo entry of ``spec``; each problem is a one-line UserError."""
+    _check_distinct([e.name for e in spec.env], "env", "label", source)
+    _check_distinct([a.display for a in spec.algo], "algo", "label", source)
+    resolved_envs = []
+    for i, entry in enumerate(spec.env):
+        try:
+            resolved_envs.append(envs.make(entry.id, **entry.kwargs))
+        except UserError as e:
+            raise UserError(f"{source}: env[{i}].id: {e}") from None
+    seeds = tuple(spec.seed_list)
+    units = []
+    for env_entry, env in zip(spec.env, resolved_envs, strict=True):
+        env_spec = env.spec
+        if env_entry.solve_threshold is not None:
+            env_spec = dataclasses.replace(env_spec, solve_threshold=env_entry.solve_threshold)
+        for j, algo in enumerate(spec.algo):
+            where = f"{source}: algo[{j}]"
+            if algo.name not in ALGORITHMS:
+                close = difflib.get_close_matches(algo.name, ALGORITHMS, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise UserError(
+                    f"{where}.name: unknown algorithm '{algo.name}' (known: "
+                    f"{', '.join(ALGORITHMS)}){hint}"
+                )
+            overrides = validate_overrides(algo.name, algo.config, f"{where}.config")
+            try:
+                agent = make_agent(algo.name, env_spec, overrides, spec.budget)
+                make_schedule(
+                    spec.budget,
+                    agent.num_envs * agent.rollout_len,
+                    spec.eval.checkpoints,
+                    algo.display,
+                )
+            except (ValueError, UserError) as e:
+                raise UserError(f"{where} on {env_entry.name}: {e}") from None
+            config = config_dict(agent.config)
+            units.append(
+                UnitPlan(
+                    key=unit_key(env_entry, algo.name, config, seeds, spec.budget, spec.eval),
+                    env=env_entry,
+                    algo=algo,
+                    overrides=overrides,
+                    config=config,
+                    seeds=seeds,
+                    budget=spec.budget,
+                    eval=spec.eval,
+                    env_spec=env_spec,
+                )
+            )
+    keys = [u.key for u in units]
+    if len(set(keys)) != len(keys):
+        raise UserError(
+            f"{source}: two algo entries have the same algorithm and config; remove the duplicate"
+        )
+    return units
+
+
+def _check_distinct(names: list[str], table: str, field: str, source: str) -> None:
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise UserError(
+                f"{source}: {table}[{i}].{field}: '{name}' is already used by "
+                f"{table}[{names.index(name)}]; give each entry a distinct label"
+            )

@@ -1,0 +1,137 @@
+"""The experiment spec (TOML or CLI flags), validated strictly: unknown fields are errors."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from rlcheck.errors import UserError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class EvalSpec(_Strict):
+    """How policies are evaluated (see :class:`rlcheck.drivers.common.EvalPlan`)."""
+
+    checkpoints: int = Field(20, ge=1, le=1000)
+    episodes: int = Field(8, ge=1)
+    final_episodes: int = Field(32, ge=1)
+    deterministic: bool = True
+
+
+class EnvEntry(_Strict):
+    id: str = Field(min_length=1)
+    label: str | None = None
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    solve_threshold: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.label or self.id
+
+
+class AlgoEntry(_Strict):
+    name: str = Field(min_length=1)
+    label: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+
+class Spec(_Strict):
+    """A whole experiment: every algo on every env, each with the same seeds and budget.
+
+    Attributes:
+        seeds: how many seeds (0 … n−1) or an explicit list of seeds.
+        budget: env steps per seed.
+        workers: processes a unit's seeds are split across (default: one per CPU core, or
+            one when JAX has a GPU).
+    """
+
+    seeds: int | list[int] = 16
+    budget: int = Field(100_000, ge=1)
+    eval: EvalSpec = Field(default_factory=EvalSpec)
+    env: list[EnvEntry] = Field(min_length=1)
+    algo: list[AlgoEntry] = Field(min_length=1)
+    workers: int | None = Field(None, ge=1)
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seeds(cls, value: Any) -> int | list[int]:
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        if not is_int and not (
+            isinstance(value, list)
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        ):
+            raise ValueError("must be a number of seeds or a list of integer seeds")
+        if is_int:
+            if value < 1:
+                raise ValueError("must be at least 1")
+        else:
+            if not value:
+                raise ValueError("the list of seeds is empty")
+            if len(set(value)) != len(value):
+                raise ValueError("seeds repeat")
+            if min(value) < 0:
+                raise ValueError("seeds must be ≥ 0")
+        return value
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+
+def _location(loc: tuple) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1] = f"{parts[-1]}[{item}]" if parts else f"[{item}]"
+        elif not item.isidentifier():
+            continue  # pydantic's names for union members, e.g. 'list[int]'
+        else:
+            parts.append(item)
+    return ".".join(parts) or "spec"
+
+
+def validation_message(error: ValidationError, source: str) -> str:
+    """The first problem of a pydantic error as one line: ``source: field.path: problem``."""
+    first = error.errors()[0]
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown field"
+    elif first["type"] == "missing":
+        message = "required field is missing"
+    message = message.removeprefix("Value error, ")
+    more = len(error.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{source}: {_location(first['loc'])}: {message}{suffix}"
+
+
+def parse_spec(data: dict[str, Any], source: str) -> Spec:
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as e:
+        raise UserError(validation_message(e, source)) from None
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate a TOML spec file; every problem becomes a one-line :class:`UserError`."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"{path}: invalid TOML: {e}") from None
+    return parse_spec(data, str(path))

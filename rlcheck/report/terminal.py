@@ -1,0 +1,135 @@
+"""What the terminal shows: progress while units run, and tables of what is stored."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from rlcheck.experiment.store import Store
+
+# Not a terminal (CI logs, pipes): rich would assume 80 columns and wrap the tables.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+
+
+class RichProgress:
+    """A bar over units and one over the current unit's checkpoints × seeds."""
+
+    def __init__(self, num_units: int):
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._units = self._progress.add_task("units", total=num_units)
+        self._current: Any = None
+
+    def __enter__(self) -> RichProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(*exc)
+
+    def start_unit(self, unit: Any, total: int) -> None:
+        name = escape(f"{unit.algo.display} on {unit.env.name}")
+        self._current = self._progress.add_task(f"  {name}", total=total)
+
+    def advance(self, unit_key: str, n: int = 1) -> None:
+        if self._current is not None:
+            self._progress.advance(self._current, n)
+
+    def end_unit(self, unit: Any, outcome: Any) -> None:
+        if self._current is not None:
+            self._progress.remove_task(self._current)
+            self._current = None
+        self._progress.advance(self._units)
+        name = escape(f"{unit.algo.display} on {unit.env.name}")
+        seeds = len(unit.seeds)
+        if outcome.status == "stored":
+            console.print(f"[dim]· {name}: already stored, skipped[/dim]")
+        elif outcome.status == "done":
+            console.print(f"[green]✓[/green] {name}: {seeds} seeds in {outcome.wall_s:.1f} s")
+        else:
+            console.print(f"[red]✗ {name}: failed: {escape(outcome.reason or '')}[/red]")
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.1f}" if abs(x) < 1e5 else f"{x:.3g}"
+
+
+def summary_table(store: Store, unit_keys: list[str] | None = None) -> None:
+    """Per (env, algo): final return over the seeds that did not diverge, and failures."""
+    table = Table(title="Final return (mean over each seed's final evaluation episodes)")
+    for column in ("env", "algo", "seeds", "mean ± std", "median", "min", "max", "failed seeds"):
+        table.add_column(column, justify="left" if column in ("env", "algo") else "right")
+    wanted = None if unit_keys is None else set(unit_keys)
+    notes = []
+    for unit in store.units():
+        if wanted is not None and unit["key"] not in wanted:
+            continue
+        env, algo = escape(unit["env_label"]), escape(unit["algo_label"])
+        n = len(unit["seeds"])
+        if unit["status"] != "done":
+            table.add_row(env, algo, str(n), "[red]unit failed[/red]", "", "", "", f"{n}/{n}")
+            notes.append(f"{algo} on {env}: {escape(unit['reason'] or '')}")
+            continue
+        rows = store.seed_rows(unit["key"])
+        finals = np.array([r for _, status, r, _ in rows if status == "ok"])
+        diverged = sum(status != "ok" for _, status, _, _ in rows)
+        if len(finals):
+            spread = finals.std(ddof=1) if len(finals) > 1 else 0.0
+            stats = (
+                f"{_fmt(finals.mean())} ± {_fmt(spread)}",
+                _fmt(np.median(finals)),
+                _fmt(finals.min()),
+                _fmt(finals.max()),
+            )
+        else:
+            stats = ("—", "—", "—", "—")
+        failed = f"{diverged}/{n}" + (" diverged" if diverged else "")
+        table.add_row(env, algo, str(n), *stats, failed)
+    console.print(table)
+    for note in notes:
+        console.print(f"[red]failed:[/red] {note}")
+
+
+def units_table(store: Store) -> None:
+    """Every stored unit and its status (``rlcheck ls``)."""
+    table = Table(title=f"Units in {escape(str(store.directory))}")
+    for column in ("unit", "env", "algo", "seeds", "budget", "status", "wall s", "stored at"):
+        table.add_column(column)
+    for u in store.units():
+        status = (
+            u["status"]
+            if u["status"] == "done"
+            else f"[red]{u['status']}[/red]: {escape(u['reason'] or '')}"
+        )
+        diverged = sum(s != "ok" for _, s, _, _ in store.seed_rows(u["key"]))
+        if diverged:
+            status += f" ({diverged} diverged)"
+        table.add_row(
+            u["key"],
+            escape(u["env_label"]),
+            escape(u["algo_label"]),
+            str(len(u["seeds"])),
+            str(u["budget"]),
+            status,
+            f"{u['wall_s']:.1f}" if u["wall_s"] is not None else "",
+            u["created_at"],
+        )
+    console.print(table)
+    failures = store.failures()
+    if failures:
+        console.print(
+            f"{len(failures)} failed attempt(s) on record (kept even when a later "
+            "attempt succeeded)."
+        )
