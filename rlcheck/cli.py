@@ -100,6 +100,26 @@ def demo(out: Out = None, workers: Workers = None) -> None:
     _run(parse_spec(data, "rlcheck demo"), "rlcheck demo", out or Path("runs") / "demo", workers)
 
 
+@app.command()
+def report(
+    directory: Annotated[Path, typer.Argument(help="results directory")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="HTML file (default DIR/report.html)")
+    ] = None,
+) -> None:
+    """Write the report (DIR/report.html and DIR/summary.json) and print the verdict."""
+    from rlcheck.experiment.store import Store
+    from rlcheck.report.html import write_report
+    from rlcheck.report.summary_terminal import print_summary
+    from rlcheck.report.terminal import console
+
+    store = Store(directory, create=False)
+    analysis = print_summary(store, console)
+    html, summary = write_report(directory, output, analysis=analysis)
+    store.close()
+    console.print(f"Report: {html}  ·  numbers: {summary}")
+
+
 @app.command("ls")
 def list_units(directory: Annotated[Path, typer.Argument(help="results directory")]) -> None:
     """List the units stored in a results directory and their status."""
@@ -153,6 +173,8 @@ def _run(spec: Any, source: str, out: Path, workers: int | None) -> None:
     from rlcheck.experiment.plan import plan_units
     from rlcheck.experiment.provenance import provenance
     from rlcheck.experiment.store import Store
+    from rlcheck.report.html import write_report
+    from rlcheck.report.summary_terminal import print_summary
     from rlcheck.report.terminal import RichProgress, console, summary_table
 
     units = plan_units(spec, source)
@@ -172,7 +194,12 @@ def _run(spec: Any, source: str, out: Path, workers: int | None) -> None:
     finally:
         store.finish_run(run_id, status)
     summary_table(store, [u.key for u in units])
-    console.print(f"Results: {out}  (rlcheck ls {out} · rlcheck export {out} --format csv)")
+    analysis = print_summary(store, console)
+    html, _ = write_report(out, analysis=analysis)
+    console.print(
+        f"Results: {out}  ·  report: {html}  ·  more: rlcheck ls {out}, "
+        f"rlcheck export {out} --format csv"
+    )
     store.close()
     if failed:
         raise typer.Exit(1)

@@ -17,6 +17,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # Compiled programs are shared by every test and the CLI processes they start.
     cache = Path(config.rootpath) / ".pytest_cache" / "rlcheck-xla"
     os.environ.setdefault("RLCHECK_CACHE_DIR", str(cache))
-    from rlcheck.experiment.execute import configure_jax
+    from rlcheck.experiment.execute import configure_jax, worker_xla_flags
+
+    # Tests that train in-process compile like the CLI's workers do.
+    os.environ["XLA_FLAGS"] = worker_xla_flags(os.environ.get("XLA_FLAGS"))
 
     configure_jax()

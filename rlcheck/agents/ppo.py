@@ -318,7 +318,7 @@ class PPO:
         params = optax.apply_updates(params, updates)
         return (params, opt_state, hparams, learning_rate), {
             **stats,
-            "grad_norm": optax.global_norm(grads),
+            "grad_norm": optax.tree.norm(grads),
         }
 
     def _epoch(self, carry: tuple, key: jax.Array) -> tuple[tuple, dict]:

@@ -56,7 +56,8 @@ class HostDriver:
         self.eval_cap = env.spec.time_limit or DEFAULT_EVAL_STEP_CAP
         self._init = jax.jit(jax.vmap(agent.init, in_axes=(0, None)))
         self._act: LeanAct | None = None  # set by _compile
-        self._update = jax.jit(self._update_all)
+        self._update_jit = jax.jit(self._update_all)
+        self._update: Any = None  # set by _compile
         self._policy = jax.jit(self._policy_all)
 
     # ---- the jitted, seed-vmapped pieces ------------------------------------------------------
@@ -134,7 +135,7 @@ class HostDriver:
             final_obs=over_time(jax.ShapeDtypeStruct(obs.shape, np.float32)),
             last_obs=jax.ShapeDtypeStruct(obs.shape, np.float32),
         )
-        self._update = self._update.lower(states, traj, keys).compile()
+        self._update = self._update_jit.lower(states, traj, keys).compile()
 
     def run(self, seeds: list[int]) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         """Train every seed; returns (results with a leading seed axis, timings)."""
@@ -226,8 +227,11 @@ class HostDriver:
             "env_finite": np.ones(num_seeds, bool),
         }
         eval_s += time.perf_counter() - eval_start
-        timings = {"compile_s": compile_s, "run_s": time.perf_counter() - start - compile_s,
-                   "eval_s": eval_s}
+        timings = {
+            "compile_s": compile_s,
+            "run_s": time.perf_counter() - start - compile_s,
+            "eval_s": eval_s,
+        }
         return results, timings
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
+import os
+import sys
 from typing import Any
 
 import gymnasium as gym
@@ -86,7 +88,10 @@ def _make_gymnax(name: str, env_id: str, kwargs: dict[str, Any]) -> JaxEnv:
 
     if name not in gymnax_ids():
         raise _unknown(env_id)
-    env, params = gymnax.make(name, **kwargs)
+    try:
+        env, params = gymnax.make(name, **kwargs)
+    except TypeError as e:
+        raise UserError(f"env {env_id}: {e}") from None
     return JaxEnv(env, params, spec_from_gymnax(env_id, env, params, _solve_threshold(name)))
 
 
@@ -95,7 +100,7 @@ def _make_gymnasium(name: str, env_id: str, kwargs: dict[str, Any]) -> HostEnv:
         probe = gym.make(name, **kwargs)
     except gym.error.NameNotFound:
         raise _unknown(env_id) from None
-    except gym.error.Error as e:
+    except (gym.error.Error, TypeError, ValueError, ImportError) as e:
         raise UserError(f"env {env_id}: {e}") from None
     spec = spec_from_gymnasium(env_id, probe)
     probe.close()
@@ -105,6 +110,9 @@ def _make_gymnasium(name: str, env_id: str, kwargs: dict[str, Any]) -> HostEnv:
 def _make_user(
     module_name: str, attr: str, env_id: str, kwargs: dict[str, Any]
 ) -> JaxEnv | HostEnv:
+    # Like `python -m`, find the user's module in the current directory too.
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
@@ -112,7 +120,10 @@ def _make_user(
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise UserError(f"env {env_id}: module '{module_name}' has no callable '{attr}'")
-    env = factory(**kwargs)
+    try:
+        env = factory(**kwargs)
+    except Exception as e:  # the user's code: report it, do not crash with its traceback
+        raise UserError(f"env {env_id}: the factory raised {type(e).__name__}: {e}") from None
     if all(hasattr(env, a) for a in ("reset_env", "step_env", "default_params")):
         params = env.default_params
         return JaxEnv(env, params, spec_from_gymnax(env_id, env, params))

@@ -370,6 +370,7 @@ class Executor:
             "device": next((t.device for t in parts if t.device), None),
             "driver": "fused" if unit.env_spec.kind == "jax" else "host",
             "metric_names": list(agent.metric_names),
+            "env_spec": env_spec_dict(unit.env_spec),
             "attempts": attempts,
         }
         record = UnitRecord(
@@ -454,6 +455,16 @@ def _worker_cores(workers: int) -> list[int | None]:
         return [None] * workers
     cores = sorted(os.sched_getaffinity(0))
     return [cores[i % len(cores)] for i in range(workers)]
+
+
+def env_spec_dict(spec: Any) -> dict[str, Any]:
+    """An EnvSpec as JSON: what reports need to know about the env (threshold, spaces)."""
+    from dataclasses import asdict
+
+    return {
+        **asdict(spec),
+        "action_space": {"type": type(spec.action_space).__name__, **asdict(spec.action_space)},
+    }
 
 
 def _jsonable(overrides: dict[str, Any]) -> dict[str, Any]:

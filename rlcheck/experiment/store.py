@@ -95,10 +95,15 @@ class Store:
     """Results of every run written into one directory."""
 
     def __init__(self, directory: str | Path, create: bool = True):
+        """Open (``create``: create if needed) the store in ``directory``; without ``create``
+        the store is opened read-only and must exist."""
         self.directory = Path(directory)
         path = self.directory / DB_NAME
-        if not create and not path.exists():
-            raise UserError(f"{self.directory}: no rlcheck results here ({DB_NAME} not found)")
+        if not create:
+            if not path.exists():
+                raise UserError(f"{self.directory}: no rlcheck results here ({DB_NAME} not found)")
+            self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+            return
         self.directory.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE … COMMIT below).
         self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
@@ -265,7 +270,12 @@ class Store:
             "SELECT unit_key, run_id, reason, created_at FROM failures ORDER BY id"
         ).fetchall()
 
-    def runs(self) -> list[tuple]:
-        return self._db.execute(
-            "SELECT id, started_at, finished_at, status FROM runs ORDER BY id"
-        ).fetchall()
+    def runs(self) -> list[dict[str, Any]]:
+        """Every invocation, oldest first: id, started_at, finished_at, status, spec (parsed)."""
+        cursor = self._db.execute(
+            "SELECT id, started_at, finished_at, status, spec FROM runs ORDER BY id"
+        )
+        return [
+            {"id": i, "started_at": s, "finished_at": f, "status": st, "spec": json.loads(spec)}
+            for i, s, f, st, spec in cursor
+        ]

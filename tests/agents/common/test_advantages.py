@@ -9,8 +9,15 @@ GAMMA, LAM = 0.9, 0.8
 
 
 def _gae(next_values, terminated, truncated):
-    adv, ret = gae(REWARDS, VALUES, np.array(next_values), np.array(terminated, bool),
-                   np.array(truncated, bool), GAMMA, LAM)
+    adv, ret = gae(
+        REWARDS,
+        VALUES,
+        np.array(next_values),
+        np.array(terminated, bool),
+        np.array(truncated, bool),
+        GAMMA,
+        LAM,
+    )
     return np.asarray(adv), np.asarray(ret)
 
 
@@ -43,6 +50,7 @@ def test_envs_are_independent_columns(num_envs):
     trunc = (rng.random((5, num_envs)) < 0.2) & ~term
     adv, _ = gae(rewards, values, next_values, term, trunc, GAMMA, LAM)
     for e in range(num_envs):
-        col, _ = gae(rewards[:, e], values[:, e], next_values[:, e], term[:, e], trunc[:, e],
-                     GAMMA, LAM)
+        col, _ = gae(
+            rewards[:, e], values[:, e], next_values[:, e], term[:, e], trunc[:, e], GAMMA, LAM
+        )
         np.testing.assert_allclose(np.asarray(adv)[:, e], col, rtol=1e-6)

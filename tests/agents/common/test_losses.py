@@ -44,6 +44,7 @@ def test_explained_variance():
     y = np.array([1.0, 2.0, 3.0, 4.0])
     assert math.isclose(float(explained_variance(y, y)), 1.0)
     assert math.isclose(float(explained_variance(np.full(4, y.mean()), y)), 0.0, abs_tol=1e-7)
-    assert math.isclose(float(explained_variance(y[::-1], y)), 1 - np.var(y - y[::-1]) / np.var(y),
-                        rel_tol=1e-6)
+    assert math.isclose(
+        float(explained_variance(y[::-1], y)), 1 - np.var(y - y[::-1]) / np.var(y), rel_tol=1e-6
+    )
     assert np.isnan(float(explained_variance(y, np.ones(4))))

@@ -1,0 +1,369 @@
+"""The report's figures, drawn with matplotlib (Agg) from the analysis, as PNG data URIs."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
+import matplotlib
+import numpy as np
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+from PIL import Image
+
+from rlcheck.report.verdict import fmt_steps
+
+# Figures are drawn on matplotlib.figure.Figure directly, never through pyplot, so the report
+# leaves the caller's backend and open figures alone; Figure.savefig renders PNG with Agg.
+_STYLE = {
+    "font.size": 8,
+    "axes.titlesize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.fontsize": 7,
+    "legend.frameon": False,
+}
+# Drawn at 1.5× and shown at 100 px per inch, so figures stay sharp on high-density screens.
+_DPI = 150
+_CSS_PX_PER_INCH = 100
+_SIZE = (5.6, 3.2)
+_THRESHOLD_STYLE = {"color": "0.35", "linestyle": "--", "linewidth": 0.9}
+_DIVERGED = "#d62728"
+
+
+class Png(NamedTuple):
+    """A figure as a PNG data URI and the size to show it at, in CSS pixels."""
+
+    uri: str
+    width: int
+    height: int
+
+
+def algo_colors(analysis: dict[str, Any]) -> dict[str, str]:
+    """One colour per algo label, the same in every figure of the report.
+
+    Args:
+      analysis: the result of ``analyze``.
+
+    Returns:
+      {algo label: hex colour}, in order of first appearance, cycling through tab10.
+    """
+    palette = [to_hex(c) for c in matplotlib.colormaps["tab10"].colors]
+    labels: list[str] = []
+    for env in analysis["envs"]:
+        labels += [a["label"] for a in env["algos"] if a["label"] not in labels]
+    return {label: palette[i % len(palette)] for i, label in enumerate(labels)}
+
+
+def env_figures(env: dict[str, Any], colors: dict[str, str]) -> dict[str, Png | None]:
+    """Every figure of one env, as PNGs (None where there is nothing to draw).
+
+    Args:
+      env: one entry of ``analyze(store)["envs"]``.
+      colors: ``algo_colors(analysis)``.
+
+    Returns:
+      {"learning_curves", "final_scores", "failure_rates", "profile", "improvement",
+      "sample_efficiency": Png or None}.
+    """
+    return {
+        "learning_curves": _learning_curves(env, colors),
+        "final_scores": _final_scores(env, colors),
+        "failure_rates": _failure_rates(env, colors),
+        "profile": _performance_profile(env, colors),
+        "improvement": _improvement_matrix(env),
+        "sample_efficiency": _sample_efficiency(env, colors),
+    }
+
+
+def _learning_curves(env: dict[str, Any], colors: dict[str, str]) -> Png | None:
+    """IQM of the evaluation return per checkpoint with its band, and every seed's curve."""
+    algos = [a for a in env["algos"] if a["curve"] is not None]
+    if not algos:
+        return None
+    with _figure() as (fig, ax):
+        for algo in algos:
+            color, curve = colors[algo["label"]], algo["curve"]
+            x = np.array(curve["env_steps"], dtype=float)
+            for seed in curve["seeds"]:
+                y = _array(seed["returns"])
+                if seed["diverged"]:
+                    ax.plot(x, y, color=_DIVERGED, linewidth=0.7, linestyle=":", alpha=0.7)
+                else:
+                    ax.plot(x, y, color=color, linewidth=0.6, alpha=0.18)
+            band = curve["band"]
+            if band is not None:
+                ax.fill_between(
+                    x, _array(band["low"]), _array(band["high"]), color=color, alpha=0.25
+                )
+                label = f"{algo['label']} (IQM, n={band['n']})"
+                ax.plot(x, _array(band["iqm"]), color=color, linewidth=2, label=_text(label))
+        _threshold(ax, env["solve_threshold"], "solve threshold")
+        ax.set_xlabel("env steps per seed")
+        ax.set_ylabel("evaluation return")
+        ax.xaxis.set_major_formatter(_steps_formatter())
+        ax.set_title(_text(env["env"]))
+        _legend(ax)
+        return _png(fig)
+
+
+def _final_scores(env: dict[str, Any], colors: dict[str, str]) -> Png | None:
+    """Every seed's final return (box and points), the IQM with its CI, diverged seeds apart."""
+    algos = env["algos"]
+    if not algos:
+        return None
+    rng = np.random.default_rng(0)
+    with _figure() as (fig, ax):
+        usable_all = [s["final_return"] for a in algos for s in a["per_seed"] if not s["diverged"]]
+        low = min(usable_all) if usable_all else 0.0
+        high = max(usable_all) if usable_all else 1.0
+        floor = low - 0.08 * max(high - low, 1.0)
+        for i, algo in enumerate(algos):
+            color = colors[algo["label"]]
+            usable = np.array(
+                [s["final_return"] for s in algo["per_seed"] if not s["diverged"]], dtype=float
+            )
+            if usable.size:
+                ax.boxplot(
+                    usable,
+                    positions=[i],
+                    widths=0.5,
+                    showfliers=False,
+                    medianprops={"color": color},
+                )
+                jitter = rng.uniform(-0.15, 0.15, usable.size)
+                ax.scatter(i + jitter, usable, s=10, color=color, alpha=0.7, zorder=3)
+            diverged = len(algo["diverged"])
+            if diverged:
+                ax.scatter(
+                    i + rng.uniform(-0.15, 0.15, diverged),
+                    np.full(diverged, floor),
+                    marker="x",
+                    color=_DIVERGED,
+                    s=18,
+                    zorder=3,
+                    label=None if _has_label(ax, "diverged seed") else "diverged seed",
+                )
+            if algo["iqm"] is not None:
+                iqm = algo["iqm"]
+                ax.errorbar(
+                    i + 0.35,
+                    iqm["point"],
+                    yerr=[[iqm["point"] - iqm["low"]], [iqm["high"] - iqm["point"]]],
+                    fmt="D",
+                    color="black",
+                    markersize=4,
+                    capsize=3,
+                    label=None if _has_label(ax, "IQM, 95% CI") else "IQM, 95% CI",
+                )
+        _threshold(ax, env["solve_threshold"], "solve threshold")
+        ax.set_xticks(range(len(algos)), [_tick(a["label"]) for a in algos])
+        ax.set_ylabel("final return (mean over final episodes)")
+        ax.set_title(_text(env["env"]))
+        _legend(ax)
+        return _png(fig)
+
+
+def _failure_rates(env: dict[str, Any], colors: dict[str, str]) -> Png | None:
+    """Failure rate of each algo with its Wilson interval, one panel per criterion."""
+    titles = {
+        "solve": "below the solve threshold\n(final return < {:.4g})",
+        "random": "no better than random\n(final return ≤ {:.4g})",
+    }
+    algos = env["algos"]
+    present = [k for k in titles if any(a["failure"][k] for a in algos)]
+    if not present:
+        return None
+    size = (_SIZE[0], max(1.4, 0.8 + 0.32 * len(algos)))
+    with _figure(size, panels=len(present)) as (fig, axes):
+        for ax, key in zip(axes, present, strict=True):
+            threshold = None
+            for i, algo in enumerate(algos):
+                rate = algo["failure"][key]
+                if rate is None:
+                    continue
+                threshold = rate["threshold"]
+                ax.errorbar(
+                    rate["rate"],
+                    i,
+                    xerr=[[rate["rate"] - rate["low"]], [rate["high"] - rate["rate"]]],
+                    fmt="o",
+                    color=colors[algo["label"]],
+                    capsize=3,
+                    markersize=5,
+                )
+                ax.annotate(
+                    f"{rate['failures']}/{rate['n']}",
+                    (rate["high"], i),
+                    xytext=(4, 4),
+                    textcoords="offset points",
+                    fontsize=7,
+                )
+            ax.set_yticks(range(len(algos)), [_tick(a["label"]) for a in algos])
+            ax.set_ylim(len(algos) - 0.5, -0.5)
+            ax.set_xlim(-0.03, 1.12)
+            ax.set_xlabel("failure rate (95% Wilson CI)")
+            ax.set_title(titles[key].format(threshold), fontsize=8)
+        fig.suptitle(_text(env["env"]), fontsize=9)
+        return _png(fig)
+
+
+def _performance_profile(env: dict[str, Any], colors: dict[str, str]) -> Png | None:
+    """Fraction of seeds whose final return exceeds each threshold, with bootstrap bands."""
+    profile = env["profile"]
+    if profile is None:
+        return None
+    taus = np.array(profile["taus"], dtype=float)
+    with _figure() as (fig, ax):
+        for label, curve in profile["algos"].items():
+            color = colors[label]
+            ax.fill_between(taus, curve["low"], curve["high"], step="post", color=color, alpha=0.2)
+            ax.step(taus, curve["point"], where="post", color=color, label=_text(label))
+        _threshold(ax, env["solve_threshold"], "solve threshold", vertical=True)
+        ax.set_xlabel("final return τ")
+        ax.set_ylabel("fraction of seeds with return > τ")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(_text(env["env"]))
+        _legend(ax)
+        return _png(fig)
+
+
+def _improvement_matrix(env: dict[str, Any]) -> Png | None:
+    """P(row > column) for every ordered pair, bold where its CI excludes 0.5."""
+    labels = env["comparisons"]["labels"]
+    if len(labels) < 2:
+        return None
+    matrix = env["comparisons"]["matrix"]
+    n = len(labels)
+    values = np.full((n, n), np.nan)
+    for i, a in enumerate(labels):
+        for j, b in enumerate(labels):
+            if matrix[a][b] is not None:
+                values[i, j] = matrix[a][b]["point"]
+    side = 1.4 + 0.9 * n
+    with _figure((side + 1.2, side)) as (fig, ax):
+        image = ax.imshow(values, cmap="RdBu", vmin=0, vmax=1)
+        for i, a in enumerate(labels):
+            for j, b in enumerate(labels):
+                cell = matrix[a][b]
+                if cell is None:
+                    continue
+                clear = cell["low"] > 0.5 or cell["high"] < 0.5
+                ax.text(
+                    j,
+                    i,
+                    f"{cell['point']:.2f}\n[{cell['low']:.2f}, {cell['high']:.2f}]",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    fontweight="bold" if clear else "normal",
+                    color="white" if abs(cell["point"] - 0.5) > 0.35 else "black",
+                )
+        names = [_tick(label) for label in labels]
+        ax.set_xticks(range(n), names, rotation=30, ha="right")
+        ax.set_yticks(range(n), names)
+        ax.set_xlabel("B")
+        ax.set_ylabel("A")
+        ax.set_title(_text(f"P(A > B) on {env['env']}"))
+        ax.spines[:].set_visible(False)
+        fig.colorbar(image, ax=ax, shrink=0.8)
+        return _png(fig)
+
+
+def _sample_efficiency(env: dict[str, Any], colors: dict[str, str]) -> Png | None:
+    """Fraction of seeds that have reached the threshold by each env step, Wilson band."""
+    efficiency = env["sample_efficiency"]
+    if efficiency is None or not efficiency["algos"]:
+        return None
+    with _figure() as (fig, ax):
+        for label, algo in efficiency["algos"].items():
+            color = colors[label]
+            x = np.array(algo["env_steps"], dtype=float)
+            rate = [f["rate"] for f in algo["fraction"]]
+            ax.fill_between(
+                x,
+                [f["low"] for f in algo["fraction"]],
+                [f["high"] for f in algo["fraction"]],
+                step="post",
+                color=color,
+                alpha=0.15,
+            )
+            ax.step(x, rate, where="post", color=color, label=_text(f"{label} (n={algo['n']})"))
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("env steps per seed")
+        ax.set_ylabel("fraction of seeds that reached it")
+        ax.xaxis.set_major_formatter(_steps_formatter())
+        ax.set_title(
+            _text(f"{env['env']}: first checkpoint at or above {efficiency['threshold']:.4g}")
+        )
+        _legend(ax)
+        return _png(fig)
+
+
+@contextmanager
+def _figure(
+    size: tuple[float, float] = _SIZE, panels: int | None = None
+) -> Iterator[tuple[Figure, Any]]:
+    """A figure and its axes in the report's style: one Axes, or a row of ``panels`` of them."""
+    with matplotlib.rc_context(_STYLE):
+        fig = Figure(figsize=size, layout="constrained")
+        if panels is None:
+            yield fig, fig.add_subplot()
+        else:
+            yield fig, list(fig.subplots(1, panels, sharey=True, squeeze=False)[0])
+
+
+def _png(fig: Figure) -> Png:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=_DPI)
+    image = Image.open(buffer).convert("RGB")
+    # A 256-colour palette loses nothing visible in these plots and makes them 3–4× smaller.
+    palette = image.quantize(256, Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    # The octree averages the white background with near-white antialiasing into an off-white;
+    # restore pure white so figures sit seamlessly on the page.
+    colours = np.array(palette.getpalette()).reshape(-1, 3)
+    colours[np.argmax(colours.sum(axis=1))] = 255
+    palette.putpalette(colours.ravel().tolist())
+    out = io.BytesIO()
+    palette.save(out, format="PNG", optimize=True)
+    uri = "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+    width, height = (round(x * _CSS_PX_PER_INCH) for x in fig.get_size_inches())
+    return Png(uri, width, height)
+
+
+def _text(value: str) -> str:
+    """A user string shown literally: matplotlib would read "$…$" in it as math."""
+    return value.replace("$", r"\$")
+
+
+def _tick(value: str, limit: int = 20) -> str:
+    """A label short enough for a tick; the tables beside the figure carry it in full."""
+    return _text(value if len(value) <= limit else value[: limit - 1] + "…")
+
+
+def _array(values: list[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _threshold(ax: Any, value: float | None, label: str, vertical: bool = False) -> None:
+    if value is None:
+        return
+    line = ax.axvline if vertical else ax.axhline
+    line(value, label=label, **_THRESHOLD_STYLE)
+
+
+def _legend(ax: Any) -> None:
+    if ax.get_legend_handles_labels()[1]:
+        ax.legend(loc="best")
+
+
+def _has_label(ax: Any, name: str) -> bool:
+    return name in ax.get_legend_handles_labels()[1]
+
+
+def _steps_formatter() -> FuncFormatter:
+    return FuncFormatter(lambda x, _: fmt_steps(x))

@@ -1,0 +1,612 @@
+"""The report as one self-contained HTML file (figures inline), plus summary.json beside it."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from rlcheck.experiment.store import Store
+from rlcheck.report.analysis import analyze
+from rlcheck.report.figures import Png, algo_colors, env_figures
+from rlcheck.report.verdict import fmt, fmt_interval, fmt_pct, fmt_steps
+
+SECTIONS = {
+    "verdict": "Verdict",
+    "learning-curves": "Learning curves",
+    "final-scores": "Final scores",
+    "failure-rates": "Failure rates",
+    "performance-profiles": "Performance profiles",
+    "improvement": "Probability of improvement",
+    "sample-efficiency": "Sample efficiency",
+    "reliability": "Reliability",
+    "cost": "Cost",
+    "provenance": "Provenance",
+}
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;color:#222;margin:0 auto;max-width:1180px;
+  padding:0 20px 40px}
+h1{font-size:24px;margin:20px 0 4px}
+h2{font-size:19px;margin:30px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+h3{font-size:15px;margin:16px 0 6px}
+nav{font-size:13px;margin:8px 0 12px}
+nav a{margin-right:12px;color:#1f5fa8;text-decoration:none}
+.meta,.note{color:#555;font-size:13px}
+.verdict{background:#f4f8fc;border-left:4px solid #1f77b4;padding:8px 14px;margin:10px 0}
+.verdict p{margin:4px 0}
+.verdict ul{margin:4px 0;padding-left:20px}
+.bad{color:#b00020}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(460px,1fr));gap:12px}
+figure{margin:0}
+figure img{width:100%;max-width:max-content;height:auto;border:1px solid #eee}
+table{border-collapse:collapse;font-size:13px;margin:6px 0 14px}
+th,td{padding:3px 9px;border-bottom:1px solid #e5e5e5;text-align:right;vertical-align:top}
+th{background:#f6f6f6}
+td.l,th.l{text-align:left}
+pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:12px}
+details{margin:6px 0}
+"""
+
+
+class Markup(str):
+    """HTML built by this module from escaped parts; every other string is escaped."""
+
+
+def write_report(
+    directory: str | Path, output: str | Path | None = None, *, analysis: dict | None = None
+) -> tuple[Path, Path]:
+    """Writes the HTML report and summary.json of the results in ``directory``.
+
+    Args:
+      directory: a results directory (holding results.sqlite).
+      output: where to write the HTML; default ``directory/report.html``.
+      analysis: ``analyze(store)`` of that directory, if already computed.
+
+    Returns:
+      (path of the HTML report, path of summary.json).
+    """
+    directory = Path(directory)
+    if analysis is None:
+        store = Store(directory, create=False)
+        try:
+            analysis = analyze(store)
+        finally:
+            store.close()
+    json_path = directory / "summary.json"
+    # allow_nan=False: the analysis holds None for missing numbers, so NaN here is a bug.
+    json_path.write_text(json.dumps(analysis, indent=1, allow_nan=False) + "\n")
+    html_path = Path(output) if output is not None else directory / "report.html"
+    html_path.write_text(render_html(analysis), encoding="utf-8")
+    return html_path, json_path
+
+
+def render_html(analysis: dict[str, Any]) -> str:
+    """The whole page, every user-provided string HTML-escaped.
+
+    Args:
+      analysis: the result of ``analyze``.
+
+    Returns:
+      A complete HTML document that needs no other file and no network.
+    """
+    colors = algo_colors(analysis)
+    figures = {env["env"]: env_figures(env, colors) for env in analysis["envs"]}
+    envs = analysis["envs"]
+    units = sum(len(e["algos"]) + len(e["failed_units"]) for e in envs)
+    parts = [
+        Markup('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'),
+        Markup('<meta name="viewport" content="width=device-width, initial-scale=1">'),
+        # An empty icon, so the browser does not look for favicon.ico next to the file.
+        Markup('<link rel="icon" href="data:,">'),
+        _tag("title", f"rlcheck report: {Path(analysis['directory']).name}"),
+        Markup(f"<style>{_CSS}</style></head><body>"),
+        _tag("h1", "rlcheck report"),
+        _tag(
+            "p",
+            f"{analysis['directory']} · {len(envs)} env(s) · {units} unit(s)",
+            cls="meta",
+        ),
+        Markup(
+            "<nav>"
+            + "".join(f'<a href="#{key}">{title}</a>' for key, title in SECTIONS.items())
+            + "</nav>"
+        ),
+        _verdict_section(analysis),
+        _figure_section(
+            "learning-curves", envs, figures, "learning_curves", _curves_note(analysis)
+        ),
+        _figure_section("final-scores", envs, figures, "final_scores", _final_note(), _final_table),
+        _figure_section(
+            "failure-rates", envs, figures, "failure_rates", _failure_note(), _failure_table
+        ),
+        _figure_section("performance-profiles", envs, figures, "profile", _profile_note(analysis)),
+        _figure_section(
+            "improvement", envs, figures, "improvement", _improvement_note(analysis), _pair_table
+        ),
+        _figure_section(
+            "sample-efficiency",
+            envs,
+            figures,
+            "sample_efficiency",
+            _efficiency_note(),
+            _efficiency_table,
+        ),
+        _reliability_section(analysis),
+        _cost_section(analysis),
+        _provenance_section(analysis),
+        Markup("</body></html>\n"),
+    ]
+    return "\n".join(parts)
+
+
+# ---- building blocks ----------------------------------------------------------------------
+
+
+def _e(value: Any) -> str:
+    if isinstance(value, Markup):
+        return value
+    return escape("—" if value is None else str(value), quote=True)
+
+
+def _tag(name: str, content: Any, cls: str | None = None) -> Markup:
+    attribute = f' class="{cls}"' if cls else ""
+    return Markup(f"<{name}{attribute}>{_e(content)}</{name}>")
+
+
+def _join(*parts: Any) -> Markup:
+    return Markup("".join(_e(p) for p in parts))
+
+
+def _table(headers: list[str], rows: list[list[Any]], left: int = 1) -> Markup:
+    """A table; the first ``left`` columns (names) are left-aligned, the numbers right."""
+
+    def cell(tag: str, i: int, value: Any) -> str:
+        return f"<{tag}{' class=l' if i < left else ''}>{_e(value)}</{tag}>"
+
+    head = "".join(cell("th", i, h) for i, h in enumerate(headers))
+    body = "".join(
+        "<tr>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>" for row in rows
+    )
+    return Markup(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def _section(key: str, *content: Any) -> Markup:
+    body = "".join(_e(c) for c in content)
+    return Markup(f'<section id="{key}"><h2>{SECTIONS[key]}</h2>{body}</section>')
+
+
+def _figure_section(
+    key: str,
+    envs: list[dict[str, Any]],
+    figures: dict[str, dict[str, Png | None]],
+    figure: str,
+    note: str,
+    table: Any = None,
+) -> Markup:
+    blocks = []
+    images = []
+    for env in envs:
+        png = figures[env["env"]][figure]
+        if png is not None:
+            alt = _e(f"{SECTIONS[key]} on {env['env']}")
+            images.append(
+                Markup(
+                    f'<figure><img src="{png.uri}" width="{png.width}" height="{png.height}" '
+                    f'alt="{alt}"></figure>'
+                )
+            )
+    if images:
+        blocks.append(Markup('<div class="grid">' + "".join(images) + "</div>"))
+    elif envs:
+        blocks.append(_tag("p", "Nothing to show for the stored results.", cls="note"))
+    if table is not None:
+        for env in envs:
+            if env["algos"]:
+                blocks += [_tag("h3", env["env"]), table(env)]
+    return _section(key, _tag("p", note, cls="note"), *blocks)
+
+
+# ---- sections -----------------------------------------------------------------------------
+
+
+def _verdict_section(analysis: dict[str, Any]) -> Markup:
+    blocks: list[Any] = []
+    for env in analysis["envs"]:
+        verdict = env["verdict"]
+        items = [_tag("li", clause) for clause in verdict["algos"]]
+        pairs = [_tag("li", sentence) for sentence in verdict["comparisons"]]
+        blocks.append(
+            _join(
+                Markup('<div class="verdict">'),
+                _tag("h3", env["env"]),
+                _tag("p", verdict["lead"]),
+                Markup("<ul>"),
+                *items,
+                Markup("</ul>"),
+                *([Markup("<ul>"), *pairs, Markup("</ul>")] if pairs else []),
+                *(_tag("p", note, cls="bad") for note in verdict["notes"]),
+                Markup("</div>"),
+            )
+        )
+    if not analysis["envs"]:
+        blocks.append(_tag("p", "No unit is stored in this directory."))
+    failed = analysis["failed_units"]
+    if failed:
+        blocks.append(_tag("h3", "Failed units (no results)"))
+        blocks.append(
+            _table(
+                ["env", "algo", "reason", "seeds", "attempts"],
+                [[f["env"], f["algo"], f["reason"], f["seeds"], f["attempts"]] for f in failed],
+                left=3,
+            )
+        )
+    settings = analysis["settings"]
+    blocks.append(_tag("p", settings["diverged_treatment"], cls="note"))
+    blocks.append(
+        _tag(
+            "p",
+            '"A is better than B" is claimed only when the 95% CI of P(A > B) excludes 0.5 '
+            "and, with more than two algos on an env, the Mann–Whitney test of the pair stays "
+            f"below α = {settings['alpha']:g} after Holm–Bonferroni correction. Seeds needed: "
+            f"one-sided Welch test at α = {settings['alpha']:g} with {settings['power']:.0%} "
+            "power for the observed difference in mean final return (Colas et al. 2018).",
+            cls="note",
+        )
+    )
+    return _section("verdict", *blocks)
+
+
+def _curves_note(analysis: dict[str, Any]) -> str:
+    return (
+        "Thick line: IQM over seeds of the mean evaluation return at each checkpoint; band: "
+        "pointwise 95% stratified-bootstrap CI (whole runs resampled, "
+        f"{analysis['settings']['band_reps']:,} replicates); thin lines: every seed; red dotted "
+        "lines: diverged seeds (not in the IQM). x: env steps actually taken by each checkpoint."
+    )
+
+
+def _final_note() -> str:
+    return (
+        "Final return: each seed's mean over its final evaluation episodes. Every seed is a "
+        "point; boxes show quartiles; diamonds the IQM with its 95% stratified-bootstrap CI; "
+        "red crosses at the bottom: diverged seeds."
+    )
+
+
+def _final_table(env: dict[str, Any]) -> Markup:
+    rows = []
+    for a in env["algos"]:
+        final = a["final"]
+        spread = f"{fmt(final['mean'])} ± {fmt(final['std'])}" if final["n"] else None
+        rows.append(
+            [
+                a["label"],
+                a["seeds"],
+                len(a["diverged"]),
+                spread,
+                fmt(final["median"]),
+                fmt(final["min"]),
+                fmt(final["max"]),
+                fmt_interval(a["iqm"]),
+                a["iqm"]["n"] if a["iqm"] else 0,
+            ]
+        )
+    return _table(
+        ["algo", "seeds", "diverged", "mean ± std", "median", "min", "max", "IQM [95% CI]", "n"],
+        rows,
+    )
+
+
+def _failure_note() -> str:
+    return (
+        "Share of seeds whose final return misses each criterion, with 95% Wilson intervals. "
+        "Solve threshold: the env's reward threshold (Gymnasium registry, or the spec). No "
+        "better than random: final return at or below the upper end of the 95% t interval of "
+        "the random baseline's mean return over all its final evaluation episodes on the same "
+        "env. Diverged seeds count as failures."
+    )
+
+
+def _failure_table(env: dict[str, Any]) -> Markup:
+    rows = []
+    for a in env["algos"]:
+        for rate in (a["failure"]["solve"], a["failure"]["random"]):
+            if rate is not None:
+                rows.append(
+                    [
+                        a["label"],
+                        rate["criterion"],
+                        f"{rate['failures']}/{rate['n']}",
+                        _rate_interval(rate),
+                    ]
+                )
+    if not rows:
+        return _tag(
+            "p",
+            "No failure criterion: the env has no known solve threshold and no random baseline. "
+            "Set env.solve_threshold in the spec or add the random algo.",
+            cls="note",
+        )
+    return _table(["algo", "criterion", "failed", "failure rate [95% CI]"], rows, left=2)
+
+
+def _profile_note(analysis: dict[str, Any]) -> str:
+    return (
+        "Fraction of seeds whose final return exceeds τ, for every τ between the lowest and "
+        "highest final return on the env, with pointwise 95% stratified-bootstrap bands "
+        f"({analysis['settings']['band_reps']:,} replicates). A diverged seed never exceeds τ."
+    )
+
+
+def _improvement_note(analysis: dict[str, Any]) -> str:
+    return (
+        "P(A > B): the chance that a seed of A ends with a higher final return than a seed of "
+        "B (ties count ½), with a 95% stratified-bootstrap CI "
+        f"({analysis['settings']['reps']:,} replicates); bold cells exclude 0.5. Each pair "
+        "is resampled once: P(B > A) = 1 − P(A > B), so its interval is the mirror image. "
+        "Mann–Whitney p-values are Holm–Bonferroni adjusted over the pairs of the env."
+    )
+
+
+def _pair_table(env: dict[str, Any]) -> Markup:
+    rows = []
+    for p in env["comparisons"]["pairs"]:
+        needed = p["seeds_needed"]
+        if p["better"] is not None:
+            decision, seeds = f"{p['better']} better", None
+        else:
+            decision = "not distinguishable"
+            if p["held_back"] == "holm":
+                decision += " (CI excludes 0.5, Holm p does not)"
+            elif p["held_back"] == "too few seeds":
+                decision += " (fewer than 2 seeds)"
+            if needed is None or needed["note"]:
+                seeds = None if needed is None else needed["note"]
+            elif needed["seeds"] is not None:
+                seeds = f"~{needed['seeds']} (Δ = {fmt(needed['effect'])})"
+            else:
+                seeds = f"> {needed['more_than']} (Δ = {fmt(needed['effect'])})"
+        rows.append(
+            [
+                p["a"],
+                p["b"],
+                fmt_interval(p["p_a_beats_b"], 2),
+                _fmt_p(p["mann_whitney_p"]),
+                _fmt_p(p["holm_p"]),
+                decision,
+                seeds,
+            ]
+        )
+    if not rows:
+        return _tag("p", "Only one algo has results on this env.", cls="note")
+    return _table(
+        ["A", "B", "P(A > B) [95% CI]", "Mann–Whitney p", "Holm p", "decision", "seeds needed"],
+        rows,
+        left=2,
+    )
+
+
+def _efficiency_note() -> str:
+    return (
+        "Fraction of seeds whose evaluation return has reached the threshold at some "
+        "checkpoint by each env step, with 95% Wilson bands. Seeds that never reach it are "
+        "censored at the budget (never dropped); diverged seeds count as never reaching it."
+    )
+
+
+def _efficiency_table(env: dict[str, Any]) -> Markup:
+    efficiency = env["sample_efficiency"]
+    if efficiency is None:
+        return _tag(
+            "p", "No threshold: no known solve threshold and no random baseline.", cls="note"
+        )
+    rows = []
+    for label, a in efficiency["algos"].items():
+        reached = [s["env_steps"] for s in a["per_seed"] if s["env_steps"] is not None]
+        median = (
+            fmt_steps(a["median_env_steps"])
+            if a["median_env_steps"] is not None
+            else "not reached by half the seeds"
+        )
+        rows.append(
+            [
+                label,
+                f"{a['reached']}/{a['n']}",
+                median,
+                fmt_steps(min(reached)) if reached else None,
+                fmt_steps(max(reached)) if reached else None,
+            ]
+        )
+    threshold = f"threshold {fmt(efficiency['threshold'])} ({efficiency['source']})"
+    return _join(
+        _tag("p", threshold, cls="note"),
+        _table(["algo", "reached", "median env steps", "fastest", "slowest reached"], rows),
+    )
+
+
+_RELIABILITY = [
+    (
+        "dispersion_across_time",
+        "DT ↓",
+        "IQR of the detrended curve (Δreturn per 1k steps) in "
+        "sliding windows of a quarter of training; median over windows per seed",
+    ),
+    ("short_term_risk", "SRT ↑", "lower 5% CVaR of Δreturn per 1k steps between checkpoints"),
+    ("long_term_risk", "LRT ↓", "upper 5% CVaR of the drawdown below the best return so far"),
+    ("dispersion_across_runs", "DR ↓", "IQR across seeds of the return at the last checkpoint"),
+    ("risk_across_runs", "RR ↑", "lower 5% CVaR across seeds of the return at the last checkpoint"),
+    (
+        "dispersion_across_rollouts",
+        "DF ↓",
+        "IQR of each trained policy's final evaluation episode returns",
+    ),
+    (
+        "risk_across_rollouts",
+        "RF ↑",
+        "lower 5% CVaR of each trained policy's final evaluation episode returns",
+    ),
+]
+
+
+def _reliability_section(analysis: dict[str, Any]) -> Markup:
+    blocks: list[Any] = [
+        _tag(
+            "p",
+            "Reliability metrics of Chan et al. (ICLR 2020). Per-seed metrics (DT, SRT, LRT, DF, "
+            "RF) show the IQM over seeds [95% stratified-bootstrap CI, "
+            f"{analysis['settings']['band_reps']:,} replicates]; DR and RR are computed across "
+            "seeds. ↓: lower is more reliable; ↑: higher is. Diverged seeds are left out; n says "
+            "how many seeds each uses.",
+            cls="note",
+        )
+    ]
+    for env in analysis["envs"]:
+        rows = []
+        for a in env["algos"]:
+            metrics = a["reliability"]
+            row: list[Any] = [a["label"]]
+            for key, _, _ in _RELIABILITY:
+                value = metrics.get(key)
+                if value is None:
+                    row.append(None)
+                elif "low" in value:
+                    row.append(fmt_interval(value))
+                else:
+                    row.append(fmt(value["point"]))
+            n = [v["n"] for v in metrics.values() if isinstance(v, dict) and "n" in v]
+            row.append(max(n) if n else 0)
+            rows.append(row)
+        blocks += [
+            _tag("h3", env["env"]),
+            _table(["algo", *(name for _, name, _ in _RELIABILITY), "n"], rows),
+        ]
+    definitions = "".join(
+        f"<li><b>{escape(name)}</b>: {escape(text)}</li>" for _, name, text in _RELIABILITY
+    )
+    blocks.append(Markup(f'<ul class="note">{definitions}</ul>'))
+    return _section("reliability", *blocks)
+
+
+def _cost_section(analysis: dict[str, Any]) -> Markup:
+    rows = []
+    for env in analysis["envs"]:
+        for a in env["algos"]:
+            c = a["cost"]
+            rows.append(
+                [
+                    env["env"],
+                    a["label"],
+                    c["seeds"],
+                    _count(c["env_steps_per_seed"]),
+                    _count(c["env_steps_total"]),
+                    _count(c["simulator_calls"]),
+                    _seconds(c["wall_s"]),
+                    _seconds(c["compile_s"]),
+                    c["workers"],
+                    c["device"],
+                    c["driver"],
+                ]
+            )
+    total = analysis["cost"]
+    note = (
+        f"Total: {_count(total['env_steps'])} env steps, {_seconds(total['wall_s'])} wall time. "
+        "Wall time is the whole unit (all seeds trained together, compile included); compile "
+        "time is the longest compilation among the unit's worker processes. Simulator calls "
+        "are recorded by planning baselines (none are stored yet: —)."
+    )
+    return _section(
+        "cost",
+        _table(
+            [
+                "env",
+                "algo",
+                "seeds",
+                "env steps / seed",
+                "env steps total",
+                "simulator calls",
+                "wall time",
+                "compile time",
+                "workers",
+                "device",
+                "driver",
+            ],
+            rows,
+            left=2,
+        ),
+        _tag("p", note, cls="note"),
+    )
+
+
+def _provenance_section(analysis: dict[str, Any]) -> Markup:
+    blocks: list[Any] = []
+    for i, p in enumerate(analysis["provenance"], 1):
+        title = "Provenance" if len(analysis["provenance"]) == 1 else f"Provenance {i}"
+        rows = [
+            ["rlcheck commit", p["rlcheck_commit"]],
+            ["working-directory commit", p["cwd_commit"]],
+        ]
+        rows += [[f"machine: {k}", v] for k, v in p["machine"].items()]
+        rows += [[k, v] for k, v in p["versions"].items()]
+        blocks += [
+            _tag("h3", title),
+            _table(["", "value"], rows, left=2),
+            _tag("p", "Units: " + ", ".join(p["units"]), cls="note"),
+        ]
+    runs = analysis["runs"]
+    if runs:
+        blocks.append(_tag("h3", "Runs and their specs"))
+        for run in runs:
+            summary = (
+                f"run {run['id']}: {run['status']}, started {run['started_at']}, "
+                f"finished {run['finished_at'] or '—'}"
+            )
+            blocks.append(
+                _join(
+                    Markup("<details><summary>"),
+                    summary,
+                    Markup("</summary>"),
+                    _tag("pre", json.dumps(run["spec"], indent=2)),
+                    Markup("</details>"),
+                )
+            )
+    units = [
+        [a["unit_key"], env["env"], a["label"], a["algo"], json.dumps(a["overrides"]), a["budget"]]
+        for env in analysis["envs"]
+        for a in env["algos"]
+    ]
+    if units:
+        blocks += [
+            _tag("h3", "Units"),
+            _table(["unit", "env", "algo", "algorithm", "config overrides", "budget"], units, 5),
+        ]
+    attempts = analysis["failed_attempts"]
+    if attempts:
+        blocks += [
+            _tag("h3", "Failed attempts on record"),
+            _table(
+                ["unit", "run", "reason", "at"],
+                [[a["unit_key"], a["run_id"], a["reason"], a["created_at"]] for a in attempts],
+                left=3,
+            ),
+        ]
+    return _section("provenance", *blocks)
+
+
+def _rate_interval(rate: dict[str, Any]) -> str:
+    return f"{fmt_pct(rate['rate'])} [{fmt_pct(rate['low'])}, {fmt_pct(rate['high'])}]"
+
+
+def _fmt_p(p: float | None) -> str | None:
+    if p is None:
+        return None
+    return f"{p:.2g}" if p >= 0.001 else "< 0.001"
+
+
+def _count(value: int | None) -> str | None:
+    return None if value is None else f"{value:,}"
+
+
+def _seconds(value: float | None) -> str | None:
+    return None if value is None else f"{value:.1f} s"

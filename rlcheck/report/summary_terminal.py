@@ -1,0 +1,77 @@
+"""The end-of-run summary in the terminal: IQM and failure rates with CIs, and the verdicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from rlcheck.experiment.store import Store
+from rlcheck.report.analysis import analyze
+from rlcheck.report.terminal import console as default_console
+from rlcheck.report.verdict import fmt, fmt_interval, fmt_pct
+
+
+def print_summary(source: Store | dict[str, Any], console: Console | None = None) -> dict:
+    """Prints, per (env, algo), the IQM and failure rates with 95% CIs, then each env's verdict.
+
+    Args:
+      source: a results store, or its ``analyze`` result when already computed.
+      console: where to print; default: the console of ``rlcheck.report.terminal``.
+
+    Returns:
+      The analysis, so that the caller can pass it on to ``write_report``.
+    """
+    analysis = source if isinstance(source, dict) else analyze(source)
+    out = console or default_console
+    table = Table(title="IQM final return and failure rates (95% CIs)")
+    for column in (
+        "env",
+        "algo",
+        "seeds",
+        "IQM [95% CI]",
+        "unsolved [95% CI]",
+        "≤ random [95% CI]",
+    ):
+        table.add_column(column, justify="left" if column in ("env", "algo") else "right")
+    for env in analysis["envs"]:
+        for algo in env["algos"]:
+            seeds = str(algo["seeds"])
+            if algo["diverged"]:
+                seeds += f" ({len(algo['diverged'])} diverged)"
+            table.add_row(
+                escape(env["env"]),
+                escape(algo["label"]),
+                seeds,
+                escape(fmt_interval(algo["iqm"])),
+                escape(_rate(algo["failure"]["solve"])),
+                escape(_rate(algo["failure"]["random"])),
+            )
+        for failed in env["failed_units"]:
+            table.add_row(escape(env["env"]), escape(failed["algo"]), "", "[red]unit failed[/red]")
+    out.print(table)
+    for env in analysis["envs"]:
+        thresholds = []
+        if env["solve_threshold"] is not None:
+            thresholds.append(f"unsolved: final return < {fmt(env['solve_threshold'])}")
+        if env["random_bound"] is not None:
+            thresholds.append(
+                f"≤ random: final return ≤ {fmt(env['random_bound'])} (upper end of the 95% CI "
+                f"of {escape(env['random_baseline'])}'s mean return)"
+            )
+        if thresholds:
+            out.print(f"[dim]{escape(env['env'])}: {'; '.join(thresholds)}[/dim]")
+    for env in analysis["envs"]:
+        out.print(f"[bold]verdict[/bold] {escape(env['verdict']['short'])}")
+    return analysis
+
+
+def _rate(rate: dict[str, Any] | None) -> str:
+    if rate is None:
+        return "—"
+    return (
+        f"{rate['failures']}/{rate['n']} = {fmt_pct(rate['rate'])} "
+        f"[{fmt_pct(rate['low'])}, {fmt_pct(rate['high'])}]"
+    )

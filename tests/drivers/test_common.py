@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from rlcheck.drivers.common import (
+    checkpoint_flags,
+    env_seeds,
+    make_schedule,
+    per_checkpoint,
+)
+from rlcheck.errors import UserError
+
+
+def test_schedule_rounds_checkpoints_down_to_whole_updates():
+    s = make_schedule(500_000, 512, 20, "ppo")
+    assert s.grid[0] == 25_000 and s.grid[-1] == 500_000
+    assert s.num_updates == 976  # CleanRL: 500000 // 512
+    assert s.env_steps == 976 * 512
+    assert s.update_ends[0] == 48  # 25000 // 512
+    assert np.all(s.checkpoint_env_steps <= s.grid)
+    assert np.all(s.grid - s.checkpoint_env_steps < 512)
+
+
+def test_budget_smaller_than_one_update_is_a_user_error():
+    with pytest.raises(UserError, match="budget 100 is smaller than one update of ppo"):
+        make_schedule(100, 512, 20, "ppo")
+
+
+def test_checkpoints_before_the_first_update_are_evaluated_after_it():
+    s = make_schedule(2048, 1024, 4, "x")  # grid 512, 1024, 1536, 2048 → ends 0, 1, 1, 2
+    flags, index = checkpoint_flags(s)
+    assert flags.tolist() == [True, True]
+    assert index.tolist() == [2, 3]  # the last checkpoint on each update wins the slot
+    np.testing.assert_array_equal(s.checkpoint_env_steps, [1024, 1024, 1024, 2048])
+
+
+def test_per_checkpoint_sums_training_episodes_per_interval():
+    s = make_schedule(4 * 10, 10, 2, "x")  # 4 updates, checkpoints after updates 2 and 4
+    rows = {
+        "train_return_sum": np.array([[1.0, 2.0, 3.0, 4.0]]),
+        "train_episodes": np.array([[1, 0, 2, 1]]),
+        "eval_returns": np.arange(4 * 3, dtype=float).reshape(1, 4, 3),
+        "internals": np.zeros((1, 4, 0)),
+    }
+    out = per_checkpoint(rows, s)
+    np.testing.assert_array_equal(out["train_return_sum"], [[3.0, 7.0]])
+    np.testing.assert_array_equal(out["train_episodes"], [[1, 3]])
+    np.testing.assert_array_equal(out["eval_returns"], [[[3, 4, 5], [9, 10, 11]]])
+
+
+def test_env_seeds_differ_across_seeds_and_streams():
+    a, b, c = env_seeds(0, 0, 4), env_seeds(1, 0, 4), env_seeds(0, 1, 4)
+    assert len(set(a) | set(b) | set(c)) == 12
+    assert env_seeds(0, 0, 4) == a

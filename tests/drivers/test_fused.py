@@ -1,0 +1,84 @@
+import jax
+import numpy as np
+import pytest
+
+from rlcheck import envs
+from rlcheck.agents import make_agent
+from rlcheck.drivers.common import EvalPlan, make_schedule
+from rlcheck.drivers.fused import FusedDriver
+
+TINY_PPO = {"num_envs": 2, "num_steps": 32, "num_minibatches": 2, "update_epochs": 2}
+
+
+def _driver(algo, env_id, budget, overrides=None, checkpoints=4, episodes=4, **env_kwargs):
+    env = envs.make(env_id, **env_kwargs)
+    agent = make_agent(algo, env.spec, overrides or {}, budget)
+    schedule = make_schedule(budget, agent.num_envs * agent.rollout_len, checkpoints, algo)
+    plan = EvalPlan(checkpoints=checkpoints, episodes=episodes, final_episodes=16)
+    return FusedDriver(agent, env, schedule, plan)
+
+
+def test_random_policy_on_cartpole_scores_like_a_random_policy():
+    results, _ = _driver("random", "CartPole-v1", 4096).run([0, 1])
+    assert results["eval_returns"].shape == (2, 4, 4)
+    assert results["final_returns"].shape == (2, 16)
+    # A uniformly random CartPole policy lasts about 22 steps on average (Gymnasium docs).
+    assert 15 < results["final_returns"].mean() < 30
+    episodes = results["train_episodes"].sum(axis=1)
+    returns = results["train_return_sum"].sum(axis=1) / episodes
+    assert np.all((15 < returns) & (returns < 30))
+    # 4096 steps of episodes ~22 long: about 180 finished episodes per seed.
+    assert np.all((120 < episodes) & (episodes < 260))
+
+
+def test_same_seeds_give_identical_results():
+    d = _driver("ppo", "CartPole-v1", 1024, TINY_PPO)
+    a, _ = d.run([3, 4])
+    b, _ = d.run([3, 4])
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_a_seed_in_a_batch_matches_the_seed_alone_up_to_float_rounding():
+    # Measured (BENCHMARKS.md): batching changes summation order inside matmuls, so internals
+    # differ by ~1e-5 after 100 CartPole updates; chaotic tasks amplify such differences.
+    d = _driver("ppo", "CartPole-v1", 1024, TINY_PPO)
+    batch, _ = d.run([0, 1, 2])
+    alone, _ = d.run([1])
+    np.testing.assert_allclose(batch["internals"][1], alone["internals"][0], rtol=1e-3, atol=1e-4)
+    assert not np.array_equal(batch["internals"][0], batch["internals"][1])
+
+
+def test_seeds_whose_parameters_blow_up_are_flagged():
+    # Adam steps of size 1e30 push the weights, then the logits and values, past float32.
+    d = _driver("ppo", "CartPole-v1", 1024, {**TINY_PPO, "learning_rate": 1e30})
+    results, _ = d.run([0, 1])
+    assert not results["params_finite"].any()
+    assert not np.isfinite(results["internals"]).all()
+    assert results["env_finite"].all()
+
+
+def test_nan_observations_are_flagged():
+    d = _driver("random", "tests.helpers.envs:make_line", 1024, nan_after=3)
+    results, _ = d.run([0])
+    assert not results["env_finite"].any()
+
+
+def test_hyperparameters_enter_the_compiled_program_as_values():
+    d = _driver("ppo", "CartPole-v1", 1024, TINY_PPO)
+    keys = jax.numpy.stack([jax.random.PRNGKey(0)])
+    train = jax.jit(jax.vmap(d.train, in_axes=(0, None)))
+    hp = d.agent.hparams()
+    compiled = train.lower(keys, hp).compile()
+    slow = compiled(keys, {**hp, "learning_rate": np.float32(0.0)})
+    fast = compiled(keys, hp)
+    # Learning rate 0: the policy loss is evaluated but parameters never move.
+    assert not np.allclose(slow["internals"], fast["internals"])
+
+
+@pytest.mark.parametrize("env_id", ["Breakout-MinAtar", "Catch-bsuite", "Pendulum-v1"])
+def test_ppo_runs_on_other_observation_and_action_spaces(env_id):
+    overrides = {**TINY_PPO, "num_envs": 2}
+    results, _ = _driver("ppo", env_id, 128, overrides, checkpoints=1, episodes=1).run([0])
+    assert np.isfinite(results["final_returns"]).all()
+    assert results["params_finite"].all()

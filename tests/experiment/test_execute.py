@@ -1,0 +1,90 @@
+import numpy as np
+
+from rlcheck.experiment.execute import Executor, default_workers, worker_xla_flags
+from rlcheck.experiment.plan import plan_units
+from rlcheck.experiment.spec import parse_spec
+from rlcheck.experiment.store import Store
+
+TINY = {"num_envs": 2, "num_steps": 16, "num_minibatches": 2, "update_epochs": 1}
+
+
+def _run(tmp_path, envs, algos, budget=320):
+    spec = parse_spec(
+        {
+            "seeds": 2,
+            "budget": budget,
+            "eval": {"checkpoints": 2, "episodes": 2, "final_episodes": 2},
+            "env": [{"id": e} for e in envs],
+            "algo": algos,
+        },
+        "spec",
+    )
+    store = Store(tmp_path)
+    with Executor(store, store.start_run({}, {}), workers=0) as executor:
+        outcomes = executor.run(plan_units(spec, "spec"))
+    return store, outcomes
+
+
+def test_diverged_seeds_are_recorded_with_the_update_where_they_broke(tmp_path):
+    store, outcomes = _run(
+        tmp_path, ["CartPole-v1"], [{"name": "ppo", "config": {**TINY, "learning_rate": 1e30}}]
+    )
+    assert [o.status for o in outcomes] == ["done"]
+    rows = store.seed_rows(outcomes[0].unit.key)
+    assert [status for _, status, _, _ in rows] == ["diverged", "diverged"]
+    assert all("first non-finite internals after update" in reason for *_, reason in rows)
+
+
+def test_an_env_producing_nan_fails_its_unit_and_the_rest_goes_on(tmp_path):
+    store, outcomes = _run(
+        tmp_path,
+        ["tests.helpers.envs:make_line", "CartPole-v1"],
+        [{"name": "random", "config": {"num_envs": 2, "num_steps": 16}}],
+    )
+    # The Line env is healthy by default; check that one, then a NaN-producing variant.
+    assert [o.status for o in outcomes] == ["done", "done"]
+    spec = parse_spec(
+        {
+            "seeds": 2,
+            "budget": 320,
+            "eval": {"checkpoints": 2, "episodes": 2},
+            "env": [
+                {"id": "tests.helpers.envs:make_line", "kwargs": {"nan_after": 2}},
+                {"id": "Acrobot-v1"},
+            ],
+            "algo": [{"name": "random", "config": {"num_envs": 2, "num_steps": 16}}],
+        },
+        "spec",
+    )
+    with Executor(store, store.start_run({}, {}), workers=0) as executor:
+        outcomes = executor.run(plan_units(spec, "spec"))
+    assert [o.status for o in outcomes] == ["failed", "done"]
+    assert "NaN/inf observation or reward (seeds [0, 1])" in outcomes[0].reason
+    assert len(store.failures()) == 1
+
+
+def test_results_are_stored_per_seed_and_checkpoint(tmp_path):
+    store, outcomes = _run(tmp_path, ["CartPole-v1"], [{"name": "ppo", "config": TINY}])
+    key = outcomes[0].unit.key
+    (unit,) = store.units()
+    assert unit["env_steps"] == 320 and unit["meta"]["driver"] == "fused"
+    assert unit["meta"]["env_spec"]["solve_threshold"] == 475.0
+    assert unit["provenance"]["versions"]["jax"]
+    evals = [
+        (seed, step) for _, seed, step, metric, _ in store.scalars(key) if metric == "eval_return"
+    ]
+    assert evals == [(0, 160), (0, 320), (1, 160), (1, 320)]
+    assert store.array(key, 0, "eval_episode_returns").shape == (2, 2)
+    assert store.array(key, 1, "internals").shape == (10, len(unit["meta"]["metric_names"]))
+    np.testing.assert_array_equal(store.array(key, -1, "checkpoint_steps"), [160, 320])
+
+
+def test_worker_flags_keep_the_users_choices():
+    assert worker_xla_flags(None) == "--xla_backend_optimization_level=1"
+    assert worker_xla_flags("--xla_dump_to=/tmp/x") == (
+        "--xla_dump_to=/tmp/x --xla_backend_optimization_level=1"
+    )
+    assert worker_xla_flags("--xla_backend_optimization_level=3") == (
+        "--xla_backend_optimization_level=3"
+    )
+    assert default_workers(1) == 1

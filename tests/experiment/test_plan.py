@@ -1,0 +1,79 @@
+import pytest
+
+from rlcheck.errors import UserError
+from rlcheck.experiment.plan import plan_units
+from rlcheck.experiment.spec import parse_spec
+
+
+def _plan(**changes):
+    data = {
+        "seeds": 4,
+        "budget": 10_000,
+        "env": [{"id": "CartPole-v1"}],
+        "algo": [{"name": "ppo"}, {"name": "random"}],
+    }
+    data.update(changes)
+    return plan_units(parse_spec(data, "spec.toml"), "spec.toml")
+
+
+def test_one_unit_per_env_and_algo_entry_with_every_seed():
+    units = _plan(env=[{"id": "CartPole-v1"}, {"id": "Acrobot-v1"}])
+    assert [(u.env.id, u.algo.name) for u in units] == [
+        ("CartPole-v1", "ppo"),
+        ("CartPole-v1", "random"),
+        ("Acrobot-v1", "ppo"),
+        ("Acrobot-v1", "random"),
+    ]
+    assert all(u.seeds == (0, 1, 2, 3) for u in units)
+    assert len({u.key for u in units}) == 4
+
+
+def test_keys_depend_on_what_determines_the_numbers_not_on_labels():
+    base = _plan()[0].key
+    assert _plan()[0].key == base
+    assert _plan(algo=[{"name": "ppo", "label": "PPO (CleanRL)"}])[0].key == base
+    assert _plan(algo=[{"name": "ppo", "config": {"gamma": 0.98}}])[0].key != base
+    assert _plan(seeds=5)[0].key != base
+    assert _plan(budget=20_000)[0].key != base
+
+
+def test_config_is_resolved_for_the_action_space():
+    ppo = _plan(env=[{"id": "Pendulum-v1"}])[0]
+    assert ppo.config["num_steps"] == 2048 and ppo.config["normalize_obs"] is True
+    assert ppo.overrides == {}
+
+
+@pytest.mark.parametrize(
+    ("algo", "message"),
+    [
+        (
+            {"name": "ppo", "config": {"learning_rat": 1e-3}},
+            r"algo\[0\].config.learning_rat: ppo has "
+            r"no such config field; did you mean 'learning_rate'\?",
+        ),
+        (
+            {"name": "ppo", "config": {"norm_adv": "yes"}},
+            r"algo\[0\].config.norm_adv: Input should "
+            r"be a valid boolean",
+        ),
+        ({"name": "ppo", "config": {"activation": "gelu"}}, r"Input should be 'tanh' or 'relu'"),
+        (
+            {"name": "ppo", "config": {"num_minibatches": 3}},
+            r"not divisible by num_minibatches = 3",
+        ),
+        ({"name": "pop"}, r"algo\[0\].name: unknown algorithm 'pop' .*did you mean 'ppo'\?"),
+    ],
+)
+def test_bad_algo_entries(algo, message):
+    with pytest.raises(UserError, match=message):
+        _plan(algo=[algo])
+
+
+def test_labels_must_be_distinct():
+    with pytest.raises(UserError, match=r"algo\[1\].label: 'ppo' is already used by algo\[0\]"):
+        _plan(algo=[{"name": "ppo"}, {"name": "ppo", "config": {"gamma": 0.9}}])
+
+
+def test_budget_below_one_update():
+    with pytest.raises(UserError, match="budget 100 is smaller than one update of ppo"):
+        _plan(budget=100)

@@ -1,0 +1,90 @@
+"""Small environments for tests: user factories, and envs that misbehave on purpose."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+from flax import struct
+from gymnax.environments import environment, spaces
+
+
+def make_cartpole(max_episode_steps: int = 500) -> gym.Env:
+    """A user factory returning a Gymnasium env."""
+    return gym.make("CartPole-v1", max_episode_steps=max_episode_steps)
+
+
+class ExplodingCartPole(gym.Wrapper):
+    """Raises after ``after`` steps: an env that fails mid-run."""
+
+    def __init__(self, env: gym.Env, after: int):
+        super().__init__(env)
+        self.after = after
+        self.steps = 0
+
+    def step(self, action):
+        self.steps += 1
+        if self.steps > self.after:
+            raise RuntimeError("simulator exploded")
+        return super().step(action)
+
+
+def make_exploding_cartpole(after: int = 300) -> gym.Env:
+    return ExplodingCartPole(gym.make("CartPole-v1"), after)
+
+
+def not_an_env() -> object:
+    return object()
+
+
+@struct.dataclass
+class LineState(environment.EnvState):
+    x: jax.Array
+    time: int
+
+
+@struct.dataclass
+class LineParams(environment.EnvParams):
+    reward_scale: float = 1.0
+    nan_after: int = -1  # observation becomes NaN from this step on (−1: never)
+    max_steps_in_episode: int = 20
+
+
+class Line(environment.Environment):
+    """A gymnax-style env: walk left/right on a line, reward −|x|·scale, terminate at |x| ≥ 5."""
+
+    def __init__(self, reward_scale: float = 1.0, nan_after: int = -1):
+        super().__init__()
+        self._params = LineParams(reward_scale=reward_scale, nan_after=nan_after)
+
+    @property
+    def default_params(self) -> LineParams:
+        return self._params
+
+    def step_env(self, key, state, action, params):
+        x = state.x + jnp.where(action == 1, 1.0, -1.0)
+        state = LineState(x=x, time=state.time + 1)
+        obs = self.get_obs(state, params)
+        done = jnp.abs(x) >= 5
+        return obs, state, -jnp.abs(x) * params.reward_scale, done, {}
+
+    def reset_env(self, key, params):
+        state = LineState(x=jnp.round(jax.random.uniform(key, minval=-2, maxval=2)), time=0)
+        return self.get_obs(state, params), state
+
+    def get_obs(self, state, params=None, key=None):
+        bad = (params.nan_after >= 0) & (state.time >= params.nan_after)
+        return jnp.where(bad, jnp.nan, jnp.array([state.x / 5.0]))
+
+    def is_terminated(self, state, params):
+        return jnp.abs(state.x) >= 5
+
+    def action_space(self, params=None):
+        return spaces.Discrete(2)
+
+    def observation_space(self, params):
+        return spaces.Box(-1.0, 1.0, (1,), jnp.float32)
+
+
+def make_line(reward_scale: float = 1.0, nan_after: int = -1) -> Line:
+    return Line(reward_scale, nan_after)

@@ -1,0 +1,184 @@
+import contextlib
+import csv
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from rlcheck.cli import main
+from tests.helpers.cli import TINY_PPO, rlcheck, spec_text
+
+
+def _one_line_error(capsys, argv, expected):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert expected in err, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["quick", "CartPole-v1", "--seeds", "0"], "Invalid value for '--seeds'"),
+        (["quick", "CartPole-v1", "--algos", "ppo2"], "--algos: unknown algorithm 'ppo2'"),
+        (["quick", "CartPol-v1"], "unknown env id 'CartPol-v1'; closest known ids"),
+        (["quick", "CartPole-v1", "--steps", "10"], "budget 10 is smaller than one update of ppo"),
+        (["quick"], "Missing argument 'env'"),
+        (["quick", "CartPole-v1", "--bogus"], "No such option: --bogus"),
+        (["export", ".", "--format", "xml"], "--format: unknown format 'xml'"),
+        (["ls", "/nonexistent/dir"], "/nonexistent/dir: no rlcheck results here"),
+        (["run", "/nonexistent/spec.toml"], "/nonexistent/spec.toml: no such file"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(capsys, argv, expected):
+    _one_line_error(capsys, argv, expected)
+
+
+def test_bad_spec_exits_2_with_one_line_in_a_real_process(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(spec_text().replace("budget = 320", "budget = 320\nbudgett = 1"))
+    result = rlcheck("run", str(spec), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"rlcheck: error: {spec}: budgett: unknown field"
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_resume_and_export(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        spec_text(
+            algos='[[algo]]\nname = "ppo"\n'
+            + TINY_PPO
+            + '[[algo]]\nname = "random"\n[algo.config]\nnum_envs = 2\n'
+            "num_steps = 16\n"
+        )
+    )
+    out = tmp_path / "out"
+    first = rlcheck("run", str(spec), "--out", str(out), "--workers", "1")
+    assert first.returncode == 0, first.stderr
+    assert "✓ ppo on CartPole-v1" in first.stdout and "✓ random on CartPole-v1" in first.stdout
+    assert "failed seeds" in first.stdout
+    second = rlcheck("run", str(spec), "--out", str(out), "--workers", "1")
+    assert second.returncode == 0
+    assert second.stdout.count("already stored, skipped") == 2
+    db = sqlite3.connect(out / "results.sqlite")
+    assert db.execute("SELECT COUNT(*) FROM units").fetchone()[0] == 2
+    assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 2
+
+    exported = rlcheck("export", str(out), "--format", "csv", "-o", str(tmp_path / "r.csv"))
+    assert exported.returncode == 0, exported.stderr
+    with (tmp_path / "r.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert {"algo", "env", "config", "seed", "step", "metric", "value"} <= set(rows[0])
+    finals = [r for r in rows if r["metric"] == "final_return"]
+    assert len(finals) == 2 * 2 and {r["step"] for r in finals} == {"320"}
+    evals = [r for r in rows if r["metric"] == "eval_return"]
+    assert sorted({int(r["step"]) for r in evals}) == [160, 320]
+    assert len(evals) == 2 * 2 * 2
+    assert {r["config"] for r in rows if r["algo"] == "ppo"} == {
+        '{"num_envs": 2, "num_minibatches": 2, "num_steps": 16, "update_epochs": 1}'
+    }
+
+    listed = rlcheck("ls", str(out))
+    assert listed.returncode == 0 and listed.stdout.count("done") == 2
+
+
+def test_a_failing_env_fails_its_unit_and_the_rest_goes_on(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        spec_text(
+            budget=2048,
+            envs=("tests.helpers.envs:make_exploding_cartpole", "CartPole-v1"),
+            algos='[[algo]]\nname = "random"\n',
+        )
+    )
+    result = rlcheck(
+        "run", str(spec), "--out", str(tmp_path / "out"), "--workers", "1", cwd=os.getcwd()
+    )
+    assert result.returncode == 1
+    assert "RuntimeError: simulator exploded" in result.stdout
+    assert "unit failed" in result.stdout
+    db = sqlite3.connect(tmp_path / "out" / "results.sqlite")
+    statuses = dict(db.execute("SELECT env, status FROM units"))
+    assert statuses == {
+        "tests.helpers.envs:make_exploding_cartpole": "failed",
+        "CartPole-v1": "done",
+    }
+    assert db.execute("SELECT COUNT(*) FROM failures").fetchone()[0] == 1
+
+
+def test_kill_9_mid_run_then_resume_stores_every_unit_once(tmp_path):
+    algos = "".join(
+        f'[[algo]]\nname = "ppo"\nlabel = "ppo-{i}"\n'
+        + TINY_PPO.replace("[algo.config]\n", f"[algo.config]\ngamma = 0.9{i}\n")
+        for i in range(3)
+    )
+    spec = tmp_path / "spec.toml"
+    spec.write_text(spec_text(budget=40_000, algos=algos))
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rlcheck.cli",
+            "run",
+            str(spec),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 240
+    stored = 0
+    while time.monotonic() < deadline and stored < 1:
+        time.sleep(0.2)
+        if (out / "results.sqlite").exists():
+            with contextlib.suppress(sqlite3.OperationalError):  # schema not created yet
+                db = sqlite3.connect(out / "results.sqlite")
+                stored = db.execute("SELECT COUNT(*) FROM units").fetchone()[0]
+    assert stored == 1, "no unit was stored in time"
+    os.killpg(process.pid, signal.SIGKILL)  # the CLI and its workers, mid-way through unit 2
+    process.wait()
+
+    resumed = rlcheck("run", str(spec), "--out", str(out), "--workers", "1")
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.count("already stored, skipped") == 1
+    db = sqlite3.connect(out / "results.sqlite")
+    keys = [k for (k,) in db.execute("SELECT key FROM units WHERE status = 'done'")]
+    assert len(keys) == len(set(keys)) == 3
+    for (
+        key
+    ) in keys:  # 2 seeds × (2 eval_return + 1 final_return); train_return where episodes ended
+        counts = dict(
+            db.execute(
+                "SELECT metric, COUNT(*) FROM scalars WHERE unit_key = ? GROUP BY metric", (key,)
+            )
+        )
+        assert counts["eval_return"] == 4 and counts["final_return"] == 2
+
+
+def test_same_spec_twice_gives_identical_numbers(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(spec_text())
+    values = []
+    for name in ("a", "b"):
+        assert (
+            rlcheck("run", str(spec), "--out", str(tmp_path / name), "--workers", "1").returncode
+            == 0
+        )
+        db = sqlite3.connect(tmp_path / name / "results.sqlite")
+        values.append(
+            db.execute(
+                "SELECT seed, step, metric, value FROM scalars ORDER BY seed, metric, step"
+            ).fetchall()
+        )
+    assert values[0] == values[1] and len(values[0]) > 0
