@@ -6,9 +6,9 @@ cores; one process per core, each pinned to its core and given a share of the se
 Workers are spawned (not forked: JAX is not fork-safe) once per run and reused for every unit.
 
 Why pinned: XLA sizes its CPU thread pool from the process's CPU affinity. Unpinned, our fused
-programs stalled forever (every XLA thread idle) in about one run in four with JAX 0.10 on a
-2-core machine, with or without asynchronous dispatch or multi-threaded Eigen; pinned, none did
-in 20 runs. A watchdog catches a stall anyway and reruns the unit (results are deterministic).
+programs stalled forever (every XLA thread idle) in 6 of 22 runs with JAX 0.10 on a 2-core
+machine, with or without asynchronous dispatch or multi-threaded Eigen; pinned, none did in 20
+runs (docs/DESIGN-NOTES.md). A watchdog catches a stall anyway and reruns the unit (results are deterministic).
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ def configure_jax() -> None:
 def worker_xla_flags(user_flags: str | None) -> str:
     """XLA flags for workers: the user's, plus LLVM -O1 unless they chose a level.
 
-    -O1 instead of -O3 compiles a PPO program in 9 s instead of 15 s on one core, and runs it
-    within 3% of the speed (BENCHMARKS.md); a warm run loads it from the cache either way.
+    -O1 instead of -O3 compiles a PPO program in 8 s instead of 12 s on one core and runs it as
+    fast (BENCHMARKS.md); a warm run loads it from the cache either way.
     """
     flags = user_flags or ""
     if "xla_backend_optimization_level" not in flags:
