@@ -8,7 +8,8 @@ Workers are spawned (not forked: JAX is not fork-safe) once per run and reused f
 Why pinned: XLA sizes its CPU thread pool from the process's CPU affinity. Unpinned, our fused
 programs stalled forever (every XLA thread idle) in 6 of 22 runs with JAX 0.10 on a 2-core
 machine, with or without asynchronous dispatch or multi-threaded Eigen; pinned, none did in 20
-runs (docs/DESIGN-NOTES.md). A watchdog catches a stall anyway and reruns the unit (results are deterministic).
+runs (docs/DESIGN-NOTES.md). A watchdog catches a stall anyway and reruns the unit (results
+are deterministic).
 """
 
 from __future__ import annotations
