@@ -12,23 +12,30 @@ from rlcheck.envs.spec import EnvSpec
 
 
 class AlgoInfo(NamedTuple):
-    """How to build one algorithm: its Config class, its defaults for an env, its agent."""
+    """How to build one algorithm: its Config class, its defaults for an env, its agent, and
+    its published presets ({source: {env: config fields}}, see rlcheck.agents.presets)."""
 
     config_cls: type
     default_config: Callable[..., Any]
     agent_cls: Callable[[EnvSpec, Any, int], Agent]
     summary: str
+    presets: dict[str, dict[str, dict[str, Any]]]
 
 
 ALGORITHMS: dict[str, AlgoInfo] = {
     "ppo": AlgoInfo(
-        ppo.Config, ppo.default_config, ppo.PPO, "Proximal Policy Optimization, CleanRL defaults"
+        ppo.Config,
+        ppo.default_config,
+        ppo.PPO,
+        "Proximal Policy Optimization, CleanRL defaults",
+        ppo.PRESETS,
     ),
     "random": AlgoInfo(
         random_agent.Config,
         lambda spec, **overrides: random_agent.Config(**overrides),
         random_agent.RandomAgent,
         "uniformly random actions",
+        {},
     ),
 }
 

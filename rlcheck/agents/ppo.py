@@ -105,6 +105,69 @@ CONTINUOUS_DEFAULTS: dict[str, Any] = {
 }
 
 
+# Published hyperparameters: {source: {env: Config fields}} (see rlcheck.agents.presets).
+# SB3-based rows (rl-zoo) translate SB3's conventions: SB3's value loss is MSE without CleanRL's
+# factor ½, so vf_coef doubles; SB3 does not clip the value loss by default; `normalize: true`
+# is VecNormalize (observations and rewards, both clipped at 10); batch_size sets the minibatch
+# size. Not representable and left out: linear clip-range schedules (kept constant) and gSDE
+# (so the zoo's Pendulum-v1 entry is absent).
+_SB3_DEFAULTS = {
+    "clip_vloss": False,
+    "vf_coef": 1.0,
+    "ent_coef": 0.0,
+    "anneal_lr": False,
+    "learning_rate": 3e-4,
+}
+_SB3_NORMALIZE = {"normalize_obs": True, "normalize_reward": True, "clip_reward": True}
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # CleanRL ppo.py / ppo_continuous_action.py defaults, which its benchmarks use on these
+    # envs (docs.cleanrl.dev/rl-algorithms/ppo): the same as default_config.
+    "cleanrl": {
+        env: {}
+        for env in (
+            "CartPole-v1",
+            "Acrobot-v1",
+            "MountainCar-v0",
+            "HalfCheetah-v4",
+            "Walker2d-v4",
+            "Hopper-v4",
+        )
+    },
+    # RL Baselines3 Zoo, hyperparams/ppo.yml (DLR-RM/rl-baselines3-zoo).
+    "rl-zoo": {
+        "CartPole-v1": {
+            **_SB3_DEFAULTS,
+            "num_envs": 8,
+            "num_steps": 32,
+            "num_minibatches": 1,
+            "update_epochs": 20,
+            "gae_lambda": 0.8,
+            "gamma": 0.98,
+            "learning_rate": 1e-3,
+            "anneal_lr": True,
+        },
+        "Acrobot-v1": {
+            **_SB3_DEFAULTS,
+            **_SB3_NORMALIZE,
+            "num_envs": 16,
+            "num_steps": 256,
+            "num_minibatches": 64,
+            "update_epochs": 4,
+            "gae_lambda": 0.94,
+        },
+        "MountainCar-v0": {
+            **_SB3_DEFAULTS,
+            **_SB3_NORMALIZE,
+            "num_envs": 16,
+            "num_steps": 16,
+            "num_minibatches": 4,
+            "update_epochs": 4,
+            "gae_lambda": 0.98,
+        },
+    },
+}
+
+
 def default_config(spec: EnvSpec, **overrides: Any) -> Config:
     """CleanRL's defaults for the env's action space, with ``overrides`` applied."""
     base = CONTINUOUS_DEFAULTS if isinstance(spec.action_space, Box) else {}

@@ -14,6 +14,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from rlcheck import envs
 from rlcheck.agents import ALGORITHMS, config_dict, make_agent
+from rlcheck.agents.presets import resolve_preset
 from rlcheck.drivers.common import EvalPlan, make_schedule
 from rlcheck.envs.spec import EnvSpec
 from rlcheck.errors import UserError
@@ -108,7 +109,12 @@ def plan_units(spec: Spec, source: str) -> list[UnitPlan]:
                     f"{where}.name: unknown algorithm '{algo.name}' (known: "
                     f"{', '.join(ALGORITHMS)}){hint}"
                 )
-            overrides = validate_overrides(algo.name, algo.config, f"{where}.config")
+            preset = {}
+            if algo.preset is not None:
+                preset = resolve_preset(
+                    ALGORITHMS[algo.name].presets, algo.name, algo.preset, env_spec.id, where
+                )
+            overrides = validate_overrides(algo.name, {**preset, **algo.config}, f"{where}.config")
             try:
                 agent = make_agent(algo.name, env_spec, overrides, spec.budget)
                 make_schedule(

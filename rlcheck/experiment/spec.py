@@ -38,6 +38,7 @@ class EnvEntry(_Strict):
 class AlgoEntry(_Strict):
     name: str = Field(min_length=1)
     label: str | None = None
+    preset: str | None = None  # a published hyperparameter set, e.g. "rl-zoo"
     config: dict[str, Any] = Field(default_factory=dict)
 
     @property

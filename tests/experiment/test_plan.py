@@ -77,3 +77,24 @@ def test_labels_must_be_distinct():
 def test_budget_below_one_update():
     with pytest.raises(UserError, match="budget 100 is smaller than one update of ppo"):
         _plan(budget=100)
+
+
+def test_a_preset_sets_published_fields_and_the_config_overrides_them():
+    ppo = _plan(algo=[{"name": "ppo", "preset": "rl-zoo"}])[0]
+    assert (ppo.config["num_envs"], ppo.config["num_steps"], ppo.config["gamma"]) == (8, 32, 0.98)
+    assert ppo.config["vf_coef"] == 1.0  # SB3's MSE value loss without the factor ½
+    tuned = _plan(algo=[{"name": "ppo", "preset": "rl-zoo", "config": {"gamma": 0.9}}])[0]
+    assert tuned.config["gamma"] == 0.9 and tuned.config["num_envs"] == 8
+    assert tuned.key != ppo.key
+
+
+@pytest.mark.parametrize(
+    ("preset", "env", "message"),
+    [
+        ("zoo", "CartPole-v1", r"ppo has no preset source 'zoo' \(known: cleanrl, rl-zoo\)"),
+        ("rl-zoo", "Pendulum-v1", r"no rl-zoo preset for ppo on Pendulum-v1 \(it has: Acrobot-v1"),
+    ],
+)
+def test_unknown_presets(preset, env, message):
+    with pytest.raises(UserError, match=message):
+        _plan(env=[{"id": env}], algo=[{"name": "ppo", "preset": preset}])
