@@ -12,14 +12,20 @@ from rlcheck.envs.spec import EnvSpec
 
 
 class AlgoInfo(NamedTuple):
-    """How to build one algorithm: its Config class, its defaults for an env, its agent, and
-    its published presets ({source: {env: config fields}}, see rlcheck.agents.presets)."""
+    """How to build one algorithm: its Config class, its defaults for an env, its agent, its
+    published presets ({source: {env: config fields}}, see rlcheck.agents.presets), and the
+    action spaces it handles ("discrete", "continuous")."""
 
     config_cls: type
     default_config: Callable[..., Any]
     agent_cls: Callable[[EnvSpec, Any, int], Agent]
     summary: str
     presets: dict[str, dict[str, dict[str, Any]]]
+    action_spaces: frozenset[str] = frozenset({"discrete", "continuous"})
+
+
+def action_space_kind(spec: EnvSpec) -> str:
+    return "discrete" if spec.discrete else "continuous"
 
 
 ALGORITHMS: dict[str, AlgoInfo] = {
@@ -53,4 +59,12 @@ def config_dict(config: Any) -> dict[str, Any]:
     }
 
 
-__all__ = ["ALGORITHMS", "Agent", "AlgoInfo", "Trajectory", "config_dict", "make_agent"]
+__all__ = [
+    "ALGORITHMS",
+    "Agent",
+    "AlgoInfo",
+    "Trajectory",
+    "action_space_kind",
+    "config_dict",
+    "make_agent",
+]

@@ -26,7 +26,7 @@ from rlcheck.agents.common.losses import (
     normalize_advantages,
     value_loss,
 )
-from rlcheck.agents.common.networks import MLP, flatten_obs
+from rlcheck.agents.common.networks import MLP
 from rlcheck.agents.common.normalize import (
     RunningMeanStd,
     rms_init,
@@ -217,6 +217,7 @@ class PPO:
         action_dim = spec.action_space.shape[0] if self.continuous else spec.action_space.n
         mlp = {
             "hidden_sizes": config.hidden_sizes,
+            "obs_ndim": len(spec.obs_shape),
             "activation": config.activation,
             "ortho_init": config.ortho_init,
         }
@@ -231,7 +232,6 @@ class PPO:
     def init(self, key: jax.Array, hparams: dict[str, jax.Array]) -> State:
         key_actor, key_critic = jax.random.split(key)
         x = jnp.zeros((1, *self.spec.obs_shape))
-        x = flatten_obs(x, self.spec.obs_shape)
         params = {"actor": self.actor.init(key_actor, x), "critic": self.critic.init(key_critic, x)}
         if self.continuous:
             params["log_std"] = jnp.zeros(self.spec.action_space.shape)
@@ -254,7 +254,7 @@ class PPO:
     def _prepare_obs(self, state: State, obs: jax.Array) -> jax.Array:
         if self.config.normalize_obs:
             obs = rms_normalize(state.obs_rms, obs, state.hparams["obs_clip"])
-        return flatten_obs(obs, self.spec.obs_shape)
+        return obs
 
     def _value(self, params: dict, x: jax.Array) -> jax.Array:
         return self.critic.apply(params["critic"], x)[..., 0]

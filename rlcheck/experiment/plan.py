@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from rlcheck import envs
-from rlcheck.agents import ALGORITHMS, config_dict, make_agent
+from rlcheck.agents import ALGORITHMS, action_space_kind, config_dict, make_agent
 from rlcheck.agents.presets import resolve_preset
 from rlcheck.drivers.common import EvalPlan, make_schedule
 from rlcheck.envs.spec import EnvSpec
@@ -108,6 +108,12 @@ def plan_units(spec: Spec, source: str) -> list[UnitPlan]:
                 raise UserError(
                     f"{where}.name: unknown algorithm '{algo.name}' (known: "
                     f"{', '.join(ALGORITHMS)}){hint}"
+                )
+            kind = action_space_kind(env_spec)
+            if kind not in ALGORITHMS[algo.name].action_spaces:
+                raise UserError(
+                    f"{where}.name: {algo.name} does not handle {kind} actions, and "
+                    f"{env_entry.name} has them"
                 )
             preset = {}
             if algo.preset is not None:
