@@ -1,4 +1,5 @@
-"""The ``rlcheck`` command: run specs, quick comparisons and the demo; list and export results."""
+"""The ``rlcheck`` command: run specs, quick comparisons, the demo and verdicts; list and export
+results."""
 
 from __future__ import annotations
 
@@ -101,6 +102,62 @@ def demo(out: Out = None, workers: Workers = None) -> None:
 
 
 @app.command()
+def verdict(
+    env: Annotated[
+        str,
+        typer.Argument(
+            help="env id, e.g. CartPole-v1, gymnasium:Pendulum-v1 or my_pkg.envs:make_env"
+        ),
+    ],
+    budget: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="env steps per seed for every learner (default: each method's own, from "
+            "rlcheck.baselines.battery.BUDGETS)",
+        ),
+    ] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="seeds per method")] = 16,
+    out: Out = None,
+    workers: Workers = None,
+) -> None:
+    """Can RL solve ENV, how reliably, at what cost — and does a simpler method do as well?
+
+    Runs every RL algorithm that fits the env's actions, the random policy, policy search
+    (ARS, CMA-ES) and the planners the env allows (LQR, MCTS, MPC with the true model), then
+    writes the report and DIR/verdict.md.
+    """
+    import json
+
+    from rlcheck.baselines.battery import battery
+    from rlcheck.baselines.verdict import env_headline, markdown
+    from rlcheck.experiment.spec import parse_spec
+    from rlcheck.report.terminal import console
+
+    plan = battery(env, seeds, budget)
+    specs = [parse_spec(data, "rlcheck verdict") for data in plan.specs]
+    target = out or Path("runs") / (
+        "verdict-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in env)
+    )
+    recorded = {"verdict": env, "seeds": seeds, "budget": budget, "specs": plan.specs}
+    failed, analysis = _execute(specs, "rlcheck verdict", target, workers, recorded)
+    headlines = [env_headline(e) for e in analysis["envs"]]
+    (target / "verdict.md").write_text(markdown(headlines, plan.skipped))
+    (target / "verdict.json").write_text(
+        json.dumps({"envs": headlines, "skipped": plan.skipped}, indent=1) + "\n"
+    )
+    for h in headlines:
+        console.print(f"[bold]rlcheck verdict[/bold] {h['headline']}")
+        for line in h["lines"]:
+            console.print(f"  · {line}", markup=False)
+    for what, why in plan.skipped:
+        console.print(f"  · not run: {what}: {why}", markup=False)
+    console.print(f"Verdict: {target / 'verdict.md'}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
 def report(
     directory: Annotated[Path, typer.Argument(help="results directory")],
     output: Annotated[
@@ -169,6 +226,16 @@ def _check_algos(names: list[str]) -> None:
 
 
 def _run(spec: Any, source: str, out: Path, workers: int | None) -> None:
+    failed, _ = _execute([spec], source, out, workers, spec.model_dump())
+    if failed:
+        raise typer.Exit(1)
+
+
+def _execute(
+    specs: list[Any], source: str, out: Path, workers: int | None, recorded: dict[str, Any]
+) -> tuple[bool, dict[str, Any]]:
+    """Run every unit of ``specs`` into one results directory, print the summary and write the
+    report; returns (whether some unit failed, the report's analysis)."""
     from rlcheck.experiment.execute import Executor, default_workers
     from rlcheck.experiment.plan import plan_units
     from rlcheck.experiment.provenance import provenance
@@ -177,11 +244,16 @@ def _run(spec: Any, source: str, out: Path, workers: int | None) -> None:
     from rlcheck.report.summary_terminal import print_summary
     from rlcheck.report.terminal import RichProgress, console, summary_table
 
-    units = plan_units(spec, source)
+    units = [unit for spec in specs for unit in plan_units(spec, source)]
     if workers is None:
-        workers = spec.workers if spec.workers is not None else default_workers(len(spec.seed_list))
+        first = specs[0]
+        workers = (
+            first.workers
+            if first.workers is not None
+            else default_workers(max(len(spec.seed_list) for spec in specs))
+        )
     store = Store(out)
-    run_id = store.start_run(spec.model_dump(), provenance())
+    run_id = store.start_run(recorded, provenance())
     status = "interrupted"
     try:
         with (
@@ -201,8 +273,7 @@ def _run(spec: Any, source: str, out: Path, workers: int | None) -> None:
         f"rlcheck export {out} --format csv"
     )
     store.close()
-    if failed:
-        raise typer.Exit(1)
+    return bool(failed), analysis
 
 
 def main(argv: list[str] | None = None) -> int:

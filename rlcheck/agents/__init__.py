@@ -6,8 +6,9 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from rlcheck.agents import ppo, random_agent
+from rlcheck.agents import a2c, ddpg, dqn, ppo, random_agent, reinforce, sac, td3, trpo
 from rlcheck.agents.base import Agent, Trajectory
+from rlcheck.baselines import ars, evolution, lqr, mcts, mpc
 from rlcheck.envs.spec import EnvSpec
 
 
@@ -41,6 +42,128 @@ ALGORITHMS: dict[str, AlgoInfo] = {
         lambda spec, **overrides: random_agent.Config(**overrides),
         random_agent.RandomAgent,
         "uniformly random actions",
+        {},
+    ),
+    "dqn": AlgoInfo(
+        dqn.Config,
+        dqn.default_config,
+        dqn.DQN,
+        "Deep Q-Network with optional Double, dueling, n-step, prioritized replay and C51; "
+        "CleanRL defaults",
+        dqn.PRESETS,
+        action_spaces=frozenset({"discrete"}),
+    ),
+    "ddpg": AlgoInfo(
+        ddpg.Config,
+        ddpg.default_config,
+        ddpg.DDPG,
+        "Deep Deterministic Policy Gradient (TD3's code, one critic, no smoothing); CleanRL "
+        "defaults",
+        ddpg.PRESETS,
+        action_spaces=frozenset({"continuous"}),
+    ),
+    "td3": AlgoInfo(
+        td3.Config,
+        td3.default_config,
+        td3.TD3,
+        "Twin Delayed DDPG; CleanRL defaults",
+        td3.PRESETS,
+        action_spaces=frozenset({"continuous"}),
+    ),
+    "sac": AlgoInfo(
+        sac.Config,
+        sac.default_config,
+        sac.SAC,
+        "Soft Actor-Critic with automatic entropy tuning and optional gSDE; CleanRL defaults",
+        sac.PRESETS,
+        action_spaces=frozenset({"continuous"}),
+    ),
+    "a2c": AlgoInfo(
+        a2c.Config,
+        a2c.default_config,
+        a2c.A2C,
+        "Advantage Actor-Critic (synchronous), SB3 defaults",
+        a2c.PRESETS,
+    ),
+    "trpo": AlgoInfo(
+        trpo.Config,
+        trpo.default_config,
+        trpo.TRPO,
+        "Trust Region Policy Optimization (conjugate gradient, KL line search), SB3-contrib "
+        "defaults",
+        trpo.PRESETS,
+    ),
+    "reinforce": AlgoInfo(
+        reinforce.Config,
+        reinforce.default_config,
+        reinforce.Reinforce,
+        "REINFORCE: Monte-Carlo policy gradient, with or without a learned baseline; Spinning "
+        "Up VPG defaults",
+        {},
+    ),
+    # Baselines (rlcheck/baselines): built like agents, run by their own program.
+    "ars": AlgoInfo(
+        ars.Config,
+        ars.default_config,
+        ars.ARS,
+        "Augmented Random Search (Mania et al. 2018), V2, linear policy; sb3-contrib defaults",
+        ars.PRESETS,
+    ),
+    "cma_es": AlgoInfo(
+        evolution.CMAESConfig,
+        lambda spec, **o: evolution.default_config(evolution.CMAESConfig, spec, **o),
+        evolution.CMAES,
+        "CMA-ES (evosax) over a linear policy",
+        {},
+    ),
+    "openai_es": AlgoInfo(
+        evolution.OpenAIESConfig,
+        lambda spec, **o: evolution.default_config(evolution.OpenAIESConfig, spec, **o),
+        evolution.OpenAIES,
+        "OpenAI-ES (evosax) over a linear policy",
+        {},
+    ),
+    "snes": AlgoInfo(
+        evolution.SNESConfig,
+        lambda spec, **o: evolution.default_config(evolution.SNESConfig, spec, **o),
+        evolution.SNES,
+        "separable NES (evosax) over a linear policy",
+        {},
+    ),
+    "random_shooting": AlgoInfo(
+        mpc.ShootingConfig,
+        lambda spec, **o: mpc.default_config(mpc.ShootingConfig, spec, **o),
+        mpc.RandomShooting,
+        "MPC with the true model: best of random action sequences",
+        {},
+    ),
+    "cem": AlgoInfo(
+        mpc.CEMConfig,
+        lambda spec, **o: mpc.default_config(mpc.CEMConfig, spec, **o),
+        mpc.CEM,
+        "MPC with the true model: cross-entropy method",
+        {},
+    ),
+    "mppi": AlgoInfo(
+        mpc.MPPIConfig,
+        lambda spec, **o: mpc.default_config(mpc.MPPIConfig, spec, **o),
+        mpc.MPPI,
+        "MPC with the true model: model-predictive path integral control",
+        {},
+    ),
+    "mcts": AlgoInfo(
+        mcts.Config,
+        mcts.default_config,
+        mcts.MCTS,
+        "Monte Carlo tree search with the true model (mctx), random-rollout leaf values",
+        {},
+        frozenset({"discrete"}),
+    ),
+    "lqr": AlgoInfo(
+        lqr.Config,
+        lqr.default_config,
+        lqr.LQR,
+        "LQR on the simulator's linearization (CartPole, Pendulum with energy swing-up)",
         {},
     ),
 }

@@ -116,6 +116,7 @@ def train_seeds(
     """
     from rlcheck import envs
     from rlcheck.agents import make_agent
+    from rlcheck.baselines.base import Baseline
     from rlcheck.drivers.common import make_schedule
     from rlcheck.drivers.fused import FusedDriver
     from rlcheck.drivers.host import HostDriver
@@ -133,8 +134,12 @@ def train_seeds(
             unit.eval.checkpoints,
             unit.algo.display,
         )
-        if isinstance(env, envs.JaxEnv):
-            driver: Any = FusedDriver(agent, env, schedule, unit.eval_plan)
+        if isinstance(agent, Baseline):
+            # Baselines (search, planners) run their own program with the same result layout
+            # plus what they cost (rlcheck/baselines/base.py).
+            driver: Any = _BaselineDriver(agent, env, schedule, unit.eval_plan)
+        elif isinstance(env, envs.JaxEnv):
+            driver = FusedDriver(agent, env, schedule, unit.eval_plan)
         else:
             driver = HostDriver(
                 agent,
@@ -144,13 +149,26 @@ def train_seeds(
                 None if progress is None else lambda _: progress(len(seeds)),
             )
         results, timings = driver.run(seeds)
-        if isinstance(env, envs.JaxEnv) and progress is not None:
+        if not isinstance(driver, HostDriver) and progress is not None:
             progress(len(seeds) * unit.eval.checkpoints)
         return TaskResult(results, timings, device=device)
     except Exception as e:  # a failing env or agent is data about this unit, not a crash
         return TaskResult(
             None, error=f"{type(e).__name__}: {e}", detail=traceback.format_exc(), device=device
         )
+
+
+@dataclass
+class _BaselineDriver:
+    """A baseline with its env, schedule and evaluation plan, run like a driver."""
+
+    baseline: Any
+    env: Any
+    schedule: Any
+    plan: Any
+
+    def run(self, seeds: list[int]) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        return self.baseline.run(self.env, self.schedule, self.plan, seeds)
 
 
 def _worker_task(unit: UnitPlan, seeds: list[int]) -> TaskResult:
@@ -395,6 +413,7 @@ class Executor:
         failed = next((t for t in parts if t.error is not None), None)
         if failed is None:
             results = {k: np.concatenate([t.results[k] for t in parts]) for k in parts[0].results}
+            _baseline_costs(results, record)
             if not results["env_finite"].all():
                 bad = [s for s, ok in zip(unit.seeds, results["env_finite"], strict=True) if not ok]
                 failed = TaskResult(
@@ -448,6 +467,21 @@ class Executor:
             self._kill_workers()
             self._pool.shutdown(wait=True, cancel_futures=True)
         self._pool = None
+
+
+def _baseline_costs(results: dict[str, np.ndarray], record: UnitRecord) -> None:
+    """Baselines count what they used (rlcheck/baselines/base.py): env steps differ by seed
+    for policy search (whole generations), are 0 for planners, and planners add their
+    simulator calls. The unit's env steps per seed become the mean over seeds."""
+    meta = record.meta if record.meta is not None else {}
+    if "env_steps" in results:
+        used = [int(n) for n in results["env_steps"]]
+        record.env_steps = round(sum(used) / len(used))
+        meta["env_steps_per_seed"] = used
+    if "simulator_calls" in results:
+        calls = [int(n) for n in results["simulator_calls"]]
+        meta["simulator_calls"] = sum(calls)
+        meta["simulator_calls_per_seed"] = calls
 
 
 def _worker_cores(workers: int) -> list[int | None]:

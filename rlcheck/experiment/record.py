@@ -23,7 +23,9 @@ def seed_rows(
             rows.append((seed, "ok", final, None))
             continue
         reason = "parameters became NaN/inf"
-        bad = ~np.isfinite(results["internals"][i]).all(axis=1) if metric_names else None
+        # Baselines' internals are per checkpoint, not per update (see array_rows).
+        per_update = metric_names and "checkpoint_env_steps" not in results
+        bad = ~np.isfinite(results["internals"][i]).all(axis=1) if per_update else None
         if bad is not None and bad.any():
             update = int(np.argmax(bad))
             step = (update + 1) * schedule.steps_per_update
@@ -42,8 +44,10 @@ def scalar_rows(
     ended). final_return: mean over the final evaluation episodes, at step = budget.
     """
     rows = []
+    # Planners (rlcheck/baselines) learn nothing and have no checkpoints: only final rows.
+    grid = schedule.grid.tolist()[: results["eval_returns"].shape[1]]
     for i, seed in enumerate(seeds):
-        for c, step in enumerate(schedule.grid.tolist()):
+        for c, step in enumerate(grid):
             rows.append((seed, step, "eval_return", float(results["eval_returns"][i, c].mean())))
             n = int(results["train_episodes"][i, c])
             if n:
@@ -60,15 +64,29 @@ def array_rows(
     results: dict[str, np.ndarray], seeds: list[int], schedule: Schedule
 ) -> list[tuple[int, str, Any]]:
     """Per-seed arrays (every episode, internals) and unit-wide ones under seed −1."""
-    rows: list[tuple[int, str, Any]] = [
-        (-1, "checkpoint_steps", schedule.grid),
-        (-1, "checkpoint_env_steps", schedule.checkpoint_env_steps),
-        (
-            -1,
-            "update_env_steps",
-            np.arange(1, schedule.num_updates + 1) * schedule.steps_per_update,
-        ),
-    ]
+    if "checkpoint_env_steps" in results:
+        # Baselines (rlcheck/baselines) log internals per checkpoint, not per update. Policy
+        # search evaluates after the first whole generation past each checkpoint, so each
+        # seed's actual env steps there are kept per seed; unit-wide rows keep the nominal
+        # grid, which the report's curves need evenly spaced. Planners have no checkpoints.
+        used = results["checkpoint_env_steps"]
+        grid = schedule.grid[: used.shape[1]]
+        rows: list[tuple[int, str, Any]] = [
+            (-1, "checkpoint_steps", grid),
+            (-1, "checkpoint_env_steps", grid),
+            (-1, "update_env_steps", grid),
+        ]
+        rows += [(seed, "checkpoint_env_steps", used[i]) for i, seed in enumerate(seeds)]
+    else:
+        rows = [
+            (-1, "checkpoint_steps", schedule.grid),
+            (-1, "checkpoint_env_steps", schedule.checkpoint_env_steps),
+            (
+                -1,
+                "update_env_steps",
+                np.arange(1, schedule.num_updates + 1) * schedule.steps_per_update,
+            ),
+        ]
     for i, seed in enumerate(seeds):
         rows += [
             (seed, "eval_episode_returns", results["eval_returns"][i]),

@@ -1,0 +1,85 @@
+"""Deep Deterministic Policy Gradient (Lillicrap et al. 2016) for continuous actions.
+
+DDPG is TD3 (:mod:`rlcheck.agents.td3`) without TD3's three additions: one critic instead of
+the clipped double-Q pair, and no target policy smoothing. Stable-Baselines3 implements it the
+same way (``class DDPG(TD3)``), so the code is TD3's; this module gives DDPG its own defaults
+(CleanRL's ``ddpg_continuous_action.py``, which, unlike the paper and SB3, also delays the actor:
+``policy_frequency=2``) and presets. Setting ``n_critics``, ``policy_delay`` or
+``target_policy_noise`` back to TD3's values turns each addition on again, one at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rlcheck.agents import td3
+from rlcheck.agents.base import static, traced
+from rlcheck.envs.spec import EnvSpec
+
+
+@dataclass(frozen=True)
+class Config(td3.Config):
+    """DDPG hyperparameters: TD3's fields. Defaults: CleanRL ``ddpg_continuous_action.py``."""
+
+    n_critics: int = static(1, "critics; DDPG has one (TD3's clipped double Q: 2)")
+    policy_delay: int = static(
+        2,
+        "critic steps per actor step and target update (CleanRL policy_frequency=2; the "
+        "paper and SB3: 1)",
+    )
+    target_policy_noise: float = traced(
+        0.0, "std of the smoothing noise on the target action (DDPG: none; TD3: 0.2)"
+    )
+
+
+# rl-zoo rows translate RL Baselines3 Zoo's hyperparams/ddpg.yml (rl_zoo3 2.9.2) on top of SB3
+# 2.x's DDPG defaults (TD3's with policy_delay=1, one critic, no target smoothing): one
+# learning_rate, learning_starts=100, [400, 300] networks, actions rescaled to [-1, 1].
+_SB3_DDPG = {
+    "actor_learning_rate": 1e-3,
+    "critic_learning_rate": 1e-3,
+    "learning_starts": 100,
+    "hidden_sizes": (400, 300),
+    "action_units": "unit",
+    "policy_delay": 1,
+}
+_ZOO_MUJOCO = {**_SB3_DDPG, "learning_starts": 10_000, "noise_std": 0.1}
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # CleanRL ddpg_continuous_action.py defaults, which its benchmarks use on these envs
+    # (docs.cleanrl.dev/rl-algorithms/ddpg): the same as default_config.
+    "cleanrl": {env: {} for env in ("HalfCheetah-v4", "Walker2d-v4", "Hopper-v4")},
+    "rl-zoo": {
+        "Pendulum-v1": {
+            **_SB3_DDPG,
+            "gamma": 0.98,
+            "buffer_size": 200_000,
+            "learning_starts": 10_000,
+            "noise_std": 0.1,
+        },
+        "MountainCarContinuous-v0": {
+            **_SB3_DDPG,
+            "exploration_noise": "ou",
+            "noise_std": 0.5,
+        },
+        # The zoo tunes the -v4 MuJoCo envs; the -v5 rows repeat them (not tuned by the zoo).
+        **{
+            f"{env}-{version}": _ZOO_MUJOCO
+            for env in ("HalfCheetah", "Ant", "Hopper", "Walker2d", "Humanoid")
+            for version in ("v4", "v5")
+        },
+        **{f"Swimmer-{v}": {**_ZOO_MUJOCO, "gamma": 0.9999} for v in ("v4", "v5")},
+    },
+}
+
+
+def default_config(spec: EnvSpec, **overrides: Any) -> Config:
+    """CleanRL's defaults with ``overrides`` applied."""
+    del spec
+    return Config(**overrides)
+
+
+class DDPG(td3.TD3):
+    """DDPG's pure functions: TD3's, run with DDPG's Config."""
+
+    name = "ddpg"

@@ -1,0 +1,616 @@
+"""Soft Actor-Critic (Haarnoja et al. 2018) with automatic entropy tuning, continuous actions.
+
+Reads top to bottom: the Config (every implementation detail a named field; defaults are
+CleanRL's ``sac_continuous_action.py``), the presets, the policy (a tanh-squashed Gaussian, or
+gSDE's state-dependent noise), acting (uniform random actions until ``learning_starts``, then
+samples of the policy), then the update: the rollout goes into the seed's replay buffer and,
+once learning has started, ``gradient_steps`` steps follow, each a critic step on the
+entropy-regularized clipped double-Q target, an actor step and an α step (the last two every
+``policy_frequency``-th time, repeated to compensate), and a Polyak update of the target critics.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from rlcheck.agents.base import Trajectory, all_finite, static, traced, traced_values
+from rlcheck.agents.common.continuous_control import (
+    Network,
+    adam,
+    bound_log_std,
+    critic_apply,
+    critic_init,
+    gsde_std,
+    latest_means,
+    polyak_update,
+    rollout_transitions,
+    run_if,
+    squashed_gaussian,
+    td_target,
+    uniform_actions,
+    unit_to_box,
+)
+from rlcheck.agents.common.normalize import (
+    RunningMeanStd,
+    rms_init,
+    rms_normalize,
+    rms_update,
+)
+from rlcheck.agents.common.replay import Replay, replay_add, replay_init, replay_sample
+from rlcheck.envs.spec import Box, EnvSpec
+
+# SB3's ε inside gSDE's standard deviation, sqrt(variance + ε).
+_SDE_EPSILON = 1e-6
+
+
+@dataclass(frozen=True)
+class Config:
+    """SAC hyperparameters. Defaults: CleanRL ``sac_continuous_action.py``."""
+
+    num_envs: int = static(1, "parallel envs per seed")
+    train_freq: int = static(1, "env steps per env between updates (SB3 train_freq)")
+    gradient_steps: int = static(1, "gradient steps per update (SB3 gradient_steps)")
+    buffer_size: int = static(
+        1_000_000, "replay capacity in transitions (capped at what the run collects)"
+    )
+    batch_size: int = static(256, "transitions per gradient step, uniform with replacement")
+    hidden_sizes: tuple[int, ...] = static(
+        (256, 256), "hidden layer widths of the actor and of each critic"
+    )
+    activation: Literal["relu", "tanh", "swish"] = static("relu", "hidden activation")
+    layer_init: Literal["torch", "lecun"] = static(
+        "torch",
+        "layer init: 'torch' = PyTorch's nn.Linear default U(±1/√fan_in) for weights and "
+        "biases (SB3, CleanRL); 'lecun' = flax's default (rejax)",
+    )
+    n_critics: int = static(2, "critics; targets and the actor use their minimum")
+    policy_frequency: int = static(
+        2,
+        "every policy_frequency-th gradient step, policy_frequency actor and α steps in a row "
+        "(CleanRL's delayed, compensated update); 1 = every step (SB3)",
+    )
+    target_update_interval: int = static(
+        1, "gradient steps between target-critic updates (SB3; CleanRL target_network_frequency)"
+    )
+    autotune: bool = static(
+        True, "learn α to hold the policy's entropy at target_entropy (Haarnoja et al. 2018b)"
+    )
+    alpha_loss: Literal["alpha", "log_alpha"] = static(
+        "alpha",
+        "α's loss: 'alpha' = −α·(log π + H̄) (CleanRL, rejax); 'log_alpha' = −log α·(log π + H̄) "
+        "(SB3, softlearning); both move α the same way, at different speeds",
+    )
+    log_std_mode: Literal["tanh", "clip"] = static(
+        "tanh",
+        "how the log-std head is kept in [log_std_min, log_std_max]: 'tanh' rescales tanh "
+        "(CleanRL, Spinning Up), 'clip' clamps (SB3)",
+    )
+    squash_epsilon: float | None = static(
+        1e-6,
+        "ε in tanh's log-Jacobian log(1 − tanh(u)² + ε) (SB3, CleanRL); None: the exact "
+        "2·(log 2 − u − softplus(−2u)) (Spinning Up)",
+    )
+    uniform_warmup: bool = static(
+        True,
+        "act uniformly at random until learning_starts env steps (SB3, CleanRL); False "
+        "samples the untrained policy (rejax)",
+    )
+    action_units: Literal["env", "unit"] = static(
+        "env",
+        "units of the critics' action input and of log π: 'env' = the env's action box, so "
+        "log π includes −Σ log(half-range) (CleanRL); 'unit' = [-1, 1] (SB3)",
+    )
+    use_sde: bool = static(
+        False,
+        "generalized state-dependent exploration (Raffin et al. 2022, SB3's use_sde): the "
+        "noise is the actor's last hidden features times a random matrix, redrawn once per "
+        "rollout while acting (SB3's sde_sample_freq=-1) and once per gradient step",
+    )
+    use_expln: bool = static(False, "gSDE: expln instead of exp for the noise scale (SB3)")
+    sde_full_std: bool = static(
+        True, "gSDE: one noise scale per (feature, action) pair, else one per feature (SB3)"
+    )
+    normalize_obs: bool = static(
+        False,
+        "normalize observations by running mean/std (updated while acting; the buffer "
+        "keeps raw ones, normalized when sampled, as SB3's VecNormalize), clip to ±obs_clip",
+    )
+    bootstrap_on_truncation: bool = static(
+        True,
+        "bootstrap V(s') when an episode is cut by its time limit (Pardo et al. 2018; "
+        "SB3 and CleanRL do); False treats it as terminal",
+    )
+    learning_starts: int = traced(
+        5_000, "env steps per seed collected before the first gradient step"
+    )
+    actor_learning_rate: float = traced(3e-4, "Adam step size of the actor (CleanRL policy_lr)")
+    critic_learning_rate: float = traced(1e-3, "Adam step size of the critics (CleanRL q_lr)")
+    alpha_learning_rate: float = traced(1e-3, "Adam step size of log α (CleanRL: q_lr)")
+    adam_eps: float = traced(1e-8, "Adam ε (PyTorch's and optax's default)")
+    gamma: float = traced(0.99, "discount factor")
+    tau: float = traced(0.005, "Polyak coefficient of the target critics")
+    alpha: float = traced(0.2, "the fixed entropy coefficient α when autotune is off")
+    alpha_init: float = traced(1.0, "α at the start when autotuned (SB3 'auto', CleanRL)")
+    target_entropy: float | None = traced(
+        None, "entropy α is tuned toward; None: −action_dim (Haarnoja et al. 2018b)"
+    )
+    log_std_min: float = traced(-5.0, "lower bound of the log-std head (SB3: −20)")
+    log_std_max: float = traced(2.0, "upper bound of the log-std head")
+    log_std_init: float = traced(-3.0, "gSDE: initial log noise scale (SB3's default)")
+    sde_clip_mean: float = traced(
+        2.0, "gSDE: clip the Gaussian's mean to ±this before tanh (SB3's clip_mean; 0: off)"
+    )
+    max_grad_norm: float | None = traced(
+        None, "clip each network's global gradient norm to this; None: no clipping"
+    )
+    obs_clip: float = traced(10.0, "clip for normalized observations")
+
+
+# Published hyperparameters: {source: {env: Config fields}} (see rlcheck.agents.presets).
+# rl-zoo rows translate RL Baselines3 Zoo's hyperparams/sac.yml (rl_zoo3 2.9.2) on top of SB3
+# 2.x's SAC defaults: one learning_rate for actor, critics and α; learning_starts=100; α's loss
+# on log α; log-std clamped to [−20, 2]; every step an actor step; actions in [-1, 1] units.
+# `ent_coef: 0.1` is a fixed α; 'auto' is autotune with α starting at 1.
+_SB3_SAC = {
+    "actor_learning_rate": 3e-4,
+    "critic_learning_rate": 3e-4,
+    "alpha_learning_rate": 3e-4,
+    "learning_starts": 100,
+    "policy_frequency": 1,
+    "alpha_loss": "log_alpha",
+    "log_std_mode": "clip",
+    "log_std_min": -20.0,
+    "action_units": "unit",
+}
+_ZOO_MUJOCO = {**_SB3_SAC, "learning_starts": 10_000}
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # CleanRL sac_continuous_action.py defaults, which its benchmarks use on these envs
+    # (docs.cleanrl.dev/rl-algorithms/sac): the same as default_config.
+    "cleanrl": {env: {} for env in ("HalfCheetah-v4", "Walker2d-v4", "Hopper-v4")},
+    "rl-zoo": {
+        "Pendulum-v1": {
+            **_SB3_SAC,
+            "actor_learning_rate": 1e-3,
+            "critic_learning_rate": 1e-3,
+            "alpha_learning_rate": 1e-3,
+        },
+        "MountainCarContinuous-v0": {
+            **_SB3_SAC,
+            "buffer_size": 50_000,
+            "batch_size": 512,
+            "autotune": False,
+            "alpha": 0.1,
+            "train_freq": 32,
+            "gradient_steps": 32,
+            "gamma": 0.9999,
+            "tau": 0.01,
+            "learning_starts": 0,
+            "use_sde": True,
+            "log_std_init": -3.67,
+            "hidden_sizes": (64, 64),
+            "use_expln": True,
+        },
+        # The zoo tunes the -v4 MuJoCo envs; the -v5 rows repeat them (not tuned by the zoo).
+        **{
+            f"{env}-{version}": _ZOO_MUJOCO
+            for env in ("HalfCheetah", "Ant", "Hopper", "Walker2d", "Humanoid")
+            for version in ("v4", "v5")
+        },
+        **{f"Swimmer-{v}": {**_ZOO_MUJOCO, "gamma": 0.999} for v in ("v4", "v5")},
+    },
+}
+
+
+def default_config(spec: EnvSpec, **overrides: Any) -> Config:
+    """CleanRL's defaults with ``overrides`` applied."""
+    del spec
+    return Config(**overrides)
+
+
+def alpha_loss(
+    log_alpha: jax.Array,
+    log_prob: jax.Array,
+    target_entropy: jax.Array | float,
+    form: Literal["alpha", "log_alpha"],
+) -> jax.Array:
+    """The temperature's loss, −α·(log π + H̄) or −log α·(log π + H̄), log π held constant.
+
+    Its gradient raises α when the policy's entropy −E[log π] is below the target H̄ and lowers
+    it above; minimizing it is the dual step of Haarnoja et al. 2018b, eq. 18.
+    """
+    gap = jax.lax.stop_gradient(jnp.mean(log_prob) + target_entropy)
+    weight = jnp.exp(log_alpha) if form == "alpha" else log_alpha
+    return -weight * gap
+
+
+@struct.dataclass
+class Learner:
+    """What the gradient steps change."""
+
+    actor: dict  # {"net": …, "sde_log_std": (features, action_dim or 1) with gSDE}
+    critic: dict  # n_critics stacked on the leading axis
+    critic_target: dict
+    log_alpha: jax.Array
+    actor_opt: Any
+    critic_opt: Any
+    alpha_opt: Any
+    critic_updates: jax.Array  # gradient steps so far
+    actor_updates: jax.Array  # actor steps so far
+
+
+@struct.dataclass
+class State:
+    learner: Learner
+    buffer: Replay
+    obs_rms: RunningMeanStd
+    sde_noise: jax.Array  # (num_envs, features, action_dim): gSDE's matrices while acting
+    env_steps: jax.Array  # env steps collected so far by this seed
+    metrics: dict  # the latest value of each internal (see latest_means)
+    hparams: dict
+
+
+class SAC:
+    """SAC's pure functions for one env spec and config (see :mod:`rlcheck.agents.base`)."""
+
+    name = "sac"
+    # Means over the update's gradient steps (actor and α ones over its actor steps; the latest
+    # value when it had none), then the cumulative step counters. Entropy is −E[log π] in
+    # action_units.
+    losses = (
+        "critic_loss",
+        "actor_loss",
+        "alpha_loss",
+        "q_mean",
+        "entropy",
+        "alpha",
+        "critic_grad_norm",
+        "actor_grad_norm",
+    )
+    metric_names = (*losses, "critic_updates", "actor_updates")
+    actor_losses = ("actor_loss", "alpha_loss", "entropy", "alpha", "actor_grad_norm")
+
+    def __init__(self, spec: EnvSpec, config: Config, budget: int):
+        if not isinstance(spec.action_space, Box):
+            raise ValueError(f"{self.name} needs continuous (Box) actions")
+        self.spec = spec
+        self.config = config
+        self.num_envs = config.num_envs
+        self.rollout_len = config.train_freq
+        steps_per_update = config.num_envs * config.train_freq
+        # A buffer larger than the run's transitions would never fill: same results, less memory.
+        self.capacity = min(
+            config.buffer_size, max(budget // steps_per_update, 1) * steps_per_update
+        )
+        self.action_dim = spec.action_space.shape[0]
+        self.low = np.asarray(spec.action_space.low, np.float32)
+        self.high = np.asarray(spec.action_space.high, np.float32)
+        # log |d env_action / d unit_action|, what log π changes by in env units.
+        self.log_scale = float(np.sum(np.log((self.high - self.low) / 2.0)))
+        self.obs_size = math.prod(spec.obs_shape)
+        self.features = config.hidden_sizes[-1] if config.hidden_sizes else self.obs_size
+        net = {
+            "hidden_sizes": config.hidden_sizes,
+            "activation": config.activation,
+            "layer_init": config.layer_init,
+        }
+        # gSDE's actor outputs the mean only; its noise scale is a parameter matrix.
+        head = self.action_dim if config.use_sde else 2 * self.action_dim
+        self.actor = Network(out_size=head, **net)
+        self.critic = Network(out_size=1, **net)
+
+    def hparams(self) -> dict[str, jax.Array]:
+        return traced_values(self.config)
+
+    # ---- networks -------------------------------------------------------------------------
+
+    def init(self, key: jax.Array, hparams: dict[str, jax.Array]) -> State:
+        key_actor, key_critic, key_noise = jax.random.split(key, 3)
+        obs = jnp.zeros((1, self.obs_size))
+        actor = {"net": self.actor.init(key_actor, obs)}
+        if self.config.use_sde:
+            columns = self.action_dim if self.config.sde_full_std else 1
+            actor["sde_log_std"] = jnp.full((self.features, columns), hparams["log_std_init"])
+        critic = critic_init(
+            self.critic, key_critic, self.config.n_critics, obs, jnp.zeros((1, self.action_dim))
+        )
+        log_alpha = jnp.log(hparams["alpha_init"])
+        learner = Learner(
+            actor=actor,
+            critic=critic,
+            critic_target=critic,
+            log_alpha=log_alpha,
+            actor_opt=adam(hparams["actor_learning_rate"], hparams).init(actor),
+            critic_opt=adam(hparams["critic_learning_rate"], hparams).init(critic),
+            alpha_opt=adam(hparams["alpha_learning_rate"], hparams).init(log_alpha),
+            critic_updates=jnp.asarray(0, jnp.int32),
+            actor_updates=jnp.asarray(0, jnp.int32),
+        )
+        example = {
+            "obs": jnp.zeros(self.spec.obs_shape),
+            "action": jnp.zeros(self.action_dim),
+            "reward": jnp.float32(0),
+            "next_obs": jnp.zeros(self.spec.obs_shape),
+            "done": jnp.float32(0),
+        }
+        return State(
+            learner=learner,
+            buffer=replay_init(self.capacity, example),
+            obs_rms=rms_init(self.spec.obs_shape),
+            sde_noise=self._sde_matrices(actor, key_noise, self.num_envs),
+            env_steps=jnp.asarray(0, jnp.int32),
+            metrics={name: jnp.float32(0) for name in self.losses},
+            hparams=hparams,
+        )
+
+    def _prepare_obs(self, state: State, obs: jax.Array) -> jax.Array:
+        if self.config.normalize_obs:
+            obs = rms_normalize(state.obs_rms, obs, state.hparams["obs_clip"])
+        return obs.reshape(*obs.shape[: obs.ndim - len(self.spec.obs_shape)], self.obs_size)
+
+    def _critic_action(self, action: jax.Array) -> jax.Array:
+        if self.config.action_units == "env":
+            return unit_to_box(action, self.low, self.high)
+        return action
+
+    # ---- the policy -----------------------------------------------------------------------
+
+    def _gaussian(
+        self, actor: dict, x: jax.Array, hparams: dict
+    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """(mean, log-std, last hidden features) of the Gaussian before tanh. With gSDE the
+        log-std returned is zeros: the noise scale comes from the features instead."""
+        features, out = self.actor.apply(actor["net"], x)
+        if self.config.use_sde:
+            clip = hparams["sde_clip_mean"]
+            mean = jnp.where(clip > 0, jnp.clip(out, -clip, clip), out)
+            return mean, jnp.zeros_like(mean), features
+        mean, raw = jnp.split(out, 2, axis=-1)
+        log_std = bound_log_std(
+            raw, hparams["log_std_min"], hparams["log_std_max"], self.config.log_std_mode
+        )
+        return mean, log_std, features
+
+    def _sde_std(self, actor: dict) -> jax.Array:
+        """gSDE's noise scale per (feature, action), (features, action_dim)."""
+        std = gsde_std(actor["sde_log_std"], self.config.use_expln)
+        return jnp.broadcast_to(std, (self.features, self.action_dim))
+
+    def _sde_matrices(self, actor: dict, key: jax.Array, n: int) -> jax.Array:
+        """``n`` noise matrices drawn from N(0, std²), (n, features, action_dim); reparameterized,
+        so gradients reach the noise scale."""
+        if not self.config.use_sde:
+            return jnp.zeros((n, 0, self.action_dim))
+        std = self._sde_std(actor)
+        return std * jax.random.normal(key, (n, *std.shape))
+
+    def _sample(
+        self, actor: dict, x: jax.Array, key: jax.Array, hparams: dict
+    ) -> tuple[jax.Array, jax.Array]:
+        """A reparameterized action in [-1, 1] and its log π (in action_units), for training.
+
+        gSDE draws one noise matrix for the whole batch, as SB3 does per gradient step; the
+        log-density is that of the per-state Gaussian N(mean, features²·std²)."""
+        mean, log_std, features = self._gaussian(actor, x, hparams)
+        if self.config.use_sde:
+            u = mean + features @ self._sde_matrices(actor, key, 1)[0]
+            variance = (features**2) @ (self._sde_std(actor) ** 2)
+            log_std = 0.5 * jnp.log(variance + _SDE_EPSILON)
+        else:
+            u = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+        action, log_prob = squashed_gaussian(u, mean, log_std, self.config.squash_epsilon)
+        if self.config.action_units == "env":
+            log_prob = log_prob - self.log_scale
+        return action, log_prob
+
+    def _alpha(self, learner: Learner, hparams: dict) -> jax.Array:
+        return jnp.exp(learner.log_alpha) if self.config.autotune else hparams["alpha"]
+
+    # ---- acting ---------------------------------------------------------------------------
+
+    def act(self, state: State, obs: jax.Array, key: jax.Array) -> tuple[State, jax.Array, dict]:
+        if self.config.normalize_obs:
+            state = state.replace(obs_rms=rms_update(state.obs_rms, obs))
+        hp = state.hparams
+        key_policy, key_uniform = jax.random.split(key)
+        mean, log_std, features = self._gaussian(
+            state.learner.actor, self._prepare_obs(state, obs), hp
+        )
+        if self.config.use_sde:
+            # Each env keeps its matrix for the whole rollout: noise that is a smooth function
+            # of the state, not white noise.
+            noise = jnp.einsum("ef,efa->ea", features, state.sde_noise)
+        else:
+            noise = jnp.exp(log_std) * jax.random.normal(key_policy, mean.shape)
+        action = jnp.tanh(mean + noise)
+        if self.config.uniform_warmup:
+            warm_up = state.env_steps < hp["learning_starts"]
+            action = jnp.where(warm_up, uniform_actions(key_uniform, action.shape), action)
+        state = state.replace(env_steps=state.env_steps + self.num_envs)
+        return state, unit_to_box(action, self.low, self.high), {"obs": obs}
+
+    def policy(
+        self, state: State, obs: jax.Array, key: jax.Array, deterministic: bool
+    ) -> jax.Array:
+        x = self._prepare_obs(state, obs)
+        if deterministic:
+            action = jnp.tanh(self._gaussian(state.learner.actor, x, state.hparams)[0])
+        else:
+            action, _ = self._sample(state.learner.actor, x, key, state.hparams)
+        return unit_to_box(action, self.low, self.high)
+
+    # ---- learning -------------------------------------------------------------------------
+
+    def _critic_loss(
+        self, critic: dict, obs: jax.Array, action: jax.Array, target: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        # Summed over critics (CleanRL); SB3 halves it, which Adam's scale invariance ignores.
+        q = critic_apply(self.critic, critic, obs, action)
+        return jnp.sum(jnp.mean((q - target) ** 2, axis=-1)), q
+
+    def _actor_loss(
+        self,
+        actor: dict,
+        critic: dict,
+        obs: jax.Array,
+        key: jax.Array,
+        alpha: jax.Array,
+        hparams: dict,
+    ) -> tuple[jax.Array, jax.Array]:
+        """E[α·log π(a|s) − min_i Q_i(s, a)], a ~ π reparameterized; also returns log π."""
+        action, log_prob = self._sample(actor, obs, key, hparams)
+        qs = critic_apply(self.critic, critic, obs, self._critic_action(action))
+        return jnp.mean(alpha * log_prob - jnp.min(qs, axis=0)), log_prob
+
+    def _actor_alpha_step(
+        self, hparams: dict, obs: jax.Array, learner: Learner, key: jax.Array
+    ) -> tuple[Learner, dict]:
+        """One actor step, then one α step on the same sample's log π (as SB3)."""
+        alpha = self._alpha(learner, hparams)
+        (loss, log_prob), grads = jax.value_and_grad(self._actor_loss, has_aux=True)(
+            learner.actor, learner.critic, obs, key, alpha, hparams
+        )
+        updates, actor_opt = adam(hparams["actor_learning_rate"], hparams).update(
+            grads, learner.actor_opt, learner.actor
+        )
+        learner = learner.replace(
+            actor=optax.apply_updates(learner.actor, updates),
+            actor_opt=actor_opt,
+            actor_updates=learner.actor_updates + 1,
+        )
+        target_entropy = hparams.get("target_entropy", -float(self.action_dim))
+        a_loss, a_grad = jax.value_and_grad(alpha_loss)(
+            learner.log_alpha, log_prob, target_entropy, self.config.alpha_loss
+        )
+        if self.config.autotune:
+            a_update, alpha_opt = adam(hparams["alpha_learning_rate"], hparams).update(
+                a_grad, learner.alpha_opt, learner.log_alpha
+            )
+            learner = learner.replace(
+                log_alpha=optax.apply_updates(learner.log_alpha, a_update), alpha_opt=alpha_opt
+            )
+        values = {
+            "actor_loss": loss,
+            "alpha_loss": a_loss,
+            "entropy": -jnp.mean(log_prob),
+            "alpha": alpha,
+            "actor_grad_norm": optax.tree.norm(grads),
+        }
+        return learner, values
+
+    def _actor_alpha_steps(
+        self, hparams: dict, obs: jax.Array, key: jax.Array, learner: Learner
+    ) -> tuple[Learner, dict, jax.Array]:
+        """policy_frequency actor and α steps in a row on one minibatch (CleanRL)."""
+        learner, values = jax.lax.scan(
+            functools.partial(self._actor_alpha_step, hparams, obs),
+            learner,
+            jax.random.split(key, self.config.policy_frequency),
+        )
+        return learner, jax.tree.map(jnp.mean, values), jnp.float32(1)
+
+    def _no_actor_step(self, learner: Learner) -> tuple[Learner, dict, jax.Array]:
+        zero = jnp.float32(0)
+        return learner, dict.fromkeys(self.actor_losses, zero), zero
+
+    def _gradient_step(self, state: State, learner: Learner, key: jax.Array) -> tuple:
+        """A critic step on a fresh minibatch, the actor and α steps when due, target update."""
+        hp = state.hparams
+        key_sample, key_next, key_actor = jax.random.split(key, 3)
+        batch, _ = replay_sample(state.buffer, key_sample, self.config.batch_size)
+        obs = self._prepare_obs(state, batch["obs"])
+        next_obs = self._prepare_obs(state, batch["next_obs"])
+
+        next_action, next_log_prob = self._sample(learner.actor, next_obs, key_next, hp)
+        next_qs = critic_apply(
+            self.critic, learner.critic_target, next_obs, self._critic_action(next_action)
+        )
+        target = td_target(
+            batch["reward"],
+            batch["done"],
+            hp["gamma"],
+            next_qs,
+            next_log_prob,
+            self._alpha(learner, hp),
+        )
+        (critic_loss, q), grads = jax.value_and_grad(self._critic_loss, has_aux=True)(
+            learner.critic, obs, self._critic_action(batch["action"]), target
+        )
+        updates, critic_opt = adam(hp["critic_learning_rate"], hp).update(
+            grads, learner.critic_opt, learner.critic
+        )
+        learner = learner.replace(
+            critic=optax.apply_updates(learner.critic, updates),
+            critic_opt=critic_opt,
+            critic_updates=learner.critic_updates + 1,
+        )
+
+        actor_steps = functools.partial(self._actor_alpha_steps, hp, obs, key_actor)
+        if self.config.policy_frequency == 1:
+            learner, actor_values, actor_ran = actor_steps(learner)
+        else:
+            learner, actor_values, actor_ran = jax.lax.cond(
+                learner.critic_updates % self.config.policy_frequency == 0,
+                actor_steps,
+                self._no_actor_step,
+                learner,
+            )
+
+        tau = hp["tau"]
+        if self.config.target_update_interval > 1:
+            due = learner.critic_updates % self.config.target_update_interval == 0
+            tau = jnp.where(due, tau, 0.0)
+        learner = learner.replace(
+            critic_target=polyak_update(learner.critic_target, learner.critic, tau)
+        )
+        values = {
+            "critic_loss": critic_loss,
+            "q_mean": jnp.mean(q),
+            "critic_grad_norm": optax.tree.norm(grads),
+            **actor_values,
+        }
+        ran = {name: jnp.float32(1) for name in values} | {name: actor_ran for name in actor_values}
+        return learner, (values, ran)
+
+    def _gradient_steps(self, state: State, learner: Learner, keys: jax.Array) -> tuple:
+        learner, (values, ran) = jax.lax.scan(
+            functools.partial(self._gradient_step, state), learner, keys
+        )
+        return learner, {"values": values, "ran": ran}
+
+    def update(self, state: State, traj: Trajectory, key: jax.Array) -> tuple[State, dict]:
+        batch = rollout_transitions(
+            traj, traj.aux["obs"], self.low, self.high, self.config.bootstrap_on_truncation
+        )
+        state = state.replace(buffer=replay_add(state.buffer, batch))
+        key_steps, key_noise = jax.random.split(key)
+        # SB3 and CleanRL train once more than learning_starts transitions are stored.
+        started = state.env_steps > state.hparams["learning_starts"]
+        learner, out = run_if(
+            started,
+            functools.partial(self._gradient_steps, state),
+            state.learner,
+            jax.random.split(key_steps, self.config.gradient_steps),
+        )
+        metrics = latest_means(out["values"], out["ran"], state.metrics)
+        state = state.replace(
+            learner=learner,
+            metrics=metrics,
+            sde_noise=self._sde_matrices(learner.actor, key_noise, self.num_envs),
+        )
+        counters = {
+            "critic_updates": learner.critic_updates.astype(jnp.float32),
+            "actor_updates": learner.actor_updates.astype(jnp.float32),
+        }
+        return state, {**metrics, **counters}
+
+    def params_finite(self, state: State) -> jax.Array:
+        return all_finite((state.learner.actor, state.learner.critic, state.learner.log_alpha))

@@ -1,0 +1,452 @@
+"""Twin Delayed DDPG (Fujimoto et al. 2018): DDPG plus clipped double-Q learning, delayed actor
+updates and target policy smoothing, for continuous actions.
+
+Reads top to bottom: the Config (every detail a named field; defaults are CleanRL's
+``td3_continuous_action.py``), the presets, acting (uniform random actions until
+``learning_starts``, then the deterministic actor plus Gaussian or Ornstein–Uhlenbeck noise),
+then the update: the rollout goes into the seed's replay buffer and, once learning has started,
+``gradient_steps`` critic steps follow, the actor and both target networks moving every
+``policy_delay``-th one. DDPG (:mod:`rlcheck.agents.ddpg`) is this code with the three tricks
+switched off, as in Stable-Baselines3.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from rlcheck.agents.base import Trajectory, all_finite, static, traced, traced_values
+from rlcheck.agents.common.continuous_control import (
+    Network,
+    adam,
+    critic_apply,
+    critic_init,
+    latest_means,
+    ou_noise_step,
+    polyak_update,
+    rollout_transitions,
+    run_if,
+    td_target,
+    uniform_actions,
+    unit_to_box,
+)
+from rlcheck.agents.common.normalize import (
+    RunningMeanStd,
+    rms_init,
+    rms_normalize,
+    rms_update,
+)
+from rlcheck.agents.common.replay import Replay, replay_add, replay_init, replay_sample
+from rlcheck.envs.spec import Box, EnvSpec
+
+
+@dataclass(frozen=True)
+class Config:
+    """TD3 hyperparameters. Defaults: CleanRL ``td3_continuous_action.py``."""
+
+    num_envs: int = static(1, "parallel envs per seed")
+    train_freq: int = static(1, "env steps per env between updates (SB3 train_freq)")
+    gradient_steps: int = static(1, "critic gradient steps per update (SB3 gradient_steps)")
+    buffer_size: int = static(
+        1_000_000, "replay capacity in transitions (capped at what the run collects)"
+    )
+    batch_size: int = static(256, "transitions per gradient step, uniform with replacement")
+    hidden_sizes: tuple[int, ...] = static(
+        (256, 256), "hidden layer widths of the actor and of each critic"
+    )
+    activation: Literal["relu", "tanh", "swish"] = static("relu", "hidden activation")
+    layer_init: Literal["torch", "lecun"] = static(
+        "torch",
+        "layer init: 'torch' = PyTorch's nn.Linear default U(±1/√fan_in) for weights and "
+        "biases (SB3, CleanRL); 'lecun' = flax's default (rejax)",
+    )
+    n_critics: int = static(
+        2, "critics trained on one target, their minimum (clipped double Q; DDPG: 1)"
+    )
+    policy_delay: int = static(
+        2,
+        "critic steps per actor step and target update (TD3's delay; CleanRL "
+        "policy_frequency, SB3 policy_delay)",
+    )
+    exploration_noise: Literal["normal", "ou"] = static(
+        "normal",
+        "action noise while exploring: independent Gaussian, or Ornstein–Uhlenbeck "
+        "(DDPG paper; reset when an episode ends, at the next update)",
+    )
+    uniform_warmup: bool = static(
+        True,
+        "act uniformly at random until learning_starts env steps (SB3, CleanRL); "
+        "False acts with the untrained actor and its noise",
+    )
+    action_units: Literal["env", "unit"] = static(
+        "env",
+        "units of the actions the critics take: 'env' = the env's action box (CleanRL), "
+        "'unit' = rescaled to [-1, 1] (SB3); noises are in [-1, 1] units either way",
+    )
+    normalize_obs: bool = static(
+        False,
+        "normalize observations by running mean/std (updated while acting; the buffer "
+        "keeps raw ones, normalized when sampled, as SB3's VecNormalize), clip to ±obs_clip",
+    )
+    bootstrap_on_truncation: bool = static(
+        True,
+        "bootstrap Q(s', a') when an episode is cut by its time limit (Pardo et al. 2018; "
+        "SB3 and CleanRL do); False treats it as terminal",
+    )
+    learning_starts: int = traced(
+        25_000, "env steps per seed collected before the first gradient step"
+    )
+    actor_learning_rate: float = traced(3e-4, "Adam step size of the actor")
+    critic_learning_rate: float = traced(3e-4, "Adam step size of the critics")
+    adam_eps: float = traced(1e-8, "Adam ε (PyTorch's and optax's default)")
+    gamma: float = traced(0.99, "discount factor")
+    tau: float = traced(0.005, "Polyak coefficient of the target networks")
+    noise_std: float = traced(
+        0.1, "exploration noise scale in [-1, 1] units (CleanRL exploration_noise)"
+    )
+    ou_theta: float = traced(0.15, "OU mean reversion rate θ (SB3's default)")
+    ou_dt: float = traced(1e-2, "OU time step (SB3's default)")
+    target_policy_noise: float = traced(
+        0.2, "std of the smoothing noise on the target action, [-1, 1] units (DDPG: 0)"
+    )
+    target_noise_clip: float = traced(0.5, "the smoothing noise is clipped to ±this")
+    max_grad_norm: float | None = traced(
+        None, "clip each network's global gradient norm to this; None: no clipping"
+    )
+    obs_clip: float = traced(10.0, "clip for normalized observations")
+
+
+# Published hyperparameters: {source: {env: Config fields}} (see rlcheck.agents.presets).
+# rl-zoo rows translate RL Baselines3 Zoo's hyperparams/td3.yml (rl_zoo3 2.9.2) on top of SB3
+# 2.x's TD3 defaults: one learning_rate for actor and critics, learning_starts=100, [400, 300]
+# networks, actions rescaled to [-1, 1] everywhere, noise_type/noise_std as exploration noise.
+_SB3_TD3 = {
+    "actor_learning_rate": 1e-3,
+    "critic_learning_rate": 1e-3,
+    "learning_starts": 100,
+    "hidden_sizes": (400, 300),
+    "action_units": "unit",
+}
+# The zoo's MuJoCo entries (its "mujoco-defaults" anchor).
+_ZOO_MUJOCO = {**_SB3_TD3, "learning_starts": 10_000, "noise_std": 0.1}
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # CleanRL td3_continuous_action.py defaults, which its benchmarks use on these envs
+    # (docs.cleanrl.dev/rl-algorithms/td3): the same as default_config.
+    "cleanrl": {env: {} for env in ("HalfCheetah-v4", "Walker2d-v4", "Hopper-v4")},
+    "rl-zoo": {
+        "Pendulum-v1": {
+            **_SB3_TD3,
+            "gamma": 0.98,
+            "buffer_size": 200_000,
+            "learning_starts": 10_000,
+            "noise_std": 0.1,
+        },
+        "MountainCarContinuous-v0": {
+            **_SB3_TD3,
+            "exploration_noise": "ou",
+            "noise_std": 0.5,
+        },
+        # The zoo tunes the -v4 MuJoCo envs; the -v5 rows repeat them (not tuned by the zoo).
+        **{
+            f"{env}-{version}": _ZOO_MUJOCO
+            for env in ("HalfCheetah", "Ant", "Hopper", "Walker2d", "Humanoid")
+            for version in ("v4", "v5")
+        },
+        **{f"Swimmer-{v}": {**_ZOO_MUJOCO, "gamma": 0.9999} for v in ("v4", "v5")},
+    },
+}
+
+
+def default_config(spec: EnvSpec, **overrides: Any) -> Config:
+    """CleanRL's defaults with ``overrides`` applied."""
+    del spec
+    return Config(**overrides)
+
+
+def target_policy_smoothing(
+    action: jax.Array,
+    key: jax.Array,
+    noise_std: jax.Array | float,
+    noise_clip: jax.Array | float,
+) -> jax.Array:
+    """TD3's target action: clip(μ'(s') + clip(ε, −c, c), −1, 1), ε ~ N(0, σ²), in [-1, 1] units.
+
+    Smoothing the target over nearby actions keeps the critic from exploiting narrow peaks
+    of its own errors (Fujimoto et al. 2018, section 5.3).
+    """
+    noise = jnp.clip(noise_std * jax.random.normal(key, action.shape), -noise_clip, noise_clip)
+    return jnp.clip(action + noise, -1.0, 1.0)
+
+
+@struct.dataclass
+class Learner:
+    """What the gradient steps change."""
+
+    actor: dict
+    actor_target: dict
+    critic: dict  # n_critics stacked on the leading axis
+    critic_target: dict
+    actor_opt: Any
+    critic_opt: Any
+    critic_updates: jax.Array  # gradient steps so far
+    actor_updates: jax.Array  # actor steps so far (critic_updates / policy_delay)
+
+
+@struct.dataclass
+class State:
+    learner: Learner
+    buffer: Replay
+    obs_rms: RunningMeanStd
+    noise: jax.Array  # (num_envs, action_dim): the OU process of each env
+    env_steps: jax.Array  # env steps collected so far by this seed
+    metrics: dict  # the latest value of each internal (see latest_means)
+    hparams: dict
+
+
+class TD3:
+    """TD3's pure functions for one env spec and config (see :mod:`rlcheck.agents.base`)."""
+
+    name = "td3"
+    # Means over the update's gradient steps (actor ones over its actor steps; the latest value
+    # when it had none), then the cumulative step counters (the policy delay at work).
+    losses = ("critic_loss", "actor_loss", "q_mean", "critic_grad_norm", "actor_grad_norm")
+    metric_names = (*losses, "critic_updates", "actor_updates")
+
+    def __init__(self, spec: EnvSpec, config: Config, budget: int):
+        if not isinstance(spec.action_space, Box):
+            raise ValueError(f"{self.name} needs continuous (Box) actions")
+        self.spec = spec
+        self.config = config
+        self.num_envs = config.num_envs
+        self.rollout_len = config.train_freq
+        steps_per_update = config.num_envs * config.train_freq
+        # A buffer larger than the run's transitions would never fill: same results, less memory.
+        self.capacity = min(
+            config.buffer_size, max(budget // steps_per_update, 1) * steps_per_update
+        )
+        self.action_dim = spec.action_space.shape[0]
+        self.low = np.asarray(spec.action_space.low, np.float32)
+        self.high = np.asarray(spec.action_space.high, np.float32)
+        self.obs_size = math.prod(spec.obs_shape)
+        net = {
+            "hidden_sizes": config.hidden_sizes,
+            "activation": config.activation,
+            "layer_init": config.layer_init,
+        }
+        self.actor = Network(out_size=self.action_dim, **net)
+        self.critic = Network(out_size=1, **net)
+
+    def hparams(self) -> dict[str, jax.Array]:
+        return traced_values(self.config)
+
+    # ---- networks -------------------------------------------------------------------------
+
+    def init(self, key: jax.Array, hparams: dict[str, jax.Array]) -> State:
+        key_actor, key_critic = jax.random.split(key)
+        obs = jnp.zeros((1, self.obs_size))
+        actor = self.actor.init(key_actor, obs)
+        critic = critic_init(
+            self.critic, key_critic, self.config.n_critics, obs, jnp.zeros((1, self.action_dim))
+        )
+        learner = Learner(
+            actor=actor,
+            actor_target=actor,
+            critic=critic,
+            critic_target=critic,
+            actor_opt=adam(hparams["actor_learning_rate"], hparams).init(actor),
+            critic_opt=adam(hparams["critic_learning_rate"], hparams).init(critic),
+            critic_updates=jnp.asarray(0, jnp.int32),
+            actor_updates=jnp.asarray(0, jnp.int32),
+        )
+        example = {
+            "obs": jnp.zeros(self.spec.obs_shape),
+            "action": jnp.zeros(self.action_dim),
+            "reward": jnp.float32(0),
+            "next_obs": jnp.zeros(self.spec.obs_shape),
+            "done": jnp.float32(0),
+        }
+        return State(
+            learner=learner,
+            buffer=replay_init(self.capacity, example),
+            obs_rms=rms_init(self.spec.obs_shape),
+            noise=jnp.zeros((self.num_envs, self.action_dim)),
+            env_steps=jnp.asarray(0, jnp.int32),
+            metrics={name: jnp.float32(0) for name in self.losses},
+            hparams=hparams,
+        )
+
+    def _prepare_obs(self, state: State, obs: jax.Array) -> jax.Array:
+        if self.config.normalize_obs:
+            obs = rms_normalize(state.obs_rms, obs, state.hparams["obs_clip"])
+        return obs.reshape(*obs.shape[: obs.ndim - len(self.spec.obs_shape)], self.obs_size)
+
+    def _actor(self, params: dict, x: jax.Array) -> jax.Array:
+        """μ(s) in [-1, 1] units."""
+        return jnp.tanh(self.actor.apply(params, x)[1])
+
+    def _critic_action(self, action: jax.Array) -> jax.Array:
+        if self.config.action_units == "env":
+            return unit_to_box(action, self.low, self.high)
+        return action
+
+    # ---- acting ---------------------------------------------------------------------------
+
+    def act(self, state: State, obs: jax.Array, key: jax.Array) -> tuple[State, jax.Array, dict]:
+        if self.config.normalize_obs:
+            state = state.replace(obs_rms=rms_update(state.obs_rms, obs))
+        hp = state.hparams
+        key_noise, key_uniform = jax.random.split(key)
+        greedy = self._actor(state.learner.actor, self._prepare_obs(state, obs))
+        warm_up = state.env_steps < hp["learning_starts"]
+        if self.config.exploration_noise == "ou":
+            noise = ou_noise_step(
+                state.noise, key_noise, hp["noise_std"], hp["ou_theta"], hp["ou_dt"]
+            )
+            # SB3 draws from the process only once it acts with the actor.
+            noise = jnp.where(warm_up & self.config.uniform_warmup, state.noise, noise)
+            state = state.replace(noise=noise)
+        else:
+            noise = hp["noise_std"] * jax.random.normal(key_noise, greedy.shape)
+        action = jnp.clip(greedy + noise, -1.0, 1.0)
+        if self.config.uniform_warmup:
+            action = jnp.where(warm_up, uniform_actions(key_uniform, greedy.shape), action)
+        state = state.replace(env_steps=state.env_steps + self.num_envs)
+        return state, unit_to_box(action, self.low, self.high), {"obs": obs}
+
+    def policy(
+        self, state: State, obs: jax.Array, key: jax.Array, deterministic: bool
+    ) -> jax.Array:
+        action = self._actor(state.learner.actor, self._prepare_obs(state, obs))
+        if not deterministic:
+            noise = state.hparams["noise_std"] * jax.random.normal(key, action.shape)
+            action = jnp.clip(action + noise, -1.0, 1.0)
+        return unit_to_box(action, self.low, self.high)
+
+    # ---- learning -------------------------------------------------------------------------
+
+    def _critic_loss(
+        self, critic: dict, obs: jax.Array, action: jax.Array, target: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        # Summed over critics, as SB3 and CleanRL; SB3's SAC halves it, which Adam ignores.
+        q = critic_apply(self.critic, critic, obs, action)
+        return jnp.sum(jnp.mean((q - target) ** 2, axis=-1)), q
+
+    def _actor_loss(self, actor: dict, critic: dict, obs: jax.Array) -> jax.Array:
+        # −Q₁(s, μ(s)): the first critic only (TD3 paper, SB3, CleanRL).
+        first = jax.tree.map(lambda p: p[:1], critic)
+        action = self._critic_action(self._actor(actor, obs))
+        return -jnp.mean(critic_apply(self.critic, first, obs, action))
+
+    def _actor_step(
+        self, hparams: dict, obs: jax.Array, learner: Learner
+    ) -> tuple[Learner, dict, jax.Array]:
+        """One actor step, then both target networks move toward the online ones."""
+        loss, grads = jax.value_and_grad(self._actor_loss)(learner.actor, learner.critic, obs)
+        updates, actor_opt = adam(hparams["actor_learning_rate"], hparams).update(
+            grads, learner.actor_opt, learner.actor
+        )
+        actor = optax.apply_updates(learner.actor, updates)
+        learner = learner.replace(
+            actor=actor,
+            actor_opt=actor_opt,
+            actor_target=polyak_update(learner.actor_target, actor, hparams["tau"]),
+            critic_target=polyak_update(learner.critic_target, learner.critic, hparams["tau"]),
+            actor_updates=learner.actor_updates + 1,
+        )
+        values = {"actor_loss": loss, "actor_grad_norm": optax.tree.norm(grads)}
+        return learner, values, jnp.float32(1)
+
+    def _no_actor_step(self, learner: Learner) -> tuple[Learner, dict, jax.Array]:
+        zero = jnp.float32(0)
+        return learner, {"actor_loss": zero, "actor_grad_norm": zero}, zero
+
+    def _gradient_step(self, state: State, learner: Learner, key: jax.Array) -> tuple:
+        """One critic step on a fresh minibatch; every policy_delay-th, an actor step."""
+        hp = state.hparams
+        key_sample, key_smoothing = jax.random.split(key)
+        batch, _ = replay_sample(state.buffer, key_sample, self.config.batch_size)
+        obs = self._prepare_obs(state, batch["obs"])
+        next_obs = self._prepare_obs(state, batch["next_obs"])
+
+        next_action = target_policy_smoothing(
+            self._actor(learner.actor_target, next_obs),
+            key_smoothing,
+            hp["target_policy_noise"],
+            hp["target_noise_clip"],
+        )
+        next_qs = critic_apply(
+            self.critic, learner.critic_target, next_obs, self._critic_action(next_action)
+        )
+        target = td_target(batch["reward"], batch["done"], hp["gamma"], next_qs)
+        (critic_loss, q), grads = jax.value_and_grad(self._critic_loss, has_aux=True)(
+            learner.critic, obs, self._critic_action(batch["action"]), target
+        )
+        updates, critic_opt = adam(hp["critic_learning_rate"], hp).update(
+            grads, learner.critic_opt, learner.critic
+        )
+        learner = learner.replace(
+            critic=optax.apply_updates(learner.critic, updates),
+            critic_opt=critic_opt,
+            critic_updates=learner.critic_updates + 1,
+        )
+        actor_step = functools.partial(self._actor_step, hp, obs)
+        if self.config.policy_delay == 1:
+            learner, actor_values, actor_ran = actor_step(learner)
+        else:
+            learner, actor_values, actor_ran = jax.lax.cond(
+                learner.critic_updates % self.config.policy_delay == 0,
+                actor_step,
+                self._no_actor_step,
+                learner,
+            )
+        values = {
+            "critic_loss": critic_loss,
+            "q_mean": jnp.mean(q),
+            "critic_grad_norm": optax.tree.norm(grads),
+            **actor_values,
+        }
+        ran = {name: jnp.float32(1) for name in values} | {
+            name: jnp.float32(actor_ran) for name in actor_values
+        }
+        return learner, (values, ran)
+
+    def _gradient_steps(self, state: State, learner: Learner, keys: jax.Array) -> tuple:
+        learner, (values, ran) = jax.lax.scan(
+            functools.partial(self._gradient_step, state), learner, keys
+        )
+        return learner, {"values": values, "ran": ran}
+
+    def update(self, state: State, traj: Trajectory, key: jax.Array) -> tuple[State, dict]:
+        batch = rollout_transitions(
+            traj, traj.aux["obs"], self.low, self.high, self.config.bootstrap_on_truncation
+        )
+        state = state.replace(buffer=replay_add(state.buffer, batch))
+        if self.config.exploration_noise == "ou":
+            ended = jnp.any(traj.terminated | traj.truncated, axis=0)
+            state = state.replace(noise=jnp.where(ended[:, None], 0.0, state.noise))
+        # SB3 and CleanRL train once more than learning_starts transitions are stored.
+        started = state.env_steps > state.hparams["learning_starts"]
+        learner, out = run_if(
+            started,
+            functools.partial(self._gradient_steps, state),
+            state.learner,
+            jax.random.split(key, self.config.gradient_steps),
+        )
+        metrics = latest_means(out["values"], out["ran"], state.metrics)
+        state = state.replace(learner=learner, metrics=metrics)
+        counters = {
+            "critic_updates": learner.critic_updates.astype(jnp.float32),
+            "actor_updates": learner.actor_updates.astype(jnp.float32),
+        }
+        return state, {**metrics, **counters}
+
+    def params_finite(self, state: State) -> jax.Array:
+        return all_finite((state.learner.actor, state.learner.critic))

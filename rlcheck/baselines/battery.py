@@ -1,0 +1,166 @@
+"""What ``rlcheck verdict`` runs on an env: the RL algorithms that fit it and what they must beat.
+
+The battery is every RL algorithm in the registry that handles the env's action space, the
+random policy, black-box policy search (ARS, CMA-ES) on JAX-native envs, and the planners the
+env allows: LQR where rlcheck knows the env's equilibrium, MCTS on other discrete JAX-native
+envs, CEM-MPC on continuous JAX-native envs and on Gymnasium envs whose state can be saved and
+restored.
+Each method gets its default budget from :data:`BUDGETS` (``--budget`` replaces them all), so
+RL algorithms join the battery as soon as they are registered.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from rlcheck import envs
+from rlcheck.agents import ALGORITHMS, action_space_kind, make_agent
+from rlcheck.agents.presets import bare_env_id
+from rlcheck.baselines import host_model, lqr
+from rlcheck.envs.spec import EnvSpec
+
+# Policy search and planners; everything else in the registry but "random" is an RL algorithm.
+SEARCH = ("ars", "cma_es", "openai_es", "snes")
+PLANNERS = ("random_shooting", "cem", "mppi", "mcts", "lqr")
+BASELINES = frozenset(SEARCH + PLANNERS)
+RANDOM = "random"
+
+# Default env steps per seed for each method (key "*": any other algorithm), and per env where
+# the usual budget is far off (RL Baselines3 Zoo benchmark budgets as the guide: CartPole
+# 50k–100k, Pendulum 20k off-policy, Acrobot 100k–500k). Sized so that `rlcheck verdict
+# CartPole-v1` runs in about a minute on two cores with a warm compilation cache.
+BUDGETS: dict[str, dict[str, int]] = {
+    "*": {"*": 100_000, "dqn": 50_000, "ddpg": 20_000, "td3": 20_000, "sac": 20_000},
+    "CartPole-v1": {"ars": 50_000, "cma_es": 30_000, RANDOM: 10_000},
+    "Pendulum-v1": {"*": 200_000, "ddpg": 20_000, "td3": 20_000, "sac": 20_000},
+}
+
+# Evaluation: learners at 10 checkpoints and 32 final episodes per seed; planners only finally
+# (they learn nothing) and on fewer episodes, each of which costs a search per step.
+LEARNER_EVAL = {"checkpoints": 10, "episodes": 8, "final_episodes": 32}
+PLANNER_EVAL = {"checkpoints": 1, "episodes": 1, "final_episodes": 8}
+
+# Planner settings sized for the battery; each is a documented Config field of the planner.
+PLANNER_CONFIGS: dict[str, dict[str, Any]] = {
+    "cem": {"num_candidates": 64, "iterations": 3},
+    "mcts": {"num_simulations": 32, "rollout_depth": 10},
+}
+# On a Gymnasium env every candidate sequence is replayed in Python (≈ 10 µs per step for
+# classic control): a smaller search, on at most 4 seeds × 2 episodes.
+HOST_PLANNER_CONFIGS: dict[str, dict[str, Any]] = {
+    "cem": {"num_candidates": 16, "horizon": 15, "iterations": 2, "num_elites": 4},
+}
+HOST_PLANNER_SEEDS = 4
+HOST_PLANNER_EVAL = {"checkpoints": 1, "episodes": 1, "final_episodes": 2}
+
+
+@dataclass
+class Battery:
+    """The spec dicts to run (one per budget and evaluation setting) and what was left out."""
+
+    specs: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def budget_for(algo: str, env_id: str) -> int:
+    """The default budget of ``algo`` on ``env_id`` (see :data:`BUDGETS`)."""
+    table = {**BUDGETS["*"], **BUDGETS.get(bare_env_id(env_id), {})}
+    return table.get(algo, table["*"])
+
+
+def battery(env_id: str, seeds: int, budget: int | None = None) -> Battery:
+    """The methods ``rlcheck verdict`` runs on ``env_id``.
+
+    Args:
+        env_id: any env id ``rlcheck.envs.make`` accepts.
+        seeds: seeds per method.
+        budget: env steps per seed for every learner; None: :data:`BUDGETS`.
+
+    Returns:
+        The specs (as dicts for ``rlcheck.experiment.spec.parse_spec``) and the methods left
+        out, with the reason.
+    """
+    env = envs.make(env_id)
+    spec = env.spec
+    kind = action_space_kind(spec)
+    skipped = []
+    learners = []
+    for name, info in ALGORITHMS.items():
+        if name in BASELINES or name == RANDOM or kind not in info.action_spaces:
+            continue
+        try:  # an algorithm's defaults may not fit the env (REINFORCE needs a time limit)
+            make_agent(name, spec, {}, budget or budget_for(name, spec.id))
+        except ValueError as e:
+            skipped.append((name, str(e)))
+            continue
+        learners.append(name)
+    learners.append(RANDOM)
+    if spec.kind == "jax":
+        learners += ["ars", "cma_es"]
+    else:
+        skipped.append(("ars, cma_es", "policy search runs on JAX-native envs only"))
+    planners, reason = _planners(env, kind)
+    if reason:
+        skipped.append(("planners", reason))
+    groups: dict[int, list[str]] = defaultdict(list)
+    for name in learners:
+        groups[budget or budget_for(name, spec.id)].append(name)
+    specs = []
+    for b, names in sorted(groups.items()):
+        # Every checkpoint after a whole update of every learner of the group: the report
+        # needs strictly increasing env steps at the checkpoints.
+        block = max(_steps_per_update(name, spec, b) for name in names)
+        checkpoints = max(1, min(LEARNER_EVAL["checkpoints"], b // block))
+        evaluation = {**LEARNER_EVAL, "checkpoints": checkpoints}
+        specs.append(_spec(env_id, seeds, b, evaluation, [{"name": n} for n in names]))
+    if planners:
+        host = spec.kind == "host"
+        configs = HOST_PLANNER_CONFIGS if host else PLANNER_CONFIGS
+        algos = [{"name": p, "config": configs.get(p, {})} for p in planners]
+        # A planner's budget is only what it was allowed: it uses no training env steps.
+        allowed = budget or budget_for(RANDOM, spec.id)
+        if host:
+            specs.append(
+                _spec(env_id, min(seeds, HOST_PLANNER_SEEDS), allowed, HOST_PLANNER_EVAL, algos)
+            )
+        else:
+            specs.append(_spec(env_id, seeds, allowed, PLANNER_EVAL, algos))
+    return Battery(specs, skipped)
+
+
+def _steps_per_update(name: str, spec: EnvSpec, budget: int) -> int:
+    agent = make_agent(name, spec, {}, budget)
+    return agent.num_envs * agent.rollout_len
+
+
+def _planners(env: Any, kind: str) -> tuple[list[str], str | None]:
+    spec = env.spec
+    if spec.kind == "host":
+        probe = env.make_one()
+        try:
+            probe.reset(seed=0)
+            ok = host_model.supports(probe)
+        finally:
+            probe.close()
+        if ok:
+            return ["cem"], None
+        return [], "the env's state cannot be saved and restored, so there is no model to plan with"
+    known = ["lqr"] if bare_env_id(spec.id) in lqr.SYSTEMS else []
+    if kind == "continuous":
+        return [*known, "cem"], None
+    # MCTS costs far more than LQR per step; where LQR applies it is the bar to clear.
+    return known or ["mcts"], None
+
+
+def _spec(
+    env_id: str, seeds: int, budget: int, evaluation: dict[str, int], algos: list[dict]
+) -> dict[str, Any]:
+    return {
+        "seeds": seeds,
+        "budget": budget,
+        "eval": dict(evaluation),
+        "env": [{"id": env_id}],
+        "algo": algos,
+    }
