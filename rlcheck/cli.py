@@ -189,6 +189,15 @@ def list_units(directory: Annotated[Path, typer.Argument(help="results directory
 
 
 @app.command()
+def algos() -> None:
+    """List the algorithms and baselines, the actions each handles and its presets."""
+    from rlcheck.agents import ALGORITHMS
+    from rlcheck.report.terminal import algorithms_table
+
+    algorithms_table(ALGORITHMS)
+
+
+@app.command()
 def export(
     directory: Annotated[Path, typer.Argument(help="results directory")],
     format: Annotated[str, typer.Option("--format", "-f", help="csv, parquet or npz")] = "csv",

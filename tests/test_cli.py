@@ -39,6 +39,17 @@ def test_bad_arguments_exit_2_with_one_line(capsys, argv, expected):
     _one_line_error(capsys, argv, expected)
 
 
+def test_algos_lists_every_registered_algorithm_with_its_presets(capsys):
+    from rlcheck.agents import ALGORITHMS
+
+    assert main(["algos"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split("│")[1].strip(): line for line in lines if line.count("│") > 3}
+    assert set(ALGORITHMS) <= set(rows)
+    assert "discrete" in rows["dqn"] and "continuous" not in rows["dqn"]
+    assert "rl-zoo" in rows["sac"] and "continuous" in rows["sac"]
+
+
 def test_bad_spec_exits_2_with_one_line_in_a_real_process(tmp_path):
     spec = tmp_path / "spec.toml"
     spec.write_text(spec_text().replace("budget = 320", "budget = 320\nbudgett = 1"))

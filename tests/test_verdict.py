@@ -32,6 +32,12 @@ def test_default_budgets_and_the_budget_option():
     assert budgets["ppo"] == 100_000 and budgets["dqn"] == 50_000 and budgets["cma_es"] == 30_000
     assert battery.budget_for("sac", "gymnax:Pendulum-v1") == 20_000
     assert battery.budget_for("ppo", "Pendulum-v1") == 200_000
+    tiny = battery.battery("CartPole-v1", seeds=2, budget=2048)
+    assert "reinforce" not in _names(tiny)
+    assert (
+        "reinforce",
+        "one update takes 4,000 env steps per seed, more than its budget (2,048)",
+    ) in (tiny.skipped)
     forced = battery.battery("CartPole-v1", seeds=2, budget=4096)
     assert {s["budget"] for s in forced.specs} == {4096}
     # Planners are evaluated once, on fewer episodes than learners.
@@ -39,11 +45,25 @@ def test_default_budgets_and_the_budget_option():
     assert lqr_spec["eval"]["final_episodes"] == battery.PLANNER_EVAL["final_episodes"]
 
 
+def test_learners_that_would_never_train_get_the_zoo_preset_or_are_left_out():
+    # CleanRL's TD3/DDPG start learning after 25k env steps; the Pendulum budget is 20k.
+    pendulum = battery.battery("Pendulum-v1", seeds=2)
+    presets = {a["name"]: a.get("preset") for s in pendulum.specs for a in s["algo"]}
+    assert presets["td3"] == presets["ddpg"] == "rl-zoo" and presets["sac"] is None
+    short = battery.battery("Pendulum-v1", seeds=2, budget=5_000)
+    assert "td3" not in _names(short)
+    assert ("td3", "its learning_starts (25,000) is not below the budget (5,000)") in short.skipped
+
+
 def test_host_envs_plan_through_state_or_say_why_not():
     host = battery.battery("gymnasium:Pendulum-v1", seeds=8)
     assert "cem" in _names(host) and not {"ars", "cma_es", "lqr"} & _names(host)
     planner = next(s for s in host.specs if s["algo"][0]["name"] == "cem")
     assert planner["seeds"] == battery.HOST_PLANNER_SEEDS
+    host_cartpole = battery.battery("gymnasium:CartPole-v1", seeds=2)
+    assert ("lqr, mcts", "plans on a JAX-native env's transition (try gymnax:ENV)") in (
+        host_cartpole.skipped
+    )
     stateless = battery.battery("tests.baselines.envs:make_stateless", seeds=2)
     assert "cem" not in _names(stateless)
     assert any("cannot be saved and restored" in why for _, why in stateless.skipped)
@@ -66,6 +86,7 @@ def _algo(label, iqm, low, solved, n, *, algo=None, steps=1000, calls=None):
             "seeds": n,
             "simulator_calls": calls,
             "wall_s": 2.0,
+            "compile_s": 0.5,
         },
     }
 
@@ -109,7 +130,23 @@ def test_headline_says_which_simpler_method_does_better_or_as_well():
     assert "solved it in 7 of 8 seeds" in text
     assert "median 40k env steps to reach 475" in text
     assert "5 simulator calls per seed" in text
+    assert "2.0 s wall for all seeds (0.5 s of it compiling)" in text
     assert "P(lqr > ppo) = 0.90, 95% CI [0.80, 1.00]" in text
+
+
+def test_a_pair_held_back_by_holm_says_why():
+    pair, matrix = _pair("cma_es", "trpo", None, 0.34)
+    pair.update(held_back="holm", holm_p=0.081)
+    env = {
+        "env": "CartPole-v1",
+        "algos": [_algo("trpo", 500.0, 500.0, 8, 8), _algo("cma_es", 450.0, 400.0, 5, 8)],
+        "comparisons": {"pairs": [pair], "matrix": matrix, "tests": 36},
+    }
+    (simpler,) = verdict.env_headline(env)["simpler"]
+    assert simpler["relation"] == "unclear"
+    assert "P(cma_es > trpo) = 0.34, 95% CI [0.24, 0.44]" in simpler["sentence"]
+    held_back = "Mann–Whitney p = 0.081 after Holm's correction for 36 comparisons"
+    assert held_back in simpler["sentence"]
 
 
 @pytest.mark.slow

@@ -48,7 +48,10 @@ _ZOO_MUJOCO = {**_SB3_DDPG, "learning_starts": 10_000, "noise_std": 0.1}
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # CleanRL ddpg_continuous_action.py defaults, which its benchmarks use on these envs
     # (docs.cleanrl.dev/rl-algorithms/ddpg): the same as default_config.
-    "cleanrl": {env: {} for env in ("HalfCheetah-v4", "Walker2d-v4", "Hopper-v4")},
+    # CleanRL benchmarks the -v4 MuJoCo envs; the -v5 ids repeat its defaults.
+    "cleanrl": {
+        f"{env}-{v}": {} for env in ("HalfCheetah", "Walker2d", "Hopper") for v in ("v4", "v5")
+    },
     "rl-zoo": {
         "Pendulum-v1": {
             **_SB3_DDPG,

@@ -121,16 +121,15 @@ _SB3_DEFAULTS = {
 _SB3_NORMALIZE = {"normalize_obs": True, "normalize_reward": True, "clip_reward": True}
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # CleanRL ppo.py / ppo_continuous_action.py defaults, which its benchmarks use on these
-    # envs (docs.cleanrl.dev/rl-algorithms/ppo): the same as default_config.
+    # envs (docs.cleanrl.dev/rl-algorithms/ppo): the same as default_config. CleanRL benchmarks
+    # the -v4 MuJoCo envs; the -v5 rows repeat the same defaults (not benchmarked by CleanRL).
     "cleanrl": {
         env: {}
         for env in (
             "CartPole-v1",
             "Acrobot-v1",
             "MountainCar-v0",
-            "HalfCheetah-v4",
-            "Walker2d-v4",
-            "Hopper-v4",
+            *(f"{env}-{v}" for env in ("HalfCheetah", "Walker2d", "Hopper") for v in ("v4", "v5")),
         )
     },
     # RL Baselines3 Zoo, hyperparams/ppo.yml (DLR-RM/rl-baselines3-zoo).

@@ -175,7 +175,10 @@ _ZOO_MUJOCO = {**_SB3_SAC, "learning_starts": 10_000}
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # CleanRL sac_continuous_action.py defaults, which its benchmarks use on these envs
     # (docs.cleanrl.dev/rl-algorithms/sac): the same as default_config.
-    "cleanrl": {env: {} for env in ("HalfCheetah-v4", "Walker2d-v4", "Hopper-v4")},
+    # CleanRL benchmarks the -v4 MuJoCo envs; the -v5 ids repeat its defaults.
+    "cleanrl": {
+        f"{env}-{v}": {} for env in ("HalfCheetah", "Walker2d", "Hopper") for v in ("v4", "v5")
+    },
     "rl-zoo": {
         "Pendulum-v1": {
             **_SB3_SAC,
@@ -206,6 +209,43 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             for version in ("v4", "v5")
         },
         **{f"Swimmer-{v}": {**_ZOO_MUJOCO, "gamma": 0.999} for v in ("v4", "v5")},
+    },
+    # rejax's Pendulum-v1 SAC (keraJLi/rejax configs/gymnax/pendulum.yaml, the file of the
+    # rejax 0.1.3 era), for benchmarks/offpolicy_speed.py; benchmarks/peers/rejax_offpolicy.py
+    # maps every field. One learning rate for actor, critics and α; every step one critic, actor
+    # and α step; the policy acts from step 0; Tanh squashing without ε; observations
+    # normalized and not clipped. rejax treats truncations as terminations; we bootstrap.
+    "rejax": {
+        "Pendulum-v1": {
+            "activation": "swish",
+            "layer_init": "lecun",
+            "hidden_sizes": (64, 64),
+            "num_envs": 1,
+            "train_freq": 1,
+            "gradient_steps": 1,
+            "buffer_size": 10_000,
+            "learning_starts": 256,
+            "batch_size": 256,
+            "actor_learning_rate": 0.01,
+            "critic_learning_rate": 0.01,
+            "alpha_learning_rate": 0.01,
+            "gamma": 0.99,
+            "tau": 0.02,
+            "policy_frequency": 1,
+            "target_update_interval": 1,
+            "autotune": True,
+            "alpha_init": 1.0,
+            "alpha_loss": "alpha",
+            "log_std_mode": "clip",
+            "log_std_min": -10.0,
+            "log_std_max": 2.0,
+            "squash_epsilon": None,
+            "normalize_obs": True,
+            "obs_clip": 1e6,
+            "uniform_warmup": False,
+            "action_units": "env",
+            "max_grad_norm": None,
+        },
     },
 }
 

@@ -140,7 +140,10 @@ _ZOO_MUJOCO = {**_SB3_TD3, "learning_starts": 10_000, "noise_std": 0.1}
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # CleanRL td3_continuous_action.py defaults, which its benchmarks use on these envs
     # (docs.cleanrl.dev/rl-algorithms/td3): the same as default_config.
-    "cleanrl": {env: {} for env in ("HalfCheetah-v4", "Walker2d-v4", "Hopper-v4")},
+    # CleanRL benchmarks the -v4 MuJoCo envs; the -v5 ids repeat its defaults.
+    "cleanrl": {
+        f"{env}-{v}": {} for env in ("HalfCheetah", "Walker2d", "Hopper") for v in ("v4", "v5")
+    },
     "rl-zoo": {
         "Pendulum-v1": {
             **_SB3_TD3,
@@ -161,6 +164,36 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             for version in ("v4", "v5")
         },
         **{f"Swimmer-{v}": {**_ZOO_MUJOCO, "gamma": 0.9999} for v in ("v4", "v5")},
+    },
+    # rejax's Pendulum-v1 TD3 (keraJLi/rejax configs/gymnax/pendulum.yaml, the file of the
+    # rejax 0.1.3 era), for benchmarks/offpolicy_speed.py; benchmarks/peers/rejax_offpolicy.py
+    # maps every field. rejax's noises are in env units (Pendulum's half-range is 2), ours in
+    # [-1, 1] units; rejax clips each gradient element to ±100, which Pendulum's gradients never
+    # reach, so no clipping here. rejax treats truncations as terminations; we bootstrap.
+    "rejax": {
+        "Pendulum-v1": {
+            "activation": "swish",
+            "layer_init": "lecun",
+            "hidden_sizes": (64, 64),
+            "num_envs": 1,
+            "train_freq": 1,
+            "gradient_steps": 1,
+            "buffer_size": 10_000,
+            "learning_starts": 1_000,
+            "batch_size": 100,
+            "actor_learning_rate": 1e-3,
+            "critic_learning_rate": 1e-3,
+            "gamma": 0.99,
+            "tau": 0.05,
+            "policy_delay": 2,
+            "noise_std": 0.15,
+            "target_policy_noise": 0.1,
+            "target_noise_clip": 0.25,
+            "normalize_obs": True,
+            "obs_clip": 1e6,
+            "action_units": "env",
+            "max_grad_norm": None,
+        },
     },
 }
 

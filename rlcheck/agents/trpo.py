@@ -132,12 +132,14 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "num_steps": 1024,
             "critic_epochs": 20,
         },
-        "Ant-v4": _ZOO_MUJOCO,
-        "HalfCheetah-v4": {**_ZOO_MUJOCO, "max_kl": 0.04},
-        "Hopper-v4": _ZOO_MUJOCO,
-        "Walker2d-v4": _ZOO_MUJOCO,
-        "Humanoid-v4": _ZOO_MUJOCO,
-        "Swimmer-v4": {**_ZOO_MUJOCO, "gamma": 0.9999},
+        # The zoo tunes the -v4 MuJoCo envs; the -v5 rows repeat them (not tuned by the zoo).
+        **{
+            f"{env}-{v}": _ZOO_MUJOCO
+            for env in ("Ant", "Hopper", "Walker2d", "Humanoid")
+            for v in ("v4", "v5")
+        },
+        **{f"HalfCheetah-{v}": {**_ZOO_MUJOCO, "max_kl": 0.04} for v in ("v4", "v5")},
+        **{f"Swimmer-{v}": {**_ZOO_MUJOCO, "gamma": 0.9999} for v in ("v4", "v5")},
         "BipedalWalker-v3": _ZOO_MUJOCO,
     },
 }

@@ -6,7 +6,11 @@ env allows: LQR where rlcheck knows the env's equilibrium, MCTS on other discret
 envs, CEM-MPC on continuous JAX-native envs and on Gymnasium envs whose state can be saved and
 restored.
 Each method gets its default budget from :data:`BUDGETS` (``--budget`` replaces them all), so
-RL algorithms join the battery as soon as they are registered.
+RL algorithms join the battery as soon as they are registered. A learner runs with its
+defaults, except where they would never train within its budget (``learning_starts`` not below
+it): then with its RL Baselines3 Zoo preset for the env, whose budgets :data:`BUDGETS` follows,
+or it is left out with the reason, as it is where one update needs more env steps than the
+budget.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 
 from rlcheck import envs
 from rlcheck.agents import ALGORITHMS, action_space_kind, make_agent
-from rlcheck.agents.presets import bare_env_id
+from rlcheck.agents.presets import bare_env_id, resolve_preset
 from rlcheck.baselines import host_model, lqr
 from rlcheck.envs.spec import EnvSpec
 
@@ -26,14 +30,26 @@ SEARCH = ("ars", "cma_es", "openai_es", "snes")
 PLANNERS = ("random_shooting", "cem", "mppi", "mcts", "lqr")
 BASELINES = frozenset(SEARCH + PLANNERS)
 RANDOM = "random"
+# The preset a learner gets where its defaults would never train within its budget.
+ZOO = "rl-zoo"
 
 # Default env steps per seed for each method (key "*": any other algorithm), and per env where
 # the usual budget is far off (RL Baselines3 Zoo benchmark budgets as the guide: CartPole
 # 50k–100k, Pendulum 20k off-policy, Acrobot 100k–500k). Sized so that `rlcheck verdict
-# CartPole-v1` runs in about a minute on two cores with a warm compilation cache.
+# CartPole-v1` runs in about a minute on two cores with a warm compilation cache. TRPO and
+# REINFORCE step one env per seed (SB3-contrib's and Spinning Up's defaults), so their runs are
+# the longest sequential loops of the battery: at 100k steps they took 17 s and 24 s of its 75 s
+# (benchmarks/verdict_speed.py). On CartPole they get 50k: TRPO reaches 475 after a median 18k
+# env steps, and REINFORCE solves no seed at 100k either (IQM 175).
 BUDGETS: dict[str, dict[str, int]] = {
     "*": {"*": 100_000, "dqn": 50_000, "ddpg": 20_000, "td3": 20_000, "sac": 20_000},
-    "CartPole-v1": {"ars": 50_000, "cma_es": 30_000, RANDOM: 10_000},
+    "CartPole-v1": {
+        "ars": 50_000,
+        "cma_es": 30_000,
+        "trpo": 50_000,
+        "reinforce": 50_000,
+        RANDOM: 10_000,
+    },
     "Pendulum-v1": {"*": 200_000, "ddpg": 20_000, "td3": 20_000, "sac": 20_000},
 }
 
@@ -87,13 +103,35 @@ def battery(env_id: str, seeds: int, budget: int | None = None) -> Battery:
     kind = action_space_kind(spec)
     skipped = []
     learners = []
+    presets: dict[str, str] = {}
     for name, info in ALGORITHMS.items():
         if name in BASELINES or name == RANDOM or kind not in info.action_spaces:
             continue
+        b = budget or budget_for(name, spec.id)
         try:  # an algorithm's defaults may not fit the env (REINFORCE needs a time limit)
-            make_agent(name, spec, {}, budget or budget_for(name, spec.id))
+            make_agent(name, spec, {}, b)
         except ValueError as e:
             skipped.append((name, str(e)))
+            continue
+        starts = getattr(info.default_config(spec), "learning_starts", 0)
+        if starts >= b:
+            # CleanRL's TD3/DDPG wait 25k steps before the first update; the RL Zoo budgets
+            # (20k on Pendulum) come with the Zoo's hyperparameters, which start at 10k.
+            zoo = info.presets.get(ZOO, {}).get(bare_env_id(spec.id), {})
+            if zoo.get("learning_starts", starts) >= b:
+                skipped.append(
+                    (name, f"its learning_starts ({starts:,}) is not below the budget ({b:,})")
+                )
+                continue
+            presets[name] = ZOO
+        block = _steps_per_update(name, spec, b, presets.get(name))
+        if block > b:
+            skipped.append(
+                (
+                    name,
+                    f"one update takes {block:,} env steps per seed, more than its budget ({b:,})",
+                )
+            )
             continue
         learners.append(name)
     learners.append(RANDOM)
@@ -104,6 +142,14 @@ def battery(env_id: str, seeds: int, budget: int | None = None) -> Battery:
     planners, reason = _planners(env, kind)
     if reason:
         skipped.append(("planners", reason))
+    if spec.kind == "host":
+        compiled = (["lqr"] if bare_env_id(spec.id) in lqr.SYSTEMS else []) + (
+            ["mcts"] if kind == "discrete" else []
+        )
+        if compiled:
+            skipped.append(
+                (", ".join(compiled), "plans on a JAX-native env's transition (try gymnax:ENV)")
+            )
     groups: dict[int, list[str]] = defaultdict(list)
     for name in learners:
         groups[budget or budget_for(name, spec.id)].append(name)
@@ -111,10 +157,11 @@ def battery(env_id: str, seeds: int, budget: int | None = None) -> Battery:
     for b, names in sorted(groups.items()):
         # Every checkpoint after a whole update of every learner of the group: the report
         # needs strictly increasing env steps at the checkpoints.
-        block = max(_steps_per_update(name, spec, b) for name in names)
+        block = max(_steps_per_update(name, spec, b, presets.get(name)) for name in names)
         checkpoints = max(1, min(LEARNER_EVAL["checkpoints"], b // block))
         evaluation = {**LEARNER_EVAL, "checkpoints": checkpoints}
-        specs.append(_spec(env_id, seeds, b, evaluation, [{"name": n} for n in names]))
+        algos = [{"name": n, **({"preset": presets[n]} if n in presets else {})} for n in names]
+        specs.append(_spec(env_id, seeds, b, evaluation, algos))
     if planners:
         host = spec.kind == "host"
         configs = HOST_PLANNER_CONFIGS if host else PLANNER_CONFIGS
@@ -130,8 +177,11 @@ def battery(env_id: str, seeds: int, budget: int | None = None) -> Battery:
     return Battery(specs, skipped)
 
 
-def _steps_per_update(name: str, spec: EnvSpec, budget: int) -> int:
-    agent = make_agent(name, spec, {}, budget)
+def _steps_per_update(name: str, spec: EnvSpec, budget: int, preset: str | None) -> int:
+    fields = {}
+    if preset is not None:
+        fields = resolve_preset(ALGORITHMS[name].presets, name, preset, spec.id, "verdict")
+    agent = make_agent(name, spec, fields, budget)
     return agent.num_envs * agent.rollout_len
 
 

@@ -70,7 +70,10 @@ def _cost(algo: dict[str, Any], env: dict[str, Any]) -> str:
             f"{fmt(env['sample_efficiency']['threshold'])}"
         )
     if cost["wall_s"] is not None:
-        parts.append(f"{cost['wall_s']:.1f} s wall for all seeds")
+        wall = f"{cost['wall_s']:.1f} s wall for all seeds"
+        if cost.get("compile_s"):  # None: not recorded; 0: nothing compiled (host planners)
+            wall += f" ({cost['compile_s']:.1f} s of it compiling)"
+        parts.append(wall)
     return ", ".join(parts)
 
 
@@ -94,6 +97,13 @@ def _compare(a: dict[str, Any], best: dict[str, Any], env: dict[str, Any]) -> tu
     else:
         relation = "unclear"
     n = f"{pair['n_a']} and {pair['n_b']} seeds"
+    if pair.get("held_back") == "holm" and pair.get("holm_p") is not None:
+        # The interval alone would call it; the correction for testing every pair does not.
+        probability += (
+            f"; the interval excludes 0.5, but the Mann–Whitney p = {pair['holm_p']:.2g} after "
+            f"Holm's correction for {env['comparisons'].get('tests', 'all')} comparisons is not "
+            "below 0.05"
+        )
     words = {
         "better": f"does better than {best['label']} ({probability})",
         "worse": f"does worse than {best['label']} ({probability})",

@@ -54,6 +54,7 @@ class HostDriver:
         self.plan = plan
         self.progress = progress
         self.eval_cap = env.spec.time_limit or DEFAULT_EVAL_STEP_CAP
+        self._eval_vecs: dict[int, Any] = {}  # eval envs by count, built by evaluate()
         self._init = jax.jit(jax.vmap(agent.init, in_axes=(0, None)))
         self._act: LeanAct | None = None  # set by _compile
         self._update_jit = jax.jit(self._update_all)
@@ -90,26 +91,28 @@ class HostDriver:
     def evaluate(
         self, states: Any, seeds: list[int], stream: int, episodes: int, keys: jax.Array
     ) -> tuple[np.ndarray, jax.Array]:
-        """Returns (seeds, episodes) of the current policies on fresh env copies."""
+        """Returns (seeds, episodes) of the current policies, every episode on its own env
+        reset with its own seed. The eval envs are built once per run and size (building a
+        MuJoCo env costs milliseconds and logs warnings) and closed by :meth:`run`."""
         num_seeds = len(seeds)
-        vec = self.env.vector([s for seed in seeds for s in env_seeds(seed, stream, episodes)])
-        try:
-            obs = vec.reset()
-            returns = np.zeros(num_seeds * episodes)
-            done = np.zeros(num_seeds * episodes, bool)
-            for _ in range(self.eval_cap):
-                action, keys = self._policy(
-                    states, obs.reshape(num_seeds, episodes, *obs.shape[1:]), keys
-                )
-                action = np.asarray(action)
-                step = vec.step(action.reshape(num_seeds * episodes, *action.shape[2:]))
-                returns += np.where(done, 0.0, step.reward)
-                done |= step.terminated | step.truncated
-                if done.all():
-                    break
-                obs = step.obs
-        finally:
-            vec.close()
+        env_seed_list = [s for seed in seeds for s in env_seeds(seed, stream, episodes)]
+        vec = self._eval_vecs.get(len(env_seed_list))
+        if vec is None:
+            vec = self._eval_vecs[len(env_seed_list)] = self.env.vector(env_seed_list)
+        obs = vec.reset(env_seed_list)
+        returns = np.zeros(num_seeds * episodes)
+        done = np.zeros(num_seeds * episodes, bool)
+        for _ in range(self.eval_cap):
+            action, keys = self._policy(
+                states, obs.reshape(num_seeds, episodes, *obs.shape[1:]), keys
+            )
+            action = np.asarray(action)
+            step = vec.step(action.reshape(num_seeds * episodes, *action.shape[2:]))
+            returns += np.where(done, 0.0, step.reward)
+            done |= step.terminated | step.truncated
+            if done.all():
+                break
+            obs = step.obs
         return returns.reshape(num_seeds, episodes), keys
 
     # ---- the whole run ------------------------------------------------------------------------
@@ -139,6 +142,14 @@ class HostDriver:
 
     def run(self, seeds: list[int]) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         """Train every seed; returns (results with a leading seed axis, timings)."""
+        try:
+            return self._run(seeds)
+        finally:
+            for vec in self._eval_vecs.values():
+                vec.close()
+            self._eval_vecs.clear()
+
+    def _run(self, seeds: list[int]) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         start = time.perf_counter()
         num_seeds, num_envs = len(seeds), self.agent.num_envs
         split = [jax.random.split(jax.random.PRNGKey(s), 3) for s in seeds]

@@ -50,7 +50,12 @@ class HostVector:
             self._low = np.asarray(self.spec.action_space.low, np.float32)
             self._high = np.asarray(self.spec.action_space.high, np.float32)
 
-    def reset(self) -> np.ndarray:
+    def reset(self, seeds: Sequence[int] | None = None) -> np.ndarray:
+        """Reset every env with its seed (new ``seeds``, one per env, replace the old ones)."""
+        if seeds is not None:
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"{len(seeds)} seeds for {self.num_envs} envs")
+            self._seeds = [int(s) for s in seeds]
         obs, _ = self._vec.reset(seed=self._seeds)
         return np.asarray(obs, np.float32)
 

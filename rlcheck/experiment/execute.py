@@ -279,10 +279,7 @@ class Executor:
         self.close()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._kill_workers()
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        self._restart_pool(wait=False)
         if self._saved_xla_flags is not None:
             os.environ["XLA_FLAGS"] = self._saved_xla_flags
             if not self._saved_xla_flags:
@@ -462,10 +459,11 @@ class Executor:
             if process.is_alive():
                 process.kill()
 
-    def _restart_pool(self) -> None:
+    def _restart_pool(self, wait: bool = True) -> None:
+        """Kill the workers and drop the pool; the next unit starts a fresh one."""
         if self._pool is not None:
             self._kill_workers()
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=wait, cancel_futures=True)
         self._pool = None
 
 

@@ -405,7 +405,7 @@ def _cost(row: dict[str, Any], seeds: int) -> dict[str, Any]:
         "env_steps_per_seed": per_seed,
         "seeds": seeds,
         "env_steps_total": per_seed * seeds if per_seed is not None else None,
-        # Planners (MPC, MCTS) will record their model calls; no stored unit has them yet.
+        # Model steps of planners (MPC, MCTS, LQR), summed over seeds; None for the rest.
         "simulator_calls": meta.get("simulator_calls"),
         "wall_s": row["wall_s"],
         "compile_s": row["compile_s"],

@@ -514,7 +514,8 @@ def _cost_section(analysis: dict[str, Any]) -> Markup:
         f"Total: {_count(total['env_steps'])} env steps, {_seconds(total['wall_s'])} wall time. "
         "Wall time is the whole unit (all seeds trained together, compile included); compile "
         "time is the longest compilation among the unit's worker processes. Simulator calls "
-        "are recorded by planning baselines (none are stored yet: —)."
+        "are the model steps a planner takes on its copy of the env (MPC, MCTS; LQR's "
+        "linearization), summed over seeds; —: the method calls no simulator."
     )
     return _section(
         "cost",

@@ -1,4 +1,5 @@
-"""The end-of-run summary in the terminal: IQM and failure rates with CIs, and the verdicts."""
+"""The end-of-run summary in the terminal: IQM and failure rates with CIs, costs, and the
+verdicts."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from rich.table import Table
 from rlcheck.experiment.store import Store
 from rlcheck.report.analysis import analyze
 from rlcheck.report.terminal import console as default_console
-from rlcheck.report.verdict import fmt, fmt_interval, fmt_pct
+from rlcheck.report.verdict import fmt, fmt_interval, fmt_pct, fmt_steps
 
 
 def print_summary(source: Store | dict[str, Any], console: Console | None = None) -> dict:
-    """Prints, per (env, algo), the IQM and failure rates with 95% CIs, then each env's verdict.
+    """Prints, per (env, algo), the IQM and failure rates with 95% CIs and the costs, then each
+    env's verdict.
 
     Args:
       source: a results store, or its ``analyze`` result when already computed.
@@ -52,6 +54,7 @@ def print_summary(source: Store | dict[str, Any], console: Console | None = None
         for failed in env["failed_units"]:
             table.add_row(escape(env["env"]), escape(failed["algo"]), "", "[red]unit failed[/red]")
     out.print(table)
+    out.print(_cost_table(analysis))
     for env in analysis["envs"]:
         thresholds = []
         if env["solve_threshold"] is not None:
@@ -75,3 +78,28 @@ def _rate(rate: dict[str, Any] | None) -> str:
         f"{rate['failures']}/{rate['n']} = {fmt_pct(rate['rate'])} "
         f"[{fmt_pct(rate['low'])}, {fmt_pct(rate['high'])}]"
     )
+
+
+def _cost_table(analysis: dict[str, Any]) -> Table:
+    """Env steps and simulator calls per seed, wall and compile time of each unit: a planner's
+    zero env steps and its many model calls side by side with a learner's env steps."""
+    table = Table(title="Cost (wall: the whole unit, all seeds together, compiling included)")
+    for column in ("env", "algo", "env steps / seed", "simulator calls / seed", "wall", "compile"):
+        table.add_column(column, justify="left" if column in ("env", "algo") else "right")
+    for env in analysis["envs"]:
+        for algo in env["algos"]:
+            c = algo["cost"]
+            calls = c["simulator_calls"]
+            table.add_row(
+                escape(env["env"]),
+                escape(algo["label"]),
+                fmt_steps(c["env_steps_per_seed"]),
+                "—" if calls is None else fmt_steps(calls / max(c["seeds"], 1)),
+                _seconds(c["wall_s"]),
+                _seconds(c["compile_s"]),
+            )
+    return table
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} s"

@@ -102,6 +102,21 @@ def summary_table(store: Store, unit_keys: list[str] | None = None) -> None:
         console.print(f"[red]failed:[/red] {note}")
 
 
+def algorithms_table(algorithms: dict[str, Any]) -> None:
+    """Every algorithm by name (``rlcheck algos``): actions it handles, presets, summary."""
+    table = Table(title="Algorithms (rlcheck quick --algos NAME, or [[algo]] name = NAME)")
+    for column in ("name", "actions", "presets", "what"):
+        table.add_column(column)
+    for name, info in algorithms.items():
+        table.add_row(
+            name,
+            ", ".join(sorted(info.action_spaces)),
+            ", ".join(info.presets) or "—",
+            escape(info.summary),
+        )
+    console.print(table)
+
+
 def units_table(store: Store) -> None:
     """Every stored unit and its status (``rlcheck ls``)."""
     table = Table(title=f"Units in {escape(str(store.directory))}")

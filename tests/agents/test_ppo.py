@@ -5,7 +5,8 @@ import pytest
 from scipy.stats import trim_mean
 
 from rlcheck import envs
-from rlcheck.agents import make_agent, ppo
+from rlcheck.agents import ALGORITHMS, make_agent, ppo
+from rlcheck.agents.presets import resolve_preset
 from rlcheck.drivers.common import EvalPlan, make_schedule
 from rlcheck.drivers.fused import FusedDriver
 from rlcheck.stats import mann_whitney
@@ -31,6 +32,11 @@ def test_defaults_are_cleanrl_defaults():
     ) == (1, 2048, 32, 10)
     assert (continuous.learning_rate, continuous.ent_coef) == (3e-4, 0.0)
     assert continuous.normalize_obs and continuous.normalize_reward and continuous.clip_reward
+
+
+def test_cleanrl_preset_covers_mujoco_v5_ids():
+    for env_id in ("gymnasium:HalfCheetah-v5", "Hopper-v5", "Walker2d-v4"):
+        assert resolve_preset(ALGORITHMS["ppo"].presets, "ppo", "cleanrl", env_id, "t") == {}
 
 
 def test_every_config_field_is_documented_and_marked():

@@ -38,6 +38,16 @@ def test_zoo_preset_for_cartpole():
     assert (preset["cg_damping"], preset["gae_lambda"], preset["critic_epochs"]) == (1e-3, 0.98, 20)
 
 
+def test_zoo_mujoco_presets_cover_v5_ids():
+    def zoo(env_id: str) -> dict:
+        return resolve_preset(ALGORITHMS["trpo"].presets, "trpo", "rl-zoo", env_id, "t")
+
+    assert zoo("gymnasium:HalfCheetah-v5") == zoo("HalfCheetah-v4")
+    assert zoo("HalfCheetah-v5")["max_kl"] == 0.04
+    assert zoo("Hopper-v5") == zoo("Hopper-v4")
+    assert zoo("Swimmer-v5")["gamma"] == 0.9999
+
+
 def test_critic_batch_must_divide_the_rollout():
     with pytest.raises(ValueError, match="not divisible"):
         make_agent("trpo", envs.make("CartPole-v1").spec, {"critic_batch_size": 100}, 10_000)

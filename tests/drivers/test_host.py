@@ -42,6 +42,22 @@ def test_the_compiled_step_passes_only_what_act_uses():
     assert len(d._act.reads) < len(d._act.shapes) / 2
 
 
+def test_eval_envs_are_built_once_per_run_and_reset_to_each_episodes_seed():
+    from tests.helpers import envs as helper_envs
+
+    built = {}
+    for checkpoints in (2, 8):
+        d = _driver("random", "tests.helpers.envs:make_counted_cartpole", 2048, None, checkpoints)
+        helper_envs.CREATED.clear()
+        results, _ = d.run([0, 1])
+        built[checkpoints] = len(helper_envs.CREATED)
+    # Rebuilding per evaluation would cost 2 seeds × 4 episodes more envs per checkpoint.
+    assert built[2] == built[8]
+    fresh = _driver("random", "gymnasium:CartPole-v1", 2048, None, 8).run([0, 1])[0]
+    for key in ("eval_returns", "final_returns"):
+        np.testing.assert_array_equal(results[key], fresh[key])
+
+
 def test_an_env_that_raises_propagates_its_error():
     d = _driver("random", "tests.helpers.envs:make_exploding_cartpole", 2048, after=100)
     with pytest.raises(RuntimeError, match="simulator exploded"):

@@ -29,6 +29,15 @@ class ExplodingCartPole(gym.Wrapper):
         return super().step(action)
 
 
+CREATED: list[str] = []  # one entry per make_counted_cartpole call, in this process
+
+
+def make_counted_cartpole() -> gym.Env:
+    """CartPole that records each construction in :data:`CREATED`."""
+    CREATED.append("CartPole-v1")
+    return gym.make("CartPole-v1")
+
+
 def make_exploding_cartpole(after: int = 300) -> gym.Env:
     return ExplodingCartPole(gym.make("CartPole-v1"), after)
 

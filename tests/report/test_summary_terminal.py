@@ -52,3 +52,11 @@ def test_accepts_a_store_and_returns_its_analysis(store):
     _, analysis = _printed(store)
     assert [a["label"] for a in analysis["envs"][0]["algos"]] == [LABEL, "random"]
     assert analysis["settings"]["reps"] == 50_000
+
+
+def test_costs_are_printed_beside_each_algo(store):
+    text, _ = _printed(analyze(store, reps=2000, band_reps=200))
+    # Synthetic units: 992 env steps per seed, 3.5 s wall, 1.25 s compiling, no simulator.
+    row = next(line for line in text.splitlines() if "random" in line and "3.5 s" in line)
+    cells = [c.strip() for c in row.strip().strip("│").split("│")]
+    assert cells == ["Toy-v0", "random", "992", "—", "3.5 s", "1.2 s"]
