@@ -70,9 +70,11 @@ def rows(directory: Path) -> list[str]:
         finals = np.array([f for _, status, f, _ in seed_rows if status == "ok" and f is not None])
         finals = finals[np.isfinite(finals)]
         estimate = iqm_interval(finals) if len(finals) else None
-        estimates[(unit["env_label"], unit["algo"])] = (unit, len(seed_rows), finals, estimate)
+        key = (unit["env_label"], unit["algo_label"])
+        estimates[key] = (unit, len(seed_rows), finals, estimate)
     lines = []
-    for (env_label, algo), (unit, seeds, finals, est) in estimates.items():
+    for (env_label, _label), (unit, seeds, finals, est) in estimates.items():
+        algo = unit["algo"]
         target = TARGETS.get((algo, bare(unit["env"])))
         random = estimates.get((env_label, RANDOM_ALGO))
         if est is None:

@@ -22,7 +22,7 @@ from rlcheck.agents.base import Trajectory, all_finite, static, traced, traced_v
 from rlcheck.agents.common.actor_critic import ActorCritic, rollout_gae
 from rlcheck.agents.common.losses import explained_variance, normalize_advantages, value_loss
 from rlcheck.agents.common.normalize import RunningMeanStd, rms_init, rms_normalize, rms_update
-from rlcheck.agents.common.reward_scaling import scale_rewards
+from rlcheck.agents.common.reward_scaling import rollout_rewards
 from rlcheck.envs.spec import EnvSpec
 
 
@@ -189,22 +189,6 @@ class A2C:
 
     # ---- learning -------------------------------------------------------------------------
 
-    def _rewards(self, state: State, traj: Trajectory) -> tuple[State, jax.Array]:
-        rewards = traj.reward
-        if self.config.normalize_reward:
-            rewards, ret, rms = scale_rewards(
-                rewards,
-                traj.terminated | traj.truncated,
-                state.discounted_return,
-                state.return_rms,
-                state.hparams["gamma"],
-            )
-            state = state.replace(discounted_return=ret, return_rms=rms)
-        if self.config.clip_reward:
-            clip = state.hparams["reward_clip"]
-            rewards = jnp.clip(rewards, -clip, clip)
-        return state, rewards
-
     def _loss(self, params: dict, hparams: dict, batch: dict) -> tuple[jax.Array, dict]:
         d = self.net.dist(params["actor"], batch["x"])
         advantages = batch["advantages"]
@@ -224,7 +208,13 @@ class A2C:
 
     def update(self, state: State, traj: Trajectory, key: jax.Array) -> tuple[State, dict]:
         del key  # one full-batch gradient step: nothing to sample
-        state, rewards = self._rewards(state, traj)
+        state, rewards = rollout_rewards(
+            state,
+            traj.reward,
+            traj.terminated | traj.truncated,
+            self.config.normalize_reward,
+            self.config.clip_reward,
+        )
         critic = state.params["critic"]
         advantages, returns = rollout_gae(
             rewards,

@@ -33,6 +33,7 @@ from rlcheck.agents.common.normalize import (
     rms_normalize,
     rms_update,
 )
+from rlcheck.agents.common.reward_scaling import rollout_rewards
 from rlcheck.envs.spec import Box, EnvSpec
 
 
@@ -298,30 +299,6 @@ class PPO:
 
     # ---- learning -------------------------------------------------------------------------
 
-    def _scale_rewards(self, state: State, traj: Trajectory) -> tuple[State, jax.Array]:
-        """Gymnasium NormalizeReward step by step, then optional clipping."""
-        rewards = traj.reward
-        if self.config.normalize_reward:
-            episode_ended = traj.terminated | traj.truncated
-            gamma = state.hparams["gamma"]
-
-            def track(carry, x):
-                ret, rms = carry
-                reward, ended = x
-                ret = ret * gamma + reward
-                rms = rms_update(rms, ret)
-                scaled = reward / jnp.sqrt(rms.var + 1e-8)
-                return (jnp.where(ended, 0.0, ret), rms), scaled
-
-            (ret, rms), rewards = jax.lax.scan(
-                track, (state.discounted_return, state.return_rms), (rewards, episode_ended)
-            )
-            state = state.replace(discounted_return=ret, return_rms=rms)
-        if self.config.clip_reward:
-            clip = state.hparams["reward_clip"]
-            rewards = jnp.clip(rewards, -clip, clip)
-        return state, rewards
-
     def _advantages(
         self, state: State, traj: Trajectory, rewards: jax.Array
     ) -> tuple[jax.Array, jax.Array]:
@@ -406,7 +383,13 @@ class PPO:
         return (params, opt_state, hparams, learning_rate, batch, stopped), {**stats, "ran": ran}
 
     def update(self, state: State, traj: Trajectory, key: jax.Array) -> tuple[State, dict]:
-        state, rewards = self._scale_rewards(state, traj)
+        state, rewards = rollout_rewards(
+            state,
+            traj.reward,
+            traj.terminated | traj.truncated,
+            self.config.normalize_reward,
+            self.config.clip_reward,
+        )
         advantages, returns = self._advantages(state, traj, rewards)
         batch = {
             "x": traj.aux["x"],

@@ -26,7 +26,7 @@ from rlcheck.agents.common.actor_critic import ActorCritic, rollout_gae
 from rlcheck.agents.common.conjugate_gradient import conjugate_gradient
 from rlcheck.agents.common.losses import explained_variance, normalize_advantages, value_loss
 from rlcheck.agents.common.normalize import RunningMeanStd, rms_init, rms_normalize, rms_update
-from rlcheck.agents.common.reward_scaling import scale_rewards
+from rlcheck.agents.common.reward_scaling import rollout_rewards
 from rlcheck.agents.common.trust_region import backtracking_line_search, fisher_vector_product
 from rlcheck.envs.spec import EnvSpec
 
@@ -236,22 +236,6 @@ class TRPO:
 
     # ---- learning -------------------------------------------------------------------------
 
-    def _rewards(self, state: State, traj: Trajectory) -> tuple[State, jax.Array]:
-        rewards = traj.reward
-        if self.config.normalize_reward:
-            rewards, ret, rms = scale_rewards(
-                rewards,
-                traj.terminated | traj.truncated,
-                state.discounted_return,
-                state.return_rms,
-                state.hparams["gamma"],
-            )
-            state = state.replace(discounted_return=ret, return_rms=rms)
-        if self.config.clip_reward:
-            clip = state.hparams["reward_clip"]
-            rewards = jnp.clip(rewards, -clip, clip)
-        return state, rewards
-
     def _policy_step(self, actor: dict, hparams: dict, batch: dict) -> tuple[dict, dict]:
         """One natural-gradient step of the policy, kept only if the line search accepts it."""
         theta, unravel = ravel_pytree(actor)
@@ -317,7 +301,13 @@ class TRPO:
         return (critic, opt_state, hparams, batch), jnp.mean(losses)
 
     def update(self, state: State, traj: Trajectory, key: jax.Array) -> tuple[State, dict]:
-        state, rewards = self._rewards(state, traj)
+        state, rewards = rollout_rewards(
+            state,
+            traj.reward,
+            traj.terminated | traj.truncated,
+            self.config.normalize_reward,
+            self.config.clip_reward,
+        )
         critic = state.params["critic"]
         advantages, returns = rollout_gae(
             rewards,

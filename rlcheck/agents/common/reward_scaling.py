@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
@@ -48,3 +50,25 @@ def scale_rewards(
         track, (discounted_return, return_rms), (rewards, episode_ended)
     )
     return scaled, ret, rms
+
+
+def rollout_rewards(
+    state: Any, reward: jax.Array, episode_ended: jax.Array, normalize: bool, clip: bool
+) -> tuple[Any, jax.Array]:
+    """The rewards an on-policy update learns from: scaled by :func:`scale_rewards` when
+    ``normalize`` (the tracker and statistics live in ``state.discounted_return`` and
+    ``state.return_rms``), then clipped to ±``state.hparams["reward_clip"]`` when ``clip``.
+    Shared by PPO, A2C and TRPO, whose states carry those fields."""
+    if normalize:
+        reward, ret, rms = scale_rewards(
+            reward,
+            episode_ended,
+            state.discounted_return,
+            state.return_rms,
+            state.hparams["gamma"],
+        )
+        state = state.replace(discounted_return=ret, return_rms=rms)
+    if clip:
+        bound = state.hparams["reward_clip"]
+        reward = jnp.clip(reward, -bound, bound)
+    return state, reward
