@@ -16,13 +16,16 @@ from typing import Any, Literal
 import jax
 import jax.numpy as jnp
 import optax
-from flax import struct
 
 from rlcheck.agents.base import Trajectory, all_finite, static, traced, traced_values
-from rlcheck.agents.common.actor_critic import ActorCritic, rollout_gae
+from rlcheck.agents.common.actor_critic import (
+    ActorCritic,
+    ActorCriticState,
+    actor_critic_targets,
+    flatten_rollout,
+)
 from rlcheck.agents.common.losses import explained_variance, normalize_advantages, value_loss
-from rlcheck.agents.common.normalize import RunningMeanStd, rms_init, rms_normalize, rms_update
-from rlcheck.agents.common.reward_scaling import rollout_rewards
+from rlcheck.agents.common.normalize import normalized_obs, observe, rms_init
 from rlcheck.envs.spec import EnvSpec
 
 
@@ -106,15 +109,8 @@ def default_config(spec: EnvSpec, **overrides: Any) -> Config:
     return Config(**overrides)
 
 
-@struct.dataclass
-class State:
-    params: dict
-    opt_state: Any
-    obs_rms: RunningMeanStd
-    return_rms: RunningMeanStd
-    discounted_return: jax.Array  # (num_envs,) what the reward scaling tracks
-    updates: jax.Array  # updates done so far (for learning-rate annealing)
-    hparams: dict
+# The same state as PPO's: one optimizer over actor and critic.
+State = ActorCriticState
 
 
 class A2C:
@@ -167,25 +163,18 @@ class A2C:
             step = optax.adam(learning_rate, eps=hparams["optimizer_eps"])
         return optax.chain(optax.clip_by_global_norm(hparams["max_grad_norm"]), step)
 
-    def _prepare_obs(self, state: State, obs: jax.Array) -> jax.Array:
-        if self.config.normalize_obs:
-            obs = rms_normalize(state.obs_rms, obs, state.hparams["obs_clip"])
-        return obs
-
     # ---- acting ---------------------------------------------------------------------------
 
     def act(self, state: State, obs: jax.Array, key: jax.Array) -> tuple[State, jax.Array, dict]:
-        if self.config.normalize_obs:
-            state = state.replace(obs_rms=rms_update(state.obs_rms, obs))
-        x = self._prepare_obs(state, obs)
+        state, x = observe(state, obs, self.config.normalize_obs)
         action = self.net.sample(self.net.dist(state.params["actor"], x), key)
         return state, action, {"x": x, "value": self.net.value(state.params["critic"], x)}
 
     def policy(
         self, state: State, obs: jax.Array, key: jax.Array, deterministic: bool
     ) -> jax.Array:
-        d = self.net.dist(state.params["actor"], self._prepare_obs(state, obs))
-        return self.net.mode(d) if deterministic else self.net.sample(d, key)
+        x = normalized_obs(state, obs, self.config.normalize_obs)
+        return self.net.action(state.params["actor"], x, key, deterministic)
 
     # ---- learning -------------------------------------------------------------------------
 
@@ -208,25 +197,7 @@ class A2C:
 
     def update(self, state: State, traj: Trajectory, key: jax.Array) -> tuple[State, dict]:
         del key  # one full-batch gradient step: nothing to sample
-        state, rewards = rollout_rewards(
-            state,
-            traj.reward,
-            traj.terminated | traj.truncated,
-            self.config.normalize_reward,
-            self.config.clip_reward,
-        )
-        critic = state.params["critic"]
-        advantages, returns = rollout_gae(
-            rewards,
-            traj.aux["value"],
-            self.net.value(critic, self._prepare_obs(state, traj.last_obs)),
-            self.net.value(critic, self._prepare_obs(state, traj.final_obs)),
-            traj.terminated,
-            traj.truncated,
-            self.config.bootstrap_on_truncation,
-            state.hparams["gamma"],
-            state.hparams["gae_lambda"],
-        )
+        state, advantages, returns = actor_critic_targets(self.net, state, traj, self.config)
         batch = {
             "x": traj.aux["x"],
             "action": traj.action,
@@ -234,7 +205,7 @@ class A2C:
             "advantages": advantages,
             "returns": returns,
         }
-        batch = jax.tree.map(lambda x: x.reshape(self.batch_size, *x.shape[2:]), batch)
+        batch = flatten_rollout(batch, self.batch_size)
 
         learning_rate = state.hparams["learning_rate"]
         if self.config.anneal_lr:

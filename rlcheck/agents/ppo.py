@@ -15,10 +15,10 @@ from typing import Any, Literal
 import jax
 import jax.numpy as jnp
 import optax
-from flax import struct
 
 from rlcheck.agents.base import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.agents.common import distributions as dist
+from rlcheck.agents.common.actor_critic import ActorCriticState, flatten_rollout
 from rlcheck.agents.common.advantages import gae
 from rlcheck.agents.common.losses import (
     clipped_policy_loss,
@@ -27,12 +27,7 @@ from rlcheck.agents.common.losses import (
     value_loss,
 )
 from rlcheck.agents.common.networks import MLP
-from rlcheck.agents.common.normalize import (
-    RunningMeanStd,
-    rms_init,
-    rms_normalize,
-    rms_update,
-)
+from rlcheck.agents.common.normalize import normalized_obs, observe, rms_init
 from rlcheck.agents.common.reward_scaling import rollout_rewards
 from rlcheck.envs.spec import Box, EnvSpec
 
@@ -174,15 +169,7 @@ def default_config(spec: EnvSpec, **overrides: Any) -> Config:
     return Config(**{**base, **overrides})
 
 
-@struct.dataclass
-class State:
-    params: dict
-    opt_state: Any
-    obs_rms: RunningMeanStd
-    return_rms: RunningMeanStd
-    discounted_return: jax.Array  # (num_envs,) what the reward scaling tracks
-    updates: jax.Array  # updates done so far (for learning-rate annealing)
-    hparams: dict
+State = ActorCriticState
 
 
 class PPO:
@@ -252,9 +239,7 @@ class PPO:
         )
 
     def _prepare_obs(self, state: State, obs: jax.Array) -> jax.Array:
-        if self.config.normalize_obs:
-            obs = rms_normalize(state.obs_rms, obs, state.hparams["obs_clip"])
-        return obs
+        return normalized_obs(state, obs, self.config.normalize_obs)
 
     def _value(self, params: dict, x: jax.Array) -> jax.Array:
         return self.critic.apply(params["critic"], x)[..., 0]
@@ -271,9 +256,7 @@ class PPO:
     # ---- acting ---------------------------------------------------------------------------
 
     def act(self, state: State, obs: jax.Array, key: jax.Array) -> tuple[State, jax.Array, dict]:
-        if self.config.normalize_obs:
-            state = state.replace(obs_rms=rms_update(state.obs_rms, obs))
-        x = self._prepare_obs(state, obs)
+        state, x = observe(state, obs, self.config.normalize_obs)
         out = self.actor.apply(state.params["actor"], x)
         if self.continuous:
             log_std = jnp.broadcast_to(state.params["log_std"], out.shape)
@@ -399,7 +382,7 @@ class PPO:
             "advantages": advantages,
             "returns": returns,
         }
-        batch = jax.tree.map(lambda x: x.reshape(self.batch_size, *x.shape[2:]), batch)
+        batch = flatten_rollout(batch, self.batch_size)
 
         learning_rate = state.hparams["learning_rate"]
         if self.config.anneal_lr:

@@ -37,7 +37,7 @@ import optax
 from flax import struct
 
 from rlcheck.agents.base import Trajectory, all_finite, static, traced, traced_values
-from rlcheck.agents.common.actor_critic import ActorCritic
+from rlcheck.agents.common.actor_critic import ActorCritic, flatten_rollout
 from rlcheck.envs.spec import EnvSpec
 
 
@@ -236,8 +236,7 @@ class Reinforce:
     def policy(
         self, state: State, obs: jax.Array, key: jax.Array, deterministic: bool
     ) -> jax.Array:
-        d = self.net.dist(state.params["actor"], obs)
-        return self.net.mode(d) if deterministic else self.net.sample(d, key)
+        return self.net.action(state.params["actor"], obs, key, deterministic)
 
     # ---- learning -------------------------------------------------------------------------
 
@@ -279,7 +278,7 @@ class Reinforce:
             "values": values,
             "used": used.astype(jnp.float32),
         }
-        batch = jax.tree.map(lambda x: x.reshape(self.batch_size, *x.shape[2:]), batch)
+        batch = flatten_rollout(batch, self.batch_size)
         used = batch["used"]
         count = jnp.sum(used)
         weights = batch["returns"] - batch["values"]

@@ -22,11 +22,14 @@ from flax import struct
 from jax.flatten_util import ravel_pytree
 
 from rlcheck.agents.base import Trajectory, all_finite, static, traced, traced_values
-from rlcheck.agents.common.actor_critic import ActorCritic, rollout_gae
+from rlcheck.agents.common.actor_critic import (
+    ActorCritic,
+    actor_critic_targets,
+    flatten_rollout,
+)
 from rlcheck.agents.common.conjugate_gradient import conjugate_gradient
 from rlcheck.agents.common.losses import explained_variance, normalize_advantages, value_loss
-from rlcheck.agents.common.normalize import RunningMeanStd, rms_init, rms_normalize, rms_update
-from rlcheck.agents.common.reward_scaling import rollout_rewards
+from rlcheck.agents.common.normalize import RunningMeanStd, normalized_obs, observe, rms_init
 from rlcheck.agents.common.trust_region import backtracking_line_search, fisher_vector_product
 from rlcheck.envs.spec import EnvSpec
 
@@ -208,17 +211,10 @@ class TRPO:
     def _critic_optimizer(self, hparams: dict) -> optax.GradientTransformation:
         return optax.adam(hparams["vf_learning_rate"], eps=hparams["adam_eps"])
 
-    def _prepare_obs(self, state: State, obs: jax.Array) -> jax.Array:
-        if self.config.normalize_obs:
-            obs = rms_normalize(state.obs_rms, obs, state.hparams["obs_clip"])
-        return obs
-
     # ---- acting ---------------------------------------------------------------------------
 
     def act(self, state: State, obs: jax.Array, key: jax.Array) -> tuple[State, jax.Array, dict]:
-        if self.config.normalize_obs:
-            state = state.replace(obs_rms=rms_update(state.obs_rms, obs))
-        x = self._prepare_obs(state, obs)
+        state, x = observe(state, obs, self.config.normalize_obs)
         d = self.net.dist(state.params["actor"], x)
         action = self.net.sample(d, key)
         aux = {
@@ -231,8 +227,8 @@ class TRPO:
     def policy(
         self, state: State, obs: jax.Array, key: jax.Array, deterministic: bool
     ) -> jax.Array:
-        d = self.net.dist(state.params["actor"], self._prepare_obs(state, obs))
-        return self.net.mode(d) if deterministic else self.net.sample(d, key)
+        x = normalized_obs(state, obs, self.config.normalize_obs)
+        return self.net.action(state.params["actor"], x, key, deterministic)
 
     # ---- learning -------------------------------------------------------------------------
 
@@ -301,25 +297,8 @@ class TRPO:
         return (critic, opt_state, hparams, batch), jnp.mean(losses)
 
     def update(self, state: State, traj: Trajectory, key: jax.Array) -> tuple[State, dict]:
-        state, rewards = rollout_rewards(
-            state,
-            traj.reward,
-            traj.terminated | traj.truncated,
-            self.config.normalize_reward,
-            self.config.clip_reward,
-        )
+        state, advantages, returns = actor_critic_targets(self.net, state, traj, self.config)
         critic = state.params["critic"]
-        advantages, returns = rollout_gae(
-            rewards,
-            traj.aux["value"],
-            self.net.value(critic, self._prepare_obs(state, traj.last_obs)),
-            self.net.value(critic, self._prepare_obs(state, traj.final_obs)),
-            traj.terminated,
-            traj.truncated,
-            self.config.bootstrap_on_truncation,
-            state.hparams["gamma"],
-            state.hparams["gae_lambda"],
-        )
         batch = {
             "x": traj.aux["x"],
             "action": traj.action,
@@ -328,7 +307,7 @@ class TRPO:
             "advantages": advantages,
             "returns": returns,
         }
-        batch = jax.tree.map(lambda x: x.reshape(self.batch_size, *x.shape[2:]), batch)
+        batch = flatten_rollout(batch, self.batch_size)
 
         actor, metrics = self._policy_step(state.params["actor"], state.hparams, batch)
         (critic, opt_state, *_), losses = jax.lax.scan(

@@ -10,17 +10,36 @@ by its trust-region step; REINFORCE gives each part its own optimizer).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+from flax import struct
 
+from rlcheck.agents.base import Trajectory
 from rlcheck.agents.common import distributions as dist
 from rlcheck.agents.common.advantages import gae
 from rlcheck.agents.common.networks import MLP
+from rlcheck.agents.common.normalize import RunningMeanStd, normalized_obs
+from rlcheck.agents.common.reward_scaling import rollout_rewards
 from rlcheck.agents.common.trust_region import categorical_kl, gaussian_kl
 from rlcheck.envs.spec import Box, EnvSpec
 
 Dist = tuple[jax.Array, ...]
+
+
+@struct.dataclass
+class ActorCriticState:
+    """The learner state of PPO and A2C: one optimizer over actor and critic, observation and
+    return statistics for normalization, and the update count for learning-rate annealing."""
+
+    params: dict
+    opt_state: Any
+    obs_rms: RunningMeanStd
+    return_rms: RunningMeanStd
+    discounted_return: jax.Array  # (num_envs,) what the reward scaling tracks
+    updates: jax.Array  # updates done so far
+    hparams: dict
 
 
 class ActorCritic:
@@ -83,6 +102,13 @@ class ActorCritic:
             return dist.gaussian_sample(key, *d)
         return dist.categorical_sample(key, *d)
 
+    def action(
+        self, actor_params: dict, x: jax.Array, key: jax.Array, deterministic: bool
+    ) -> jax.Array:
+        """The policy's action at ``x``: its mode when ``deterministic``, else a sample."""
+        d = self.dist(actor_params, x)
+        return self.mode(d) if deterministic else self.sample(d, key)
+
     def mode(self, d: Dist) -> jax.Array:
         """The most likely action (the mean of a Gaussian)."""
         return d[0] if self.continuous else jnp.argmax(d[0], axis=-1)
@@ -138,3 +164,46 @@ def rollout_gae(
     else:
         terminated = terminated | truncated
     return gae(rewards, values, next_values, terminated, truncated, gamma, lam)
+
+
+def flatten_rollout(batch: dict, batch_size: int) -> dict:
+    """(T, num_envs, …) arrays → (T·num_envs, …): one sample per step and env."""
+    return jax.tree.map(lambda x: x.reshape(batch_size, *x.shape[2:]), batch)
+
+
+def actor_critic_targets(
+    net: ActorCritic, state: Any, traj: Trajectory, config: Any
+) -> tuple[Any, jax.Array, jax.Array]:
+    """The rewards an actor-critic update learns from, and their GAE advantages and returns.
+
+    Rewards are scaled and clipped by :func:`rollout_rewards` (``config.normalize_reward``,
+    ``config.clip_reward``); values of the observation after the rollout and of each step's
+    final observation come from the current critic, on observations normalized as at acting
+    time (``config.normalize_obs``); then :func:`rollout_gae` with
+    ``config.bootstrap_on_truncation`` and the state's ``gamma`` and ``gae_lambda``. Shared by
+    A2C and TRPO.
+
+    Returns:
+        (state with the reward-scaling statistics advanced, advantages, returns), each
+        (T, num_envs).
+    """
+    state, rewards = rollout_rewards(
+        state,
+        traj.reward,
+        traj.terminated | traj.truncated,
+        config.normalize_reward,
+        config.clip_reward,
+    )
+    critic = state.params["critic"]
+    advantages, returns = rollout_gae(
+        rewards,
+        traj.aux["value"],
+        net.value(critic, normalized_obs(state, traj.last_obs, config.normalize_obs)),
+        net.value(critic, normalized_obs(state, traj.final_obs, config.normalize_obs)),
+        traj.terminated,
+        traj.truncated,
+        config.bootstrap_on_truncation,
+        state.hparams["gamma"],
+        state.hparams["gae_lambda"],
+    )
+    return state, advantages, returns

@@ -7,6 +7,8 @@ NormalizeReward wrappers produce, but the state is per seed and lives inside com
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 from flax import struct
@@ -40,3 +42,20 @@ def rms_normalize(
 ) -> jax.Array:
     """(x − mean) / sqrt(var + ε), clipped to [−clip, clip]."""
     return jnp.clip((x - rms.mean) / jnp.sqrt(rms.var + epsilon), -clip, clip)
+
+
+def normalized_obs(state: Any, obs: jax.Array, normalize: bool) -> jax.Array:
+    """``obs`` as the networks see it: normalized by ``state.obs_rms`` and clipped to
+    ±``state.hparams["obs_clip"]`` when ``normalize``, else unchanged. Shared by the agents whose
+    states carry those fields (PPO, A2C, TRPO)."""
+    if normalize:
+        obs = rms_normalize(state.obs_rms, obs, state.hparams["obs_clip"])
+    return obs
+
+
+def observe(state: Any, obs: jax.Array, normalize: bool) -> tuple[Any, jax.Array]:
+    """At acting time: fold ``obs`` into ``state.obs_rms`` first (when ``normalize``), then
+    normalize it with the updated statistics, as Gymnasium's ``NormalizeObservation`` does."""
+    if normalize:
+        state = state.replace(obs_rms=rms_update(state.obs_rms, obs))
+    return state, normalized_obs(state, obs, normalize)
