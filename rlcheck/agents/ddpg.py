@@ -33,46 +33,16 @@ class Config(td3.Config):
     )
 
 
+# CleanRL ddpg_continuous_action.py defaults, which its benchmarks use on the envs of TD3's
+# cleanrl rows (docs.cleanrl.dev/rl-algorithms/ddpg): the same as default_config.
 # rl-zoo rows translate RL Baselines3 Zoo's hyperparams/ddpg.yml (rl_zoo3 2.9.2) on top of SB3
-# 2.x's DDPG defaults (TD3's with policy_delay=1, one critic, no target smoothing): one
-# learning_rate, learning_starts=100, [400, 300] networks, actions rescaled to [-1, 1].
-_SB3_DDPG = {
-    "actor_learning_rate": 1e-3,
-    "critic_learning_rate": 1e-3,
-    "learning_starts": 100,
-    "hidden_sizes": (400, 300),
-    "action_units": "unit",
-    "policy_delay": 1,
-}
-_ZOO_MUJOCO = {**_SB3_DDPG, "learning_starts": 10_000, "noise_std": 0.1}
+# 2.x's DDPG defaults: TD3's (one learning_rate, learning_starts=100, [400, 300] networks,
+# actions rescaled to [-1, 1]) with policy_delay=1, one critic and no target smoothing (the last
+# two are this Config's defaults). On these envs ddpg.yml sets what td3.yml sets, so each row is
+# TD3's with policy_delay=1.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    # CleanRL ddpg_continuous_action.py defaults, which its benchmarks use on these envs
-    # (docs.cleanrl.dev/rl-algorithms/ddpg): the same as default_config.
-    # CleanRL benchmarks the -v4 MuJoCo envs; the -v5 ids repeat its defaults.
-    "cleanrl": {
-        f"{env}-{v}": {} for env in ("HalfCheetah", "Walker2d", "Hopper") for v in ("v4", "v5")
-    },
-    "rl-zoo": {
-        "Pendulum-v1": {
-            **_SB3_DDPG,
-            "gamma": 0.98,
-            "buffer_size": 200_000,
-            "learning_starts": 10_000,
-            "noise_std": 0.1,
-        },
-        "MountainCarContinuous-v0": {
-            **_SB3_DDPG,
-            "exploration_noise": "ou",
-            "noise_std": 0.5,
-        },
-        # The zoo tunes the -v4 MuJoCo envs; the -v5 rows repeat them (not tuned by the zoo).
-        **{
-            f"{env}-{version}": _ZOO_MUJOCO
-            for env in ("HalfCheetah", "Ant", "Hopper", "Walker2d", "Humanoid")
-            for version in ("v4", "v5")
-        },
-        **{f"Swimmer-{v}": {**_ZOO_MUJOCO, "gamma": 0.9999} for v in ("v4", "v5")},
-    },
+    "cleanrl": td3.PRESETS["cleanrl"],
+    "rl-zoo": {env: {**row, "policy_delay": 1} for env, row in td3.PRESETS["rl-zoo"].items()},
 }
 
 

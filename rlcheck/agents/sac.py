@@ -12,7 +12,6 @@ entropy-regularized clipped double-Q target, an actor step and an α step (the l
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,31 +21,21 @@ import numpy as np
 import optax
 from flax import struct
 
-from rlcheck.agents.base import Trajectory, all_finite, static, traced, traced_values
+from rlcheck.agents.base import Trajectory, all_finite, static, traced
 from rlcheck.agents.common.continuous_control import (
-    Network,
     adam,
     bound_log_std,
     critic_apply,
-    critic_init,
     gsde_std,
-    latest_means,
     polyak_update,
-    rollout_transitions,
-    run_if,
     squashed_gaussian,
     td_target,
-    uniform_actions,
     unit_to_box,
 )
-from rlcheck.agents.common.normalize import (
-    RunningMeanStd,
-    rms_init,
-    rms_normalize,
-    rms_update,
-)
-from rlcheck.agents.common.replay import Replay, replay_add, replay_init, replay_sample
-from rlcheck.envs.spec import Box, EnvSpec
+from rlcheck.agents.common.normalize import RunningMeanStd, rms_init
+from rlcheck.agents.common.offpolicy_ac import OffPolicyActorCritic
+from rlcheck.agents.common.replay import Replay
+from rlcheck.envs.spec import EnvSpec
 
 # SB3's ε inside gSDE's standard deviation, sqrt(variance + ε).
 _SDE_EPSILON = 1e-6
@@ -298,8 +287,13 @@ class State:
     hparams: dict
 
 
-class SAC:
-    """SAC's pure functions for one env spec and config (see :mod:`rlcheck.agents.base`)."""
+class SAC(OffPolicyActorCritic):
+    """SAC's pure functions for one env spec and config (see :mod:`rlcheck.agents.base`).
+
+    The setup, replay buffer, observation handling, critic regression step and the loop over
+    gradient steps are :class:`~rlcheck.agents.common.offpolicy_ac.OffPolicyActorCritic`'s,
+    the same for TD3; the actor outputs a Gaussian's mean and log-std (gSDE: the mean only).
+    """
 
     name = "sac"
     # Means over the update's gradient steps (actor and α ones over its actor steps; the latest
@@ -319,49 +313,21 @@ class SAC:
     actor_losses = ("actor_loss", "alpha_loss", "entropy", "alpha", "actor_grad_norm")
 
     def __init__(self, spec: EnvSpec, config: Config, budget: int):
-        if not isinstance(spec.action_space, Box):
-            raise ValueError(f"{self.name} needs continuous (Box) actions")
-        self.spec = spec
-        self.config = config
-        self.num_envs = config.num_envs
-        self.rollout_len = config.train_freq
-        steps_per_update = config.num_envs * config.train_freq
-        # A buffer larger than the run's transitions would never fill: same results, less memory.
-        self.capacity = min(
-            config.buffer_size, max(budget // steps_per_update, 1) * steps_per_update
-        )
-        self.action_dim = spec.action_space.shape[0]
-        self.low = np.asarray(spec.action_space.low, np.float32)
-        self.high = np.asarray(spec.action_space.high, np.float32)
+        # gSDE's actor outputs the mean only; its noise scale is a parameter matrix.
+        super().__init__(spec, config, budget, actor_outputs_per_action=1 if config.use_sde else 2)
         # log |d env_action / d unit_action|, what log π changes by in env units.
         self.log_scale = float(np.sum(np.log((self.high - self.low) / 2.0)))
-        self.obs_size = math.prod(spec.obs_shape)
         self.features = config.hidden_sizes[-1] if config.hidden_sizes else self.obs_size
-        net = {
-            "hidden_sizes": config.hidden_sizes,
-            "activation": config.activation,
-            "layer_init": config.layer_init,
-        }
-        # gSDE's actor outputs the mean only; its noise scale is a parameter matrix.
-        head = self.action_dim if config.use_sde else 2 * self.action_dim
-        self.actor = Network(out_size=head, **net)
-        self.critic = Network(out_size=1, **net)
-
-    def hparams(self) -> dict[str, jax.Array]:
-        return traced_values(self.config)
 
     # ---- networks -------------------------------------------------------------------------
 
     def init(self, key: jax.Array, hparams: dict[str, jax.Array]) -> State:
         key_actor, key_critic, key_noise = jax.random.split(key, 3)
-        obs = jnp.zeros((1, self.obs_size))
-        actor = {"net": self.actor.init(key_actor, obs)}
+        actor = {"net": self.actor.init(key_actor, jnp.zeros((1, self.obs_size)))}
         if self.config.use_sde:
             columns = self.action_dim if self.config.sde_full_std else 1
             actor["sde_log_std"] = jnp.full((self.features, columns), hparams["log_std_init"])
-        critic = critic_init(
-            self.critic, key_critic, self.config.n_critics, obs, jnp.zeros((1, self.action_dim))
-        )
+        critic = self._init_critics(key_critic)
         log_alpha = jnp.log(hparams["alpha_init"])
         learner = Learner(
             actor=actor,
@@ -374,32 +340,15 @@ class SAC:
             critic_updates=jnp.asarray(0, jnp.int32),
             actor_updates=jnp.asarray(0, jnp.int32),
         )
-        example = {
-            "obs": jnp.zeros(self.spec.obs_shape),
-            "action": jnp.zeros(self.action_dim),
-            "reward": jnp.float32(0),
-            "next_obs": jnp.zeros(self.spec.obs_shape),
-            "done": jnp.float32(0),
-        }
         return State(
             learner=learner,
-            buffer=replay_init(self.capacity, example),
+            buffer=self._init_buffer(),
             obs_rms=rms_init(self.spec.obs_shape),
             sde_noise=self._sde_matrices(actor, key_noise, self.num_envs),
             env_steps=jnp.asarray(0, jnp.int32),
             metrics={name: jnp.float32(0) for name in self.losses},
             hparams=hparams,
         )
-
-    def _prepare_obs(self, state: State, obs: jax.Array) -> jax.Array:
-        if self.config.normalize_obs:
-            obs = rms_normalize(state.obs_rms, obs, state.hparams["obs_clip"])
-        return obs.reshape(*obs.shape[: obs.ndim - len(self.spec.obs_shape)], self.obs_size)
-
-    def _critic_action(self, action: jax.Array) -> jax.Array:
-        if self.config.action_units == "env":
-            return unit_to_box(action, self.low, self.high)
-        return action
 
     # ---- the policy -----------------------------------------------------------------------
 
@@ -457,8 +406,7 @@ class SAC:
     # ---- acting ---------------------------------------------------------------------------
 
     def act(self, state: State, obs: jax.Array, key: jax.Array) -> tuple[State, jax.Array, dict]:
-        if self.config.normalize_obs:
-            state = state.replace(obs_rms=rms_update(state.obs_rms, obs))
+        state = self._track_obs(state, obs)
         hp = state.hparams
         key_policy, key_uniform = jax.random.split(key)
         mean, log_std, features = self._gaussian(
@@ -471,11 +419,7 @@ class SAC:
         else:
             noise = jnp.exp(log_std) * jax.random.normal(key_policy, mean.shape)
         action = jnp.tanh(mean + noise)
-        if self.config.uniform_warmup:
-            warm_up = state.env_steps < hp["learning_starts"]
-            action = jnp.where(warm_up, uniform_actions(key_uniform, action.shape), action)
-        state = state.replace(env_steps=state.env_steps + self.num_envs)
-        return state, unit_to_box(action, self.low, self.high), {"obs": obs}
+        return self._acted(state, self._uniform_warmup(state, action, key_uniform), obs)
 
     def policy(
         self, state: State, obs: jax.Array, key: jax.Array, deterministic: bool
@@ -488,13 +432,6 @@ class SAC:
         return unit_to_box(action, self.low, self.high)
 
     # ---- learning -------------------------------------------------------------------------
-
-    def _critic_loss(
-        self, critic: dict, obs: jax.Array, action: jax.Array, target: jax.Array
-    ) -> tuple[jax.Array, jax.Array]:
-        # Summed over critics (CleanRL); SB3 halves it, which Adam's scale invariance ignores.
-        q = critic_apply(self.critic, critic, obs, action)
-        return jnp.sum(jnp.mean((q - target) ** 2, axis=-1)), q
 
     def _actor_loss(
         self,
@@ -557,17 +494,11 @@ class SAC:
         )
         return learner, jax.tree.map(jnp.mean, values), jnp.float32(1)
 
-    def _no_actor_step(self, learner: Learner) -> tuple[Learner, dict, jax.Array]:
-        zero = jnp.float32(0)
-        return learner, dict.fromkeys(self.actor_losses, zero), zero
-
     def _gradient_step(self, state: State, learner: Learner, key: jax.Array) -> tuple:
         """A critic step on a fresh minibatch, the actor and α steps when due, target update."""
         hp = state.hparams
         key_sample, key_next, key_actor = jax.random.split(key, 3)
-        batch, _ = replay_sample(state.buffer, key_sample, self.config.batch_size)
-        obs = self._prepare_obs(state, batch["obs"])
-        next_obs = self._prepare_obs(state, batch["next_obs"])
+        batch, obs, next_obs = self._minibatch(state, key_sample)
 
         next_action, next_log_prob = self._sample(learner.actor, next_obs, key_next, hp)
         next_qs = critic_apply(
@@ -581,28 +512,12 @@ class SAC:
             next_log_prob,
             self._alpha(learner, hp),
         )
-        (critic_loss, q), grads = jax.value_and_grad(self._critic_loss, has_aux=True)(
-            learner.critic, obs, self._critic_action(batch["action"]), target
+        learner, critic_values = self._critic_step(hp, learner, obs, batch["action"], target)
+        learner, actor_values, actor_ran = self._every_nth(
+            self.config.policy_frequency,
+            functools.partial(self._actor_alpha_steps, hp, obs, key_actor),
+            learner,
         )
-        updates, critic_opt = adam(hp["critic_learning_rate"], hp).update(
-            grads, learner.critic_opt, learner.critic
-        )
-        learner = learner.replace(
-            critic=optax.apply_updates(learner.critic, updates),
-            critic_opt=critic_opt,
-            critic_updates=learner.critic_updates + 1,
-        )
-
-        actor_steps = functools.partial(self._actor_alpha_steps, hp, obs, key_actor)
-        if self.config.policy_frequency == 1:
-            learner, actor_values, actor_ran = actor_steps(learner)
-        else:
-            learner, actor_values, actor_ran = jax.lax.cond(
-                learner.critic_updates % self.config.policy_frequency == 0,
-                actor_steps,
-                self._no_actor_step,
-                learner,
-            )
 
         tau = hp["tau"]
         if self.config.target_update_interval > 1:
@@ -611,46 +526,17 @@ class SAC:
         learner = learner.replace(
             critic_target=polyak_update(learner.critic_target, learner.critic, tau)
         )
-        values = {
-            "critic_loss": critic_loss,
-            "q_mean": jnp.mean(q),
-            "critic_grad_norm": optax.tree.norm(grads),
-            **actor_values,
-        }
-        ran = {name: jnp.float32(1) for name in values} | {name: actor_ran for name in actor_values}
-        return learner, (values, ran)
-
-    def _gradient_steps(self, state: State, learner: Learner, keys: jax.Array) -> tuple:
-        learner, (values, ran) = jax.lax.scan(
-            functools.partial(self._gradient_step, state), learner, keys
-        )
-        return learner, {"values": values, "ran": ran}
+        return learner, self._step_internals(critic_values, actor_values, actor_ran)
 
     def update(self, state: State, traj: Trajectory, key: jax.Array) -> tuple[State, dict]:
-        batch = rollout_transitions(
-            traj, traj.aux["obs"], self.low, self.high, self.config.bootstrap_on_truncation
-        )
-        state = state.replace(buffer=replay_add(state.buffer, batch))
+        """The rollout into the replay buffer, then (see :meth:`_learn`) ``gradient_steps``
+        calls of :meth:`_gradient_step` once learning has started; gSDE's noise matrices are
+        redrawn for the next rollout."""
+        state = self._store_rollout(state, traj)
         key_steps, key_noise = jax.random.split(key)
-        # SB3 and CleanRL train once more than learning_starts transitions are stored.
-        started = state.env_steps > state.hparams["learning_starts"]
-        learner, out = run_if(
-            started,
-            functools.partial(self._gradient_steps, state),
-            state.learner,
-            jax.random.split(key_steps, self.config.gradient_steps),
-        )
-        metrics = latest_means(out["values"], out["ran"], state.metrics)
-        state = state.replace(
-            learner=learner,
-            metrics=metrics,
-            sde_noise=self._sde_matrices(learner.actor, key_noise, self.num_envs),
-        )
-        counters = {
-            "critic_updates": learner.critic_updates.astype(jnp.float32),
-            "actor_updates": learner.actor_updates.astype(jnp.float32),
-        }
-        return state, {**metrics, **counters}
+        state, metrics = self._learn(state, key_steps, self._gradient_step)
+        sde_noise = self._sde_matrices(state.learner.actor, key_noise, self.num_envs)
+        return state.replace(sde_noise=sde_noise), metrics
 
     def params_finite(self, state: State) -> jax.Array:
         return all_finite((state.learner.actor, state.learner.critic, state.learner.log_alpha))

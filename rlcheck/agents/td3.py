@@ -13,39 +13,27 @@ switched off, as in Stable-Baselines3.
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from flax import struct
 
-from rlcheck.agents.base import Trajectory, all_finite, static, traced, traced_values
+from rlcheck.agents.base import Trajectory, all_finite, static, traced
 from rlcheck.agents.common.continuous_control import (
-    Network,
     adam,
     critic_apply,
-    critic_init,
-    latest_means,
     ou_noise_step,
     polyak_update,
-    rollout_transitions,
-    run_if,
     td_target,
-    uniform_actions,
     unit_to_box,
 )
-from rlcheck.agents.common.normalize import (
-    RunningMeanStd,
-    rms_init,
-    rms_normalize,
-    rms_update,
-)
-from rlcheck.agents.common.replay import Replay, replay_add, replay_init, replay_sample
-from rlcheck.envs.spec import Box, EnvSpec
+from rlcheck.agents.common.normalize import RunningMeanStd, rms_init
+from rlcheck.agents.common.offpolicy_ac import OffPolicyActorCritic
+from rlcheck.agents.common.replay import Replay
+from rlcheck.envs.spec import EnvSpec
 
 
 @dataclass(frozen=True)
@@ -244,51 +232,27 @@ class State:
     hparams: dict
 
 
-class TD3:
-    """TD3's pure functions for one env spec and config (see :mod:`rlcheck.agents.base`)."""
+class TD3(OffPolicyActorCritic):
+    """TD3's pure functions for one env spec and config (see :mod:`rlcheck.agents.base`).
+
+    The setup, replay buffer, observation handling, critic regression step and the loop over
+    gradient steps are :class:`~rlcheck.agents.common.offpolicy_ac.OffPolicyActorCritic`'s,
+    the same for SAC; the actor is a deterministic μ(s) (one output per action dimension).
+    """
 
     name = "td3"
     # Means over the update's gradient steps (actor ones over its actor steps; the latest value
     # when it had none), then the cumulative step counters (the policy delay at work).
     losses = ("critic_loss", "actor_loss", "q_mean", "critic_grad_norm", "actor_grad_norm")
     metric_names = (*losses, "critic_updates", "actor_updates")
-
-    def __init__(self, spec: EnvSpec, config: Config, budget: int):
-        if not isinstance(spec.action_space, Box):
-            raise ValueError(f"{self.name} needs continuous (Box) actions")
-        self.spec = spec
-        self.config = config
-        self.num_envs = config.num_envs
-        self.rollout_len = config.train_freq
-        steps_per_update = config.num_envs * config.train_freq
-        # A buffer larger than the run's transitions would never fill: same results, less memory.
-        self.capacity = min(
-            config.buffer_size, max(budget // steps_per_update, 1) * steps_per_update
-        )
-        self.action_dim = spec.action_space.shape[0]
-        self.low = np.asarray(spec.action_space.low, np.float32)
-        self.high = np.asarray(spec.action_space.high, np.float32)
-        self.obs_size = math.prod(spec.obs_shape)
-        net = {
-            "hidden_sizes": config.hidden_sizes,
-            "activation": config.activation,
-            "layer_init": config.layer_init,
-        }
-        self.actor = Network(out_size=self.action_dim, **net)
-        self.critic = Network(out_size=1, **net)
-
-    def hparams(self) -> dict[str, jax.Array]:
-        return traced_values(self.config)
+    actor_losses = ("actor_loss", "actor_grad_norm")
 
     # ---- networks -------------------------------------------------------------------------
 
     def init(self, key: jax.Array, hparams: dict[str, jax.Array]) -> State:
         key_actor, key_critic = jax.random.split(key)
-        obs = jnp.zeros((1, self.obs_size))
-        actor = self.actor.init(key_actor, obs)
-        critic = critic_init(
-            self.critic, key_critic, self.config.n_critics, obs, jnp.zeros((1, self.action_dim))
-        )
+        actor = self.actor.init(key_actor, jnp.zeros((1, self.obs_size)))
+        critic = self._init_critics(key_critic)
         learner = Learner(
             actor=actor,
             actor_target=actor,
@@ -299,16 +263,9 @@ class TD3:
             critic_updates=jnp.asarray(0, jnp.int32),
             actor_updates=jnp.asarray(0, jnp.int32),
         )
-        example = {
-            "obs": jnp.zeros(self.spec.obs_shape),
-            "action": jnp.zeros(self.action_dim),
-            "reward": jnp.float32(0),
-            "next_obs": jnp.zeros(self.spec.obs_shape),
-            "done": jnp.float32(0),
-        }
         return State(
             learner=learner,
-            buffer=replay_init(self.capacity, example),
+            buffer=self._init_buffer(),
             obs_rms=rms_init(self.spec.obs_shape),
             noise=jnp.zeros((self.num_envs, self.action_dim)),
             env_steps=jnp.asarray(0, jnp.int32),
@@ -316,25 +273,14 @@ class TD3:
             hparams=hparams,
         )
 
-    def _prepare_obs(self, state: State, obs: jax.Array) -> jax.Array:
-        if self.config.normalize_obs:
-            obs = rms_normalize(state.obs_rms, obs, state.hparams["obs_clip"])
-        return obs.reshape(*obs.shape[: obs.ndim - len(self.spec.obs_shape)], self.obs_size)
-
     def _actor(self, params: dict, x: jax.Array) -> jax.Array:
         """μ(s) in [-1, 1] units."""
         return jnp.tanh(self.actor.apply(params, x)[1])
 
-    def _critic_action(self, action: jax.Array) -> jax.Array:
-        if self.config.action_units == "env":
-            return unit_to_box(action, self.low, self.high)
-        return action
-
     # ---- acting ---------------------------------------------------------------------------
 
     def act(self, state: State, obs: jax.Array, key: jax.Array) -> tuple[State, jax.Array, dict]:
-        if self.config.normalize_obs:
-            state = state.replace(obs_rms=rms_update(state.obs_rms, obs))
+        state = self._track_obs(state, obs)
         hp = state.hparams
         key_noise, key_uniform = jax.random.split(key)
         greedy = self._actor(state.learner.actor, self._prepare_obs(state, obs))
@@ -349,10 +295,7 @@ class TD3:
         else:
             noise = hp["noise_std"] * jax.random.normal(key_noise, greedy.shape)
         action = jnp.clip(greedy + noise, -1.0, 1.0)
-        if self.config.uniform_warmup:
-            action = jnp.where(warm_up, uniform_actions(key_uniform, greedy.shape), action)
-        state = state.replace(env_steps=state.env_steps + self.num_envs)
-        return state, unit_to_box(action, self.low, self.high), {"obs": obs}
+        return self._acted(state, self._uniform_warmup(state, action, key_uniform), obs)
 
     def policy(
         self, state: State, obs: jax.Array, key: jax.Array, deterministic: bool
@@ -364,13 +307,6 @@ class TD3:
         return unit_to_box(action, self.low, self.high)
 
     # ---- learning -------------------------------------------------------------------------
-
-    def _critic_loss(
-        self, critic: dict, obs: jax.Array, action: jax.Array, target: jax.Array
-    ) -> tuple[jax.Array, jax.Array]:
-        # Summed over critics, as SB3 and CleanRL; SB3's SAC halves it, which Adam ignores.
-        q = critic_apply(self.critic, critic, obs, action)
-        return jnp.sum(jnp.mean((q - target) ** 2, axis=-1)), q
 
     def _actor_loss(self, actor: dict, critic: dict, obs: jax.Array) -> jax.Array:
         # −Q₁(s, μ(s)): the first critic only (TD3 paper, SB3, CleanRL).
@@ -397,17 +333,11 @@ class TD3:
         values = {"actor_loss": loss, "actor_grad_norm": optax.tree.norm(grads)}
         return learner, values, jnp.float32(1)
 
-    def _no_actor_step(self, learner: Learner) -> tuple[Learner, dict, jax.Array]:
-        zero = jnp.float32(0)
-        return learner, {"actor_loss": zero, "actor_grad_norm": zero}, zero
-
     def _gradient_step(self, state: State, learner: Learner, key: jax.Array) -> tuple:
         """One critic step on a fresh minibatch; every policy_delay-th, an actor step."""
         hp = state.hparams
         key_sample, key_smoothing = jax.random.split(key)
-        batch, _ = replay_sample(state.buffer, key_sample, self.config.batch_size)
-        obs = self._prepare_obs(state, batch["obs"])
-        next_obs = self._prepare_obs(state, batch["next_obs"])
+        batch, obs, next_obs = self._minibatch(state, key_sample)
 
         next_action = target_policy_smoothing(
             self._actor(learner.actor_target, next_obs),
@@ -419,67 +349,20 @@ class TD3:
             self.critic, learner.critic_target, next_obs, self._critic_action(next_action)
         )
         target = td_target(batch["reward"], batch["done"], hp["gamma"], next_qs)
-        (critic_loss, q), grads = jax.value_and_grad(self._critic_loss, has_aux=True)(
-            learner.critic, obs, self._critic_action(batch["action"]), target
+        learner, critic_values = self._critic_step(hp, learner, obs, batch["action"], target)
+        learner, actor_values, actor_ran = self._every_nth(
+            self.config.policy_delay, functools.partial(self._actor_step, hp, obs), learner
         )
-        updates, critic_opt = adam(hp["critic_learning_rate"], hp).update(
-            grads, learner.critic_opt, learner.critic
-        )
-        learner = learner.replace(
-            critic=optax.apply_updates(learner.critic, updates),
-            critic_opt=critic_opt,
-            critic_updates=learner.critic_updates + 1,
-        )
-        actor_step = functools.partial(self._actor_step, hp, obs)
-        if self.config.policy_delay == 1:
-            learner, actor_values, actor_ran = actor_step(learner)
-        else:
-            learner, actor_values, actor_ran = jax.lax.cond(
-                learner.critic_updates % self.config.policy_delay == 0,
-                actor_step,
-                self._no_actor_step,
-                learner,
-            )
-        values = {
-            "critic_loss": critic_loss,
-            "q_mean": jnp.mean(q),
-            "critic_grad_norm": optax.tree.norm(grads),
-            **actor_values,
-        }
-        ran = {name: jnp.float32(1) for name in values} | {
-            name: jnp.float32(actor_ran) for name in actor_values
-        }
-        return learner, (values, ran)
-
-    def _gradient_steps(self, state: State, learner: Learner, keys: jax.Array) -> tuple:
-        learner, (values, ran) = jax.lax.scan(
-            functools.partial(self._gradient_step, state), learner, keys
-        )
-        return learner, {"values": values, "ran": ran}
+        return learner, self._step_internals(critic_values, actor_values, actor_ran)
 
     def update(self, state: State, traj: Trajectory, key: jax.Array) -> tuple[State, dict]:
-        batch = rollout_transitions(
-            traj, traj.aux["obs"], self.low, self.high, self.config.bootstrap_on_truncation
-        )
-        state = state.replace(buffer=replay_add(state.buffer, batch))
+        """The rollout into the replay buffer, then (see :meth:`_learn`) ``gradient_steps``
+        calls of :meth:`_gradient_step` once learning has started."""
+        state = self._store_rollout(state, traj)
         if self.config.exploration_noise == "ou":
             ended = jnp.any(traj.terminated | traj.truncated, axis=0)
             state = state.replace(noise=jnp.where(ended[:, None], 0.0, state.noise))
-        # SB3 and CleanRL train once more than learning_starts transitions are stored.
-        started = state.env_steps > state.hparams["learning_starts"]
-        learner, out = run_if(
-            started,
-            functools.partial(self._gradient_steps, state),
-            state.learner,
-            jax.random.split(key, self.config.gradient_steps),
-        )
-        metrics = latest_means(out["values"], out["ran"], state.metrics)
-        state = state.replace(learner=learner, metrics=metrics)
-        counters = {
-            "critic_updates": learner.critic_updates.astype(jnp.float32),
-            "actor_updates": learner.actor_updates.astype(jnp.float32),
-        }
-        return state, {**metrics, **counters}
+        return self._learn(state, key, self._gradient_step)
 
     def params_finite(self, state: State) -> jax.Array:
         return all_finite((state.learner.actor, state.learner.critic))
