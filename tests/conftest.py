@@ -19,7 +19,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("RLCHECK_CACHE_DIR", str(cache))
     from rlcheck.experiment.execute import configure_jax, worker_xla_flags
 
-    # Tests that train in-process compile like the CLI's workers do.
-    os.environ["XLA_FLAGS"] = worker_xla_flags(os.environ.get("XLA_FLAGS"))
+    # Tests that train in-process compile like the CLI's (pinned) workers do.
+    os.environ["XLA_FLAGS"] = worker_xla_flags(os.environ.get("XLA_FLAGS"), pinned=True)
 
     configure_jax()

@@ -9,7 +9,9 @@ Why pinned: XLA sizes its CPU thread pool from the process's CPU affinity. Unpin
 programs stalled forever (every XLA thread idle) in 6 of 22 runs with JAX 0.10 on a 2-core
 machine, with or without asynchronous dispatch or multi-threaded Eigen; pinned, none did in 20
 runs (docs/DESIGN-NOTES.md). A watchdog catches a stall anyway and reruns the unit (results
-are deterministic).
+are deterministic). Unpinned processes (GPU workers, a user's own) get the XLA flag that
+avoids the stall instead (:data:`rlcheck.XLA_CPU_STALL_WORKAROUND`); pinned ones do not need
+it and run faster without it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+import rlcheck
 from rlcheck.experiment.plan import UnitPlan
 from rlcheck.experiment.provenance import provenance, usable_cores
 from rlcheck.experiment.record import array_rows, scalar_rows, seed_rows
@@ -53,15 +56,23 @@ def configure_jax() -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
-def worker_xla_flags(user_flags: str | None) -> str:
-    """XLA flags for workers: the user's, plus LLVM -O1 unless they chose a level.
+def worker_xla_flags(user_flags: str | None, pinned: bool = True) -> str:
+    """XLA flags for workers: the user's, plus LLVM -O1 unless they chose a level; for workers
+    that are not pinned to one core, plus :data:`rlcheck.XLA_CPU_STALL_WORKAROUND` unless the
+    user chose YNNPACK fusions (pinned workers do not stall and run faster without it, so it is
+    dropped for them where only rlcheck's import had added it).
 
     -O1 instead of -O3 compiles a PPO program in 8 s instead of 12 s on one core and runs it as
     fast (BENCHMARKS.md); a warm run loads it from the cache either way.
     """
-    flags = user_flags or ""
+    tokens = (user_flags or "").split()
+    if pinned and rlcheck.XLA_WORKAROUND_SET_ON_IMPORT:
+        tokens = [t for t in tokens if t != rlcheck.XLA_CPU_STALL_WORKAROUND]
+    flags = " ".join(tokens)
     if "xla_backend_optimization_level" not in flags:
         flags = f"{flags} --xla_backend_optimization_level=1".strip()
+    if not pinned and "xla_cpu_experimental_ynn_fusion_type" not in flags:
+        flags = f"{flags} {rlcheck.XLA_CPU_STALL_WORKAROUND}"
     return flags
 
 
@@ -284,6 +295,7 @@ class Executor:
             os.environ["XLA_FLAGS"] = self._saved_xla_flags
             if not self._saved_xla_flags:
                 del os.environ["XLA_FLAGS"]
+            os.environ.pop(rlcheck.PINNED_WORKER_ENV, None)
             self._saved_xla_flags = None
 
     def run(self, units: list[UnitPlan]) -> list[UnitOutcome]:
@@ -434,14 +446,18 @@ class Executor:
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            worker_cores = _worker_cores(self.workers)
+            pinned = all(core is not None for core in worker_cores)
             if self._saved_xla_flags is None:
                 # Spawned workers inherit this process's environment; XLA reads it at start-up.
                 self._saved_xla_flags = os.environ.get("XLA_FLAGS", "")
-                os.environ["XLA_FLAGS"] = worker_xla_flags(self._saved_xla_flags)
+                os.environ["XLA_FLAGS"] = worker_xla_flags(self._saved_xla_flags, pinned)
+                if pinned:
+                    os.environ[rlcheck.PINNED_WORKER_ENV] = "1"
             context = mp.get_context("spawn")
             self._messages = context.Queue()
             cores = context.Queue()
-            for core in _worker_cores(self.workers):
+            for core in worker_cores:
                 cores.put(core)
             self._pool = ProcessPoolExecutor(
                 self.workers,

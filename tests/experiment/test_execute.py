@@ -1,4 +1,9 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
+import pytest
 
 from rlcheck.experiment.execute import Executor, default_workers, worker_xla_flags
 from rlcheck.experiment.plan import plan_units
@@ -80,6 +85,7 @@ def test_results_are_stored_per_seed_and_checkpoint(tmp_path):
 
 
 def test_worker_flags_keep_the_users_choices():
+    no_ynn = "--xla_cpu_experimental_ynn_fusion_type="
     assert worker_xla_flags(None) == "--xla_backend_optimization_level=1"
     assert worker_xla_flags("--xla_dump_to=/tmp/x") == (
         "--xla_dump_to=/tmp/x --xla_backend_optimization_level=1"
@@ -87,4 +93,80 @@ def test_worker_flags_keep_the_users_choices():
     assert worker_xla_flags("--xla_backend_optimization_level=3") == (
         "--xla_backend_optimization_level=3"
     )
+    # unpinned workers (GPU) get the stall workaround, unless the user chose YNNPACK fusions
+    assert worker_xla_flags(None, pinned=False) == f"--xla_backend_optimization_level=1 {no_ynn}"
+    chosen = "--xla_backend_optimization_level=2 --xla_cpu_experimental_ynn_fusion_type=dot"
+    assert worker_xla_flags(chosen, pinned=False) == chosen
     assert default_workers(1) == 1
+
+
+# TRPO on CartPole-v1 with 128 steps per rollout and two vmapped seeds: jaxlib 0.10.2's XLA:CPU
+# deadlocked on this program here (every thread idle, forever) when the process could use both
+# cores, and did not on one core. Run in a fresh interpreter on every core with the worker
+# flags, under a timeout, so a regression fails instead of hanging the suite.
+_HANG_PROGRAM = """
+from rlcheck import envs
+from rlcheck.agents import make_agent
+from rlcheck.drivers.common import EvalPlan, make_schedule
+from rlcheck.drivers.fused import FusedDriver
+env = envs.make("gymnax:CartPole-v1")
+agent = make_agent("trpo", env.spec, {"num_steps": 128}, 512)
+schedule = make_schedule(512, 128, 2, "trpo")
+results, _ = FusedDriver(agent, env, schedule, EvalPlan(2, 2, 4)).run([0, 1])
+print("finished", results["final_returns"].shape)
+"""
+
+
+def _every_core() -> None:
+    # pytest's workers are pinned to one core each (conftest.py); the stall needs more
+    os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the stall needs two cores")
+def test_unpinned_worker_flags_avoid_the_xla_cpu_stall():
+    env = {**os.environ, "XLA_FLAGS": worker_xla_flags(None, pinned=False)}
+    env.pop("RLCHECK_PINNED_WORKER", None)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _HANG_PROGRAM],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            preexec_fn=_every_core,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the TRPO program did not finish in 240 s: XLA:CPU stalled again")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "finished (2, 4)" in done.stdout
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores to tell the cases apart")
+def test_importing_rlcheck_sets_the_workaround_only_where_needed():
+    code = "import os, rlcheck; print(os.environ.get('XLA_FLAGS'))"
+    no_ynn = "--xla_cpu_experimental_ynn_fusion_type="
+
+    def flags_after_import(given: str, pinned_worker: bool, every_core: bool) -> str:
+        env = {**os.environ, "XLA_FLAGS": given}
+        env.pop("RLCHECK_PINNED_WORKER", None)
+        if pinned_worker:
+            env["RLCHECK_PINNED_WORKER"] = "1"
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            preexec_fn=_every_core if every_core else None,
+        )
+        return out.stdout.strip()
+
+    assert flags_after_import("--xla_dump_to=/tmp/x", False, True) == (
+        f"--xla_dump_to=/tmp/x {no_ynn}"
+    )
+    chosen = "--xla_cpu_experimental_ynn_fusion_type=dot"
+    assert flags_after_import(chosen, False, True) == chosen
+    assert flags_after_import("--xla_dump_to=/tmp/x", True, True) == "--xla_dump_to=/tmp/x"
+    # this test process is pinned to one core (conftest.py), and so is its child
+    assert flags_after_import("--xla_dump_to=/tmp/x", False, False) == "--xla_dump_to=/tmp/x"
