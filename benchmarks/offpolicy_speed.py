@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import signal
 import sqlite3
@@ -32,6 +31,8 @@ import time
 from pathlib import Path
 
 from scipy.stats import trim_mean
+
+from rlcheck.experiment.provenance import machine
 
 ROOT = Path(__file__).resolve().parent
 VENVS = ROOT / ".venvs"
@@ -205,17 +206,9 @@ def main() -> None:
     args = parser.parse_args()
     if not (VENVS / "rejax/bin/python").exists():
         sys.exit(f"missing peer venv {VENVS / 'rejax'}: run bash benchmarks/peers/setup.sh")
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
+    m = machine()
     results: dict = {
-        "machine": f"{cpu}, {len(os.sched_getaffinity(0))} cores, "
-        f"{platform.platform()}, Python {platform.python_version()}",
+        "machine": f"{m['cpu']}, {m['cores']} cores, {m['platform']}, Python {m['python']}",
         "repeats": args.repeats,
     }
     with tempfile.TemporaryDirectory() as tmp:

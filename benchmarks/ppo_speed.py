@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sqlite3
 import statistics
@@ -23,6 +22,8 @@ import time
 from pathlib import Path
 
 from scipy.stats import trim_mean
+
+from rlcheck.experiment.provenance import machine
 
 ROOT = Path(__file__).resolve().parent
 VENVS = ROOT / ".venvs"
@@ -245,17 +246,9 @@ def main() -> None:
     for venv in ("rejax", "sb3"):
         if not (VENVS / venv / "bin/python").exists():
             sys.exit(f"missing peer venv {VENVS / venv}: run bash benchmarks/peers/setup.sh")
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
+    m = machine()
     results: dict = {
-        "machine": f"{cpu}, {len(os.sched_getaffinity(0))} cores, "
-        f"{platform.platform()}, Python {platform.python_version()}"
+        "machine": f"{m['cpu']}, {m['cores']} cores, {m['platform']}, Python {m['python']}"
     }
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -117,9 +117,10 @@ print("finished", results["final_returns"].shape)
 """
 
 
-def _every_core() -> None:
-    # pytest's workers are pinned to one core each (conftest.py); the stall needs more
-    os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+# pytest's workers are pinned to one core each (conftest.py), and so would be their children;
+# the stall needs more. The child widens its own affinity first thing (not through preexec_fn,
+# which is unsafe after fork in a multithreaded JAX process).
+_EVERY_CORE = "import os; os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))\n"
 
 
 @pytest.mark.slow
@@ -129,12 +130,11 @@ def test_unpinned_worker_flags_avoid_the_xla_cpu_stall():
     env.pop("RLCHECK_PINNED_WORKER", None)
     try:
         done = subprocess.run(
-            [sys.executable, "-c", _HANG_PROGRAM],
+            [sys.executable, "-c", _EVERY_CORE + _HANG_PROGRAM],
             env=env,
             capture_output=True,
             text=True,
             timeout=240,
-            preexec_fn=_every_core,
         )
     except subprocess.TimeoutExpired:
         pytest.fail("the TRPO program did not finish in 240 s: XLA:CPU stalled again")
@@ -147,18 +147,22 @@ def test_importing_rlcheck_sets_the_workaround_only_where_needed():
     code = "import os, rlcheck; print(os.environ.get('XLA_FLAGS'))"
     no_ynn = "--xla_cpu_experimental_ynn_fusion_type="
 
-    def flags_after_import(given: str, pinned_worker: bool, every_core: bool) -> str:
+    def flags_after_import(
+        given: str, pinned_worker: bool, every_core: bool, added_by_parent: bool = False
+    ) -> str:
         env = {**os.environ, "XLA_FLAGS": given}
         env.pop("RLCHECK_PINNED_WORKER", None)
+        env.pop("RLCHECK_ADDED_XLA_FLAG", None)
         if pinned_worker:
             env["RLCHECK_PINNED_WORKER"] = "1"
+        if added_by_parent:
+            env["RLCHECK_ADDED_XLA_FLAG"] = "1"
         out = subprocess.run(
-            [sys.executable, "-c", code],
+            [sys.executable, "-c", (_EVERY_CORE if every_core else "") + code],
             env=env,
             capture_output=True,
             text=True,
             check=True,
-            preexec_fn=_every_core if every_core else None,
         )
         return out.stdout.strip()
 
@@ -170,3 +174,8 @@ def test_importing_rlcheck_sets_the_workaround_only_where_needed():
     assert flags_after_import("--xla_dump_to=/tmp/x", True, True) == "--xla_dump_to=/tmp/x"
     # this test process is pinned to one core (conftest.py), and so is its child
     assert flags_after_import("--xla_dump_to=/tmp/x", False, False) == "--xla_dump_to=/tmp/x"
+    # a flag that rlcheck added in a parent process is not the user's choice: a pinned child
+    # drops it
+    inherited = f"--xla_dump_to=/tmp/x {no_ynn}"
+    assert flags_after_import(inherited, True, True, added_by_parent=True) == "--xla_dump_to=/tmp/x"
+    assert flags_after_import(inherited, False, True, added_by_parent=True) == inherited
