@@ -26,6 +26,7 @@ from flax import struct
 
 from rlcheck.agents.base import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.agents.common.distributional import categorical_projection
+from rlcheck.agents.common.networks import im2col_conv
 from rlcheck.agents.common.nstep import n_step_returns
 from rlcheck.agents.common.prioritized import (
     Priorities,
@@ -358,7 +359,14 @@ class QNetwork(nn.Module):
         if self.obs_ndim == 3:
             fan_in = 9 * x.shape[-1]
             init = _layer_init(self.weight_init, fan_in, gain)
-            x = act(nn.Conv(self.conv_channels, (3, 3), padding="VALID", **init)(x))
+            conv = nn.Conv(
+                self.conv_channels,
+                (3, 3),
+                padding="VALID",
+                conv_general_dilated=im2col_conv,  # fast on CPU inside loops (see its doc)
+                **init,
+            )
+            x = act(conv(x))
         x = x.reshape((*batch_shape, -1))
         for width in self.hidden_sizes:
             x = act(nn.Dense(width, **_layer_init(self.weight_init, x.shape[-1], gain))(x))

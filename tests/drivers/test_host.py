@@ -1,3 +1,4 @@
+import jax
 import numpy as np
 import pytest
 
@@ -70,3 +71,29 @@ def test_host_driver_learns_cartpole():
     finals = results["final_returns"].mean(axis=1)
     # Random play scores ~22; CleanRL-default PPO reaches a few hundred after 50k steps.
     assert finals.min() > 150, finals
+
+
+def test_update_writes_the_states_in_place():
+    # An off-policy agent's replay buffer is most of its state; without donation every update
+    # would copy it. Donated inputs are deleted by the call, and the run still works after it.
+    overrides = {"learning_starts": 50, "buffer_size": 1000}
+    d = _driver("sac", "gymnasium:Pendulum-v1", 300, overrides, checkpoints=1)
+    seen = []
+    update = None
+
+    def spy(states, traj, keys):
+        seen.append(jax.tree.leaves(states.buffer))
+        return update(states, traj, keys)
+
+    original_compile = d._compile
+
+    def compile_and_spy(*args):
+        nonlocal update
+        original_compile(*args)
+        update, d._update = d._update, spy
+
+    d._compile = compile_and_spy
+    results, _ = d.run([0, 1])
+    assert len(seen) == d.schedule.num_updates > 100
+    assert all(x.is_deleted() for leaves in seen for x in leaves)
+    assert np.isfinite(results["final_returns"]).all()
