@@ -8,8 +8,9 @@ order, and quotes medians over ``--repeats`` and the ratio lax / im2col:
   unrolled and 16 inside a ``lax.scan`` (a training loop is a scan);
 - PPO's update on Breakout-MinAtar: 16 minibatch steps of 128 (4 epochs × 4 minibatches,
   rlcheck's defaults), vmapped over 8 seeds, the loop that PPO's training runs;
-- DQN's learner on Breakout-MinAtar: 64 gradient steps of batch 32 on the TD loss (the MinAtar
-  paper's network, Double DQN off), vmapped over 8 seeds.
+- DQN's learner on Breakout-MinAtar: 64 gradient steps of batch 32 on a Huber TD loss with
+  the MinAtar paper's network (Adam here; the optimizer does not touch the conv), vmapped over
+  8 seeds.
 
     python benchmarks/conv_speed.py [--repeats 5]
 """
