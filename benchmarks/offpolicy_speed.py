@@ -32,6 +32,7 @@ from pathlib import Path
 
 from scipy.stats import trim_mean
 
+from rlcheck import environ_without_added_flag
 from rlcheck.experiment.provenance import machine
 
 ROOT = Path(__file__).resolve().parent
@@ -121,8 +122,11 @@ def bench(algo: str, repeats: int, work: Path, peer_timeout: float | None) -> di
             if name == "rejax":
                 peer_args = [*BENCHES[algo][2], "--num-seeds", str(SEEDS)]
                 try:
+                    # rejax's older XLA aborts on the flag rlcheck's import added here.
                     wall, peak, stdout = timed(
-                        [str(VENVS / "rejax/bin/python"), *peer_args], timeout=peer_timeout
+                        [str(VENVS / "rejax/bin/python"), *peer_args],
+                        environ_without_added_flag(),
+                        timeout=peer_timeout,
                     )
                 except subprocess.TimeoutExpired:
                     rows[name].append({"timed_out_after_s": peer_timeout})

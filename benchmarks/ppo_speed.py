@@ -23,6 +23,7 @@ from pathlib import Path
 
 from scipy.stats import trim_mean
 
+from rlcheck import environ_without_added_flag
 from rlcheck.experiment.provenance import machine
 
 ROOT = Path(__file__).resolve().parent
@@ -93,7 +94,8 @@ def fused(repeats: int, work: Path) -> dict:
         for name in order if r % 2 == 0 else order[::-1]:
             if name == "rejax":
                 wall, peak, stdout = timed(
-                    [str(VENVS / "rejax/bin/python"), str(ROOT / "peers/rejax_ppo.py")]
+                    [str(VENVS / "rejax/bin/python"), str(ROOT / "peers/rejax_ppo.py")],
+                    environ_without_added_flag(),
                 )
                 peer = json.loads(stdout.strip().splitlines()[-1])
                 rows[name].append(
@@ -143,7 +145,8 @@ def host(repeats: int, work: Path) -> dict:
         for name in ("sb3", "ours") if r % 2 == 0 else ("ours", "sb3"):
             if name == "sb3":
                 wall, peak, stdout = timed(
-                    [str(VENVS / "sb3/bin/python"), str(ROOT / "peers/sb3_ppo.py")]
+                    [str(VENVS / "sb3/bin/python"), str(ROOT / "peers/sb3_ppo.py")],
+                    environ_without_added_flag(),
                 )
                 peer = json.loads(stdout.strip().splitlines()[-1])
                 rows[name].append(

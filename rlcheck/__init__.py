@@ -50,3 +50,17 @@ def _set_xla_workaround() -> bool:
 
 
 XLA_WORKAROUND_SET_ON_IMPORT = _set_xla_workaround()
+
+
+def environ_without_added_flag() -> dict[str, str]:
+    """A copy of ``os.environ`` for a child process that runs some other JAX (a peer library's
+    venv in a benchmark): without the flag where rlcheck's import added it, because an older
+    XLA aborts on a flag it does not know. A flag the user set stays."""
+    env = dict(_os.environ)
+    if env.pop(_ADDED_ENV, None) == "1":
+        tokens = [t for t in env.get("XLA_FLAGS", "").split() if t != XLA_CPU_STALL_WORKAROUND]
+        if tokens:
+            env["XLA_FLAGS"] = " ".join(tokens)
+        else:
+            env.pop("XLA_FLAGS", None)
+    return env

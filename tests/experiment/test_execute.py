@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -179,3 +180,41 @@ def test_importing_rlcheck_sets_the_workaround_only_where_needed():
     inherited = f"--xla_dump_to=/tmp/x {no_ynn}"
     assert flags_after_import(inherited, True, True, added_by_parent=True) == "--xla_dump_to=/tmp/x"
     assert flags_after_import(inherited, False, True, added_by_parent=True) == inherited
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the flag is added only with two cores")
+def test_environment_for_another_jax_drops_only_the_flag_rlcheck_added():
+    # A benchmark that imports rlcheck starts a peer library's older JAX, whose XLA aborts on
+    # an unknown flag: the peer gets the user's flags without the one rlcheck's import added.
+    code = (
+        "import json, os, rlcheck\n"
+        "env = rlcheck.environ_without_added_flag()\n"
+        "print(json.dumps([os.environ.get('XLA_FLAGS'), env.get('XLA_FLAGS'),"
+        " 'RLCHECK_ADDED_XLA_FLAG' in env]))"
+    )
+
+    def after_import(given: str | None) -> list:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RLCHECK_")}
+        env.pop("XLA_FLAGS", None)
+        if given is not None:
+            env["XLA_FLAGS"] = given
+        out = subprocess.run(
+            [sys.executable, "-c", _EVERY_CORE + code],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return json.loads(out.stdout)
+
+    no_ynn = "--xla_cpu_experimental_ynn_fusion_type="
+    assert after_import("--xla_dump_to=/tmp/x") == [
+        f"--xla_dump_to=/tmp/x {no_ynn}",
+        "--xla_dump_to=/tmp/x",
+        False,
+    ]
+    assert after_import(None) == [no_ynn, None, False]
+    # the user's own choice of the flag is theirs to pass on
+    chosen = "--xla_cpu_experimental_ynn_fusion_type=dot"
+    assert after_import(chosen) == [chosen, chosen, False]
+    assert after_import(no_ynn) == [no_ynn, no_ynn, False]
