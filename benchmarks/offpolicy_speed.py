@@ -30,9 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from scipy.stats import trim_mean
 
-from rlcheck import environ_without_added_flag
+from rlcheck import environ_without_added_flag, stats
 from rlcheck.experiment.provenance import machine
 
 ROOT = Path(__file__).resolve().parent
@@ -195,7 +196,36 @@ def report(results: dict) -> str:
                 f"{median(rows[name], 'compile_s'):.1f} | {median(rows[name], 'iqm'):.1f} | "
                 f"{median(rows[name], 'peak_mb'):.0f} | {ratio} |"
             )
+    comparison = returns_comparison(results)
+    if comparison:
+        lines += ["", *comparison]
     return "\n".join(lines) + "\n"
+
+
+def returns_comparison(results: dict) -> list[str]:
+    """Per algo whose rejax run finished: each side's IQM of the seeds' final returns with its
+    95% stratified-bootstrap CI, and P(rlcheck > rejax) with its CI (rliable's probability of
+    improvement). The same seeds give the same returns in every repetition (cold and warm
+    included), so the first finished run of each side stands for all."""
+    lines = []
+    for algo in BENCHES:
+        rows = results.get(algo, {})
+        rejax = [r["finals"] for r in rows.get("rejax", []) if "finals" in r]
+        ours = [r["finals"] for r in rows.get("ours_cold", []) + rows.get("ours_warm", [])]
+        if not rejax or not ours:
+            continue
+        x, y = np.asarray(ours[0])[:, None], np.asarray(rejax[0])[:, None]
+        est = stats.interval_estimates({"rlcheck": x, "rejax": y}, ("iqm",))
+        poi = stats.probability_of_improvement_interval(x, y)
+        iqm = {
+            k: f"{v['iqm'].point:.1f} [{v['iqm'].low:.1f}, {v['iqm'].high:.1f}]"
+            for k, v in est.items()
+        }
+        lines.append(
+            f"{algo.upper()} returns: rlcheck {iqm['rlcheck']}, rejax {iqm['rejax']}; "
+            f"P(rlcheck > rejax) = {poi.point:.2f} [{poi.low:.2f}, {poi.high:.2f}]"
+        )
+    return lines
 
 
 def main() -> None:
@@ -207,7 +237,13 @@ def main() -> None:
         type=float,
         help="stop a rejax run after this many seconds and record the lower bound",
     )
+    parser.add_argument(
+        "--report", type=Path, help="print the tables of a raw results file and run nothing"
+    )
     args = parser.parse_args()
+    if args.report is not None:
+        print(report(json.loads(args.report.read_text())))
+        return
     if not (VENVS / "rejax/bin/python").exists():
         sys.exit(f"missing peer venv {VENVS / 'rejax'}: run bash benchmarks/peers/setup.sh")
     m = machine()
