@@ -3,7 +3,7 @@
 # Hyperparameters: rejax's own published Pendulum-v1 configs (configs/gymnax/pendulum.yaml in
 # the rejax repository), except the budget and the evaluation, which follow the rlcheck spec
 # of the comparison. rlcheck runs the same settings through these Config fields
-# (benchmarks/offpolicy_speed.py, REJAX_* dicts), checked against rejax/algos/{sac,td3}.py,
+# (the "rejax" presets in rlcheck/agents/{sac,td3}.py), checked against rejax/algos/{sac,td3}.py,
 # mixins.py and networks.py in the venv:
 #
 # SAC                                   rlcheck sac.Config
@@ -16,7 +16,7 @@
 #   learning_rate=0.01                  actor/critic/alpha_learning_rate=0.01 (one optax tx)
 #   gamma=0.99                          gamma=0.99
 #   polyak=0.98                         tau=0.02 (target ← 0.98·target + 0.02·online each step)
-#   target_entropy (−action_dim)        target_entropy=None (−action_dim)
+#   target_entropy (−action_dim)        target_entropy=−1 + log 2 (see action_units)
 #   log α starts at 0                   alpha_init=1.0, autotune=True
 #   loss −α·(log π + H̄)                 alpha_loss="alpha"
 #   log-std clipped to [−10, 2]         log_std_mode="clip", log_std_min=−10, log_std_max=2
@@ -25,9 +25,11 @@
 #   acts with the policy from step 0    uniform_warmup=False
 #   critic takes env-scaled actions     action_units="env"; but rejax's log π is in [-1, 1]
 #                                       units, ours then in env units: for Pendulum's ±2 box
-#                                       log π differs by log 2, as if H̄ were shifted by 0.69
+#                                       ours is log 2 lower, so rejax's H̄ = −1 is ours
+#                                       −1 + log 2 (the α step then matches exactly)
 #   max_grad_norm=inf (default)         max_grad_norm=None
-#   update order actor, critic, α       ours: critic, actor, α (same minibatch)
+#   update order actor, critic, α       update_order="actor_first" (same minibatch; the
+#                                       critic's target samples the stepped actor, old α)
 #
 # TD3                                   rlcheck td3.Config
 #   actor/critic activation=swish       activation="swish"; layer_init="lecun"

@@ -70,6 +70,12 @@ class Config:
     target_update_interval: int = static(
         1, "gradient steps between target-critic updates (SB3; CleanRL target_network_frequency)"
     )
+    update_order: Literal["critic_first", "actor_first"] = static(
+        "critic_first",
+        "within a gradient step: 'critic_first' = the critic step, then the actor and α steps "
+        "(CleanRL); 'actor_first' = the actor and α steps first, then the critic step, whose "
+        "target samples the updated actor and uses α from before its step (rejax)",
+    )
     autotune: bool = static(
         True, "learn α to hold the policy's entropy at target_entropy (Haarnoja et al. 2018b)"
     )
@@ -201,9 +207,12 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
     # rejax's Pendulum-v1 SAC (keraJLi/rejax configs/gymnax/pendulum.yaml, the file of the
     # rejax 0.1.3 era), for benchmarks/offpolicy_speed.py; benchmarks/peers/rejax_offpolicy.py
-    # maps every field. One learning rate for actor, critics and α; every step one critic, actor
-    # and α step; the policy acts from step 0; Tanh squashing without ε; observations
-    # normalized and not clipped. rejax treats truncations as terminations; we bootstrap.
+    # maps every field. One learning rate for actor, critics and α; every step one actor, α and
+    # critic step, in rejax's order; the policy acts from step 0; Tanh squashing without ε;
+    # observations normalized and not clipped. rejax's critics take env-scaled actions but its
+    # log π is in tanh's [-1, 1] units, where ours (action_units="env") is log 2 lower on
+    # Pendulum's ±2 box: its target entropy −1 is ours −1 + log 2. rejax treats truncations as
+    # terminations; we bootstrap.
     "rejax": {
         "Pendulum-v1": {
             "activation": "swish",
@@ -221,6 +230,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "gamma": 0.99,
             "tau": 0.02,
             "policy_frequency": 1,
+            "update_order": "actor_first",
+            "target_entropy": -1.0 + float(np.log(2.0)),
             "target_update_interval": 1,
             "autotune": True,
             "alpha_init": 1.0,
@@ -494,30 +505,48 @@ class SAC(OffPolicyActorCritic):
         )
         return learner, jax.tree.map(jnp.mean, values), jnp.float32(1)
 
-    def _gradient_step(self, state: State, learner: Learner, key: jax.Array) -> tuple:
-        """A critic step on a fresh minibatch, the actor and α steps when due, target update."""
-        hp = state.hparams
-        key_sample, key_next, key_actor = jax.random.split(key, 3)
-        batch, obs, next_obs = self._minibatch(state, key_sample)
-
-        next_action, next_log_prob = self._sample(learner.actor, next_obs, key_next, hp)
+    def _critic_phase(
+        self,
+        hp: dict,
+        batch: dict,
+        obs: jax.Array,
+        next_obs: jax.Array,
+        key: jax.Array,
+        alpha: jax.Array,
+        learner: Learner,
+    ) -> tuple[Learner, dict]:
+        """One critic step toward r + γ(1 − d)(min_i Q'_i(s', a') − α·log π(a'|s')), a' ~ π."""
+        next_action, next_log_prob = self._sample(learner.actor, next_obs, key, hp)
         next_qs = critic_apply(
             self.critic, learner.critic_target, next_obs, self._critic_action(next_action)
         )
         target = td_target(
-            batch["reward"],
-            batch["done"],
-            hp["gamma"],
-            next_qs,
-            next_log_prob,
-            self._alpha(learner, hp),
+            batch["reward"], batch["done"], hp["gamma"], next_qs, next_log_prob, alpha
         )
-        learner, critic_values = self._critic_step(hp, learner, obs, batch["action"], target)
-        learner, actor_values, actor_ran = self._every_nth(
-            self.config.policy_frequency,
-            functools.partial(self._actor_alpha_steps, hp, obs, key_actor),
-            learner,
+        return self._critic_step(hp, learner, obs, batch["action"], target)
+
+    def _gradient_step(self, state: State, learner: Learner, key: jax.Array) -> tuple:
+        """On one fresh minibatch: a critic step and, when due, the actor and α steps, in
+        ``update_order``; then the target update."""
+        hp = state.hparams
+        key_sample, key_next, key_actor = jax.random.split(key, 3)
+        batch, obs, next_obs = self._minibatch(state, key_sample)
+        actor_phase = functools.partial(self._actor_alpha_steps, hp, obs, key_actor)
+        critic_phase = functools.partial(
+            self._critic_phase, hp, batch, obs, next_obs, key_next, self._alpha(learner, hp)
         )
+        n = self.config.policy_frequency
+        if self.config.update_order == "actor_first":
+            # The actor steps on the critic as the last step left it. The critic's count is
+            # then one short of this step's number: due at n − 1 modulo n, the same gradient
+            # steps as critic_first.
+            learner, actor_values, actor_ran = self._every_nth(
+                n, actor_phase, learner, due_at=n - 1
+            )
+            learner, critic_values = critic_phase(learner)
+        else:
+            learner, critic_values = critic_phase(learner)
+            learner, actor_values, actor_ran = self._every_nth(n, actor_phase, learner)
 
         tau = hp["tau"]
         if self.config.target_update_interval > 1:

@@ -84,9 +84,11 @@ def test_autotuned_alpha_moves_toward_the_target_entropy(target_entropy, directi
     assert float(metrics["alpha"]) == 1.0  # α used in that step: alpha_init
 
 
-def test_delayed_policy_updates_are_compensated():
+@pytest.mark.parametrize("order", ["critic_first", "actor_first"])
+def test_delayed_policy_updates_are_compensated(order):
     """CleanRL: every 2nd gradient step, 2 actor steps; the counts match after even steps."""
-    agent = make_agent("sac", PENDULUM, {**TINY, "gradient_steps": 3}, 1000)
+    overrides = {**TINY, "gradient_steps": 3, "update_order": order}
+    agent = make_agent("sac", PENDULUM, overrides, 1000)
     state = agent.init(jax.random.PRNGKey(0), agent.hparams()).replace(env_steps=jnp.int32(1))
     traj = _one_step([0.1, 0.2, 0.3], [1.0], -1.0)
     update = jax.jit(agent.update)
@@ -94,6 +96,51 @@ def test_delayed_policy_updates_are_compensated():
     assert (metrics["critic_updates"], metrics["actor_updates"]) == (3, 2)
     state, metrics = update(state, traj, jax.random.PRNGKey(2))
     assert (metrics["critic_updates"], metrics["actor_updates"]) == (6, 6)
+
+
+def _after_one_step(order, **learning_rates):
+    """The learner after one gradient step of a tiny SAC in ``order`` with these step sizes."""
+    overrides = {**TINY, "policy_frequency": 1, "update_order": order, **learning_rates}
+    agent = make_agent("sac", PENDULUM, overrides, 1000)
+    state = agent.init(jax.random.PRNGKey(0), agent.hparams()).replace(env_steps=jnp.int32(1))
+    state, _ = jax.jit(agent.update)(
+        state, _one_step([0.1, 0.2, 0.3], [1.0], -1.0), jax.random.PRNGKey(1)
+    )
+    return state.learner
+
+
+def _same(a, b):
+    return all(jax.tree.leaves(jax.tree.map(lambda x, y: bool(jnp.array_equal(x, y)), a, b)))
+
+
+def test_actor_first_steps_the_actor_on_the_old_critic_and_the_critic_on_the_new_actor():
+    """rejax's order: actor (on the critic before this step), then the critic (its target
+    sampling the stepped actor, with α from before α's step). CleanRL's is the reverse."""
+    frozen_critic = {"critic_learning_rate": 0.0}
+    frozen_actor = {"actor_learning_rate": 0.0, "alpha_learning_rate": 0.0}
+    # actor_first: the actor's step does not see this step's critic update …
+    assert _same(
+        _after_one_step("actor_first").actor,
+        _after_one_step("critic_first", **frozen_critic).actor,
+    )
+    # … which critic_first's actor does.
+    assert not _same(
+        _after_one_step("critic_first").actor,
+        _after_one_step("critic_first", **frozen_critic).actor,
+    )
+    # actor_first: the critic's target depends on the actor's step, but not on α's step.
+    assert not _same(
+        _after_one_step("actor_first").critic, _after_one_step("actor_first", **frozen_actor).critic
+    )
+    assert _same(
+        _after_one_step("actor_first", alpha_learning_rate=0.0).critic,
+        _after_one_step("actor_first", alpha_learning_rate=0.5).critic,
+    )
+    # critic_first: the critic steps before the actor moves.
+    assert _same(
+        _after_one_step("critic_first").critic,
+        _after_one_step("critic_first", **frozen_actor).critic,
+    )
 
 
 def test_env_units_shift_log_pi_by_the_log_half_range():

@@ -191,14 +191,19 @@ class OffPolicyActorCritic:
         return learner, values
 
     def _every_nth(
-        self, n: int, actor_step: Callable[[Any], tuple[Any, dict, jax.Array]], learner: Any
+        self,
+        n: int,
+        actor_step: Callable[[Any], tuple[Any, dict, jax.Array]],
+        learner: Any,
+        due_at: int = 0,
     ) -> tuple[Any, dict, jax.Array]:
-        """``actor_step(learner)`` after every ``n``-th critic step; otherwise the learner as it
-        is, with zeros for the actor's internals and 0 for whether it ran."""
+        """``actor_step(learner)`` when the critic step count modulo ``n`` is ``due_at`` (by
+        default: after every ``n``-th critic step); otherwise the learner as it is, with zeros
+        for the actor's internals and 0 for whether it ran."""
         if n == 1:
             return actor_step(learner)
         return jax.lax.cond(
-            learner.critic_updates % n == 0, actor_step, self._no_actor_step, learner
+            learner.critic_updates % n == due_at, actor_step, self._no_actor_step, learner
         )
 
     def _no_actor_step(self, learner: Any) -> tuple[Any, dict, jax.Array]:
