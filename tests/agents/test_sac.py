@@ -1,3 +1,4 @@
+import functools
 import math
 
 import jax
@@ -98,6 +99,7 @@ def test_delayed_policy_updates_are_compensated(order):
     assert (metrics["critic_updates"], metrics["actor_updates"]) == (6, 6)
 
 
+@functools.cache  # the test below asks for some of these twice; each is a fresh compile
 def _after_one_step(order, **learning_rates):
     """The learner after one gradient step of a tiny SAC in ``order`` with these step sizes."""
     overrides = {**TINY, "policy_frequency": 1, "update_order": order, **learning_rates}
