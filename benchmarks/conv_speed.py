@@ -37,8 +37,9 @@ def child(repeats: int) -> dict:
     from jax import lax
 
     from rlcheck import envs
-    from rlcheck.agents import dqn, make_agent
+    from rlcheck.agents import dqn
     from rlcheck.agents.common import networks
+    from rlcheck.registry import make_agent
 
     def lax_conv(lhs, rhs, window_strides, padding, dimension_numbers=None, **kwargs):
         numbers = dimension_numbers or ("NHWC", "HWIO", "NHWC")  # what flax passes
@@ -174,8 +175,8 @@ def main() -> None:
         return
 
     from rlcheck import PINNED_WORKER_ENV
-    from rlcheck.experiment.execute import worker_xla_flags
     from rlcheck.experiment.provenance import machine
+    from rlcheck.experiment.workers import worker_xla_flags
 
     env = {**os.environ, PINNED_WORKER_ENV: "1"}
     env["XLA_FLAGS"] = worker_xla_flags(os.environ.get("XLA_FLAGS"), pinned=True)

@@ -24,10 +24,10 @@ CONFIGS = {
 CHILD = """
 import json, sys
 from rlcheck import envs
-from rlcheck.agents import make_agent
+from rlcheck.registry import make_agent
 from rlcheck.drivers.common import EvalPlan, make_schedule
 from rlcheck.drivers.fused import FusedDriver
-from rlcheck.experiment.execute import configure_jax
+from rlcheck.experiment.workers import configure_jax
 configure_jax()
 seeds, steps = int(sys.argv[1]), int(sys.argv[2])
 env = envs.make("CartPole-v1")

@@ -23,7 +23,7 @@ from rlcheck import PINNED_WORKER_ENV, XLA_CPU_STALL_WORKAROUND
 PROGRAM = r"""
 import json, sys
 from rlcheck import envs
-from rlcheck.agents import make_agent
+from rlcheck.registry import make_agent
 from rlcheck.drivers.common import EvalPlan, make_schedule
 from rlcheck.drivers.fused import FusedDriver
 algo, env_id, budget, seeds, overrides = sys.argv[1:6]

@@ -114,7 +114,7 @@ def verdict(
         typer.Option(
             min=1,
             help="env steps per seed for every learner (default: each method's own, from "
-            "rlcheck.baselines.battery.BUDGETS)",
+            "rlcheck.experiment.battery.BUDGETS)",
         ),
     ] = None,
     seeds: Annotated[int, typer.Option(min=1, help="seeds per method")] = 16,
@@ -129,9 +129,9 @@ def verdict(
     """
     import json
 
-    from rlcheck.baselines.battery import battery
-    from rlcheck.baselines.verdict import env_headline, markdown
+    from rlcheck.experiment.battery import battery
     from rlcheck.experiment.spec import parse_spec
+    from rlcheck.report.headline import env_headline, markdown
     from rlcheck.report.terminal import console
 
     plan = battery(env, seeds, budget)
@@ -191,7 +191,7 @@ def list_units(directory: Annotated[Path, typer.Argument(help="results directory
 @app.command()
 def algos() -> None:
     """List the algorithms and baselines, the actions each handles and its presets."""
-    from rlcheck.agents import ALGORITHMS
+    from rlcheck.registry import ALGORITHMS
     from rlcheck.report.terminal import algorithms_table
 
     algorithms_table(ALGORITHMS)
@@ -223,7 +223,7 @@ def export(
 def _check_algos(names: list[str]) -> None:
     import difflib
 
-    from rlcheck.agents import ALGORITHMS
+    from rlcheck.registry import ALGORITHMS
 
     for name in names:
         if name not in ALGORITHMS:
@@ -245,10 +245,11 @@ def _execute(
 ) -> tuple[bool, dict[str, Any]]:
     """Run every unit of ``specs`` into one results directory, print the summary and write the
     report; returns (whether some unit failed, the report's analysis)."""
-    from rlcheck.experiment.execute import Executor, default_workers
+    from rlcheck.experiment.execute import Executor
     from rlcheck.experiment.plan import plan_units
     from rlcheck.experiment.provenance import provenance
     from rlcheck.experiment.store import Store
+    from rlcheck.experiment.workers import default_workers
     from rlcheck.report.html import write_report
     from rlcheck.report.summary_terminal import print_summary
     from rlcheck.report.terminal import RichProgress, console, summary_table

@@ -7,7 +7,7 @@ import pytest
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Pin before JAX starts (see rlcheck/experiment/execute.py: unpinned XLA:CPU programs can
+    # Pin before JAX starts (see rlcheck/experiment/workers.py: unpinned XLA:CPU programs can
     # stall); under pytest-xdist each worker gets its own core.
     if hasattr(os, "sched_setaffinity"):
         worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
@@ -17,7 +17,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # Compiled programs are shared by every test and the CLI processes they start.
     cache = Path(config.rootpath) / ".pytest_cache" / "rlcheck-xla"
     os.environ.setdefault("RLCHECK_CACHE_DIR", str(cache))
-    from rlcheck.experiment.execute import configure_jax, worker_xla_flags
+    from rlcheck.experiment.workers import configure_jax, worker_xla_flags
 
     # Tests that train in-process compile like the CLI's (pinned) workers do.
     os.environ["XLA_FLAGS"] = worker_xla_flags(os.environ.get("XLA_FLAGS"), pinned=True)

@@ -40,7 +40,7 @@ def test_bad_arguments_exit_2_with_one_line(capsys, argv, expected):
 
 
 def test_algos_lists_every_registered_algorithm_with_its_presets(capsys):
-    from rlcheck.agents import ALGORITHMS
+    from rlcheck.registry import ALGORITHMS
 
     assert main(["algos"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -17,7 +17,6 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from rlcheck.agents.base import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.agents.common.actor_critic import (
     ActorCritic,
     ActorCriticState,
@@ -26,6 +25,7 @@ from rlcheck.agents.common.actor_critic import (
 )
 from rlcheck.agents.common.losses import explained_variance, normalize_advantages, value_loss
 from rlcheck.agents.common.normalize import normalized_obs, observe, rms_init
+from rlcheck.core import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.envs.spec import EnvSpec
 
 
@@ -88,7 +88,7 @@ class Config:
     reward_clip: float = traced(10.0, "clip for rewards when clip_reward is on")
 
 
-# Published hyperparameters: {source: {env: Config fields}} (see rlcheck.agents.presets).
+# Published hyperparameters: {source: {env: Config fields}} (see rlcheck.registry.resolve_preset).
 # RL Baselines3 Zoo, hyperparams/a2c.yml (DLR-RM/rl-baselines3-zoo), translated: `normalize:
 # true` is VecNormalize (observations and rewards, both clipped at 10). Left out: entries using
 # gSDE (Pendulum, continuous LunarLander and MountainCar, BipedalWalker, PyBullet), which rlcheck
@@ -114,7 +114,7 @@ State = ActorCriticState
 
 
 class A2C:
-    """A2C's pure functions for one env spec and config (see :mod:`rlcheck.agents.base`)."""
+    """A2C's pure functions for one env spec and config (see :mod:`rlcheck.core`)."""
 
     name = "a2c"
     metric_names = (

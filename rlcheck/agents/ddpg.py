@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rlcheck.agents import td3
-from rlcheck.agents.base import static, traced
+from rlcheck.core import static, traced
 from rlcheck.envs.spec import EnvSpec
 
 

@@ -24,7 +24,6 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from rlcheck.agents.base import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.agents.common.distributional import categorical_projection
 from rlcheck.agents.common.networks import im2col_conv
 from rlcheck.agents.common.nstep import n_step_returns
@@ -36,6 +35,7 @@ from rlcheck.agents.common.prioritized import (
     priorities_update,
 )
 from rlcheck.agents.common.replay import Replay, replay_add, replay_init, replay_sample
+from rlcheck.core import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.envs.spec import Discrete, EnvSpec
 
 
@@ -207,7 +207,7 @@ _MINATAR = (
     "SpaceInvaders-MinAtar",
 )
 
-# Published hyperparameters: {source: {env: Config fields}} (see rlcheck.agents.presets).
+# Published hyperparameters: {source: {env: Config fields}} (see rlcheck.registry.resolve_preset).
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # CleanRL dqn.py defaults, which its benchmark uses on these envs
     # (docs.cleanrl.dev/rl-algorithms/dqn): the same as default_config.
@@ -434,7 +434,7 @@ class State:
 
 
 class DQN:
-    """DQN's pure functions for one env spec and config (see :mod:`rlcheck.agents.base`).
+    """DQN's pure functions for one env spec and config (see :mod:`rlcheck.core`).
 
     Internals logged per update (0 before learning starts, which ``gradient_steps`` = 0 marks):
     loss, mean Q of the sampled actions, mean |TD error|, global gradient norm, ε, learning

@@ -16,7 +16,6 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from rlcheck.agents.base import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.agents.common import distributions as dist
 from rlcheck.agents.common.actor_critic import ActorCriticState, flatten_rollout
 from rlcheck.agents.common.advantages import gae
@@ -29,6 +28,7 @@ from rlcheck.agents.common.losses import (
 from rlcheck.agents.common.networks import MLP
 from rlcheck.agents.common.normalize import normalized_obs, observe, rms_init
 from rlcheck.agents.common.reward_scaling import rollout_rewards
+from rlcheck.core import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.envs.spec import Box, EnvSpec
 
 
@@ -101,7 +101,7 @@ CONTINUOUS_DEFAULTS: dict[str, Any] = {
 }
 
 
-# Published hyperparameters: {source: {env: Config fields}} (see rlcheck.agents.presets).
+# Published hyperparameters: {source: {env: Config fields}} (see rlcheck.registry.resolve_preset).
 # SB3-based rows (rl-zoo) translate SB3's conventions: SB3's value loss is MSE without CleanRL's
 # factor ½, so vf_coef doubles; SB3 does not clip the value loss by default; `normalize: true`
 # is VecNormalize (observations and rewards, both clipped at 10); batch_size sets the minibatch
@@ -173,7 +173,7 @@ State = ActorCriticState
 
 
 class PPO:
-    """PPO's pure functions for one env spec and config (see :mod:`rlcheck.agents.base`)."""
+    """PPO's pure functions for one env spec and config (see :mod:`rlcheck.core`)."""
 
     name = "ppo"
     metric_names = (

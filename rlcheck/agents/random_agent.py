@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from rlcheck.agents.base import Trajectory, static
+from rlcheck.core import Trajectory, static
 from rlcheck.envs.spec import Box, EnvSpec
 
 

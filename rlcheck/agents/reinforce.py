@@ -36,8 +36,8 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from rlcheck.agents.base import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.agents.common.actor_critic import ActorCritic, flatten_rollout
+from rlcheck.core import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.envs.spec import EnvSpec
 
 
@@ -164,7 +164,7 @@ class State:
 
 
 class Reinforce:
-    """REINFORCE's pure functions for one env spec and config (see :mod:`rlcheck.agents.base`)."""
+    """REINFORCE's pure functions for one env spec and config (see :mod:`rlcheck.core`)."""
 
     name = "reinforce"
 

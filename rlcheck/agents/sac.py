@@ -21,7 +21,6 @@ import numpy as np
 import optax
 from flax import struct
 
-from rlcheck.agents.base import Trajectory, all_finite, static, traced
 from rlcheck.agents.common.continuous_control import (
     adam,
     bound_log_std,
@@ -35,6 +34,7 @@ from rlcheck.agents.common.continuous_control import (
 from rlcheck.agents.common.normalize import RunningMeanStd, rms_init
 from rlcheck.agents.common.offpolicy_ac import OffPolicyActorCritic
 from rlcheck.agents.common.replay import Replay
+from rlcheck.core import Trajectory, all_finite, static, traced
 from rlcheck.envs.spec import EnvSpec
 
 # SB3's ε inside gSDE's standard deviation, sqrt(variance + ε).
@@ -150,7 +150,7 @@ class Config:
     obs_clip: float = traced(10.0, "clip for normalized observations")
 
 
-# Published hyperparameters: {source: {env: Config fields}} (see rlcheck.agents.presets).
+# Published hyperparameters: {source: {env: Config fields}} (see rlcheck.registry.resolve_preset).
 # rl-zoo rows translate RL Baselines3 Zoo's hyperparams/sac.yml (rl_zoo3 2.9.2) on top of SB3
 # 2.x's SAC defaults: one learning_rate for actor, critics and α; learning_starts=100; α's loss
 # on log α; log-std clamped to [−20, 2]; every step an actor step; actions in [-1, 1] units.
@@ -299,7 +299,7 @@ class State:
 
 
 class SAC(OffPolicyActorCritic):
-    """SAC's pure functions for one env spec and config (see :mod:`rlcheck.agents.base`).
+    """SAC's pure functions for one env spec and config (see :mod:`rlcheck.core`).
 
     The setup, replay buffer, observation handling, critic regression step and the loop over
     gradient steps are :class:`~rlcheck.agents.common.offpolicy_ac.OffPolicyActorCritic`'s,

@@ -21,7 +21,6 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from rlcheck.agents.base import Trajectory, all_finite, static, traced
 from rlcheck.agents.common.continuous_control import (
     adam,
     critic_apply,
@@ -33,6 +32,7 @@ from rlcheck.agents.common.continuous_control import (
 from rlcheck.agents.common.normalize import RunningMeanStd, rms_init
 from rlcheck.agents.common.offpolicy_ac import OffPolicyActorCritic
 from rlcheck.agents.common.replay import Replay
+from rlcheck.core import Trajectory, all_finite, static, traced
 from rlcheck.envs.spec import EnvSpec
 
 
@@ -112,7 +112,7 @@ class Config:
     obs_clip: float = traced(10.0, "clip for normalized observations")
 
 
-# Published hyperparameters: {source: {env: Config fields}} (see rlcheck.agents.presets).
+# Published hyperparameters: {source: {env: Config fields}} (see rlcheck.registry.resolve_preset).
 # rl-zoo rows translate RL Baselines3 Zoo's hyperparams/td3.yml (rl_zoo3 2.9.2) on top of SB3
 # 2.x's TD3 defaults: one learning_rate for actor and critics, learning_starts=100, [400, 300]
 # networks, actions rescaled to [-1, 1] everywhere, noise_type/noise_std as exploration noise.
@@ -233,7 +233,7 @@ class State:
 
 
 class TD3(OffPolicyActorCritic):
-    """TD3's pure functions for one env spec and config (see :mod:`rlcheck.agents.base`).
+    """TD3's pure functions for one env spec and config (see :mod:`rlcheck.core`).
 
     The setup, replay buffer, observation handling, critic regression step and the loop over
     gradient steps are :class:`~rlcheck.agents.common.offpolicy_ac.OffPolicyActorCritic`'s,

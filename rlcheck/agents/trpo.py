@@ -21,7 +21,6 @@ import optax
 from flax import struct
 from jax.flatten_util import ravel_pytree
 
-from rlcheck.agents.base import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.agents.common.actor_critic import (
     ActorCritic,
     actor_critic_targets,
@@ -31,6 +30,7 @@ from rlcheck.agents.common.conjugate_gradient import conjugate_gradient
 from rlcheck.agents.common.losses import explained_variance, normalize_advantages, value_loss
 from rlcheck.agents.common.normalize import RunningMeanStd, normalized_obs, observe, rms_init
 from rlcheck.agents.common.trust_region import backtracking_line_search, fisher_vector_product
+from rlcheck.core import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.envs.spec import EnvSpec
 
 
@@ -88,7 +88,7 @@ class Config:
     reward_clip: float = traced(10.0, "clip for rewards when clip_reward is on")
 
 
-# Published hyperparameters: {source: {env: Config fields}} (see rlcheck.agents.presets).
+# Published hyperparameters: {source: {env: Config fields}} (see rlcheck.registry.resolve_preset).
 # RL Baselines3 Zoo, hyperparams/trpo.yml (DLR-RM/rl-baselines3-zoo), translated: n_critic_updates
 # is critic_epochs, batch_size is critic_batch_size, learning_rate is vf_learning_rate, target_kl
 # is max_kl, `normalize: true` is VecNormalize (observations and rewards, clipped at 10). Left
@@ -165,7 +165,7 @@ class State:
 
 
 class TRPO:
-    """TRPO's pure functions for one env spec and config (see :mod:`rlcheck.agents.base`)."""
+    """TRPO's pure functions for one env spec and config (see :mod:`rlcheck.core`)."""
 
     name = "trpo"
     metric_names = (

@@ -21,8 +21,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from rlcheck.agents.base import static, traced
 from rlcheck.baselines.search import PolicyNet, PolicySearch
+from rlcheck.core import static, traced
 from rlcheck.envs.spec import EnvSpec
 
 

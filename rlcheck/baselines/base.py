@@ -2,7 +2,7 @@
 
 Baselines are not agents: black-box policy search has no per-step ``act``/``update`` and
 planners learn nothing. Each one is built through the same registry as the RL algorithms
-(``rlcheck.agents.ALGORITHMS``) and runs its own program through :meth:`Baseline.run`, which
+(``rlcheck.registry.ALGORITHMS``) and runs its own program through :meth:`Baseline.run`, which
 returns the drivers' result layout (``rlcheck.drivers.common.RESULT_KEYS``) plus what it cost:
 
 - ``env_steps`` (S,): real env steps each seed used (0 for planners; evaluation episodes are

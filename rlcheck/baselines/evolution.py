@@ -16,8 +16,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from rlcheck.agents.base import static, traced
 from rlcheck.baselines.search import PolicyNet, PolicySearch
+from rlcheck.core import static, traced
 from rlcheck.envs.spec import EnvSpec
 
 

@@ -21,10 +21,10 @@ import jax
 import jax.numpy as jnp
 from jax.extend import core as jax_core
 
-from rlcheck.agents.base import static, traced
-from rlcheck.agents.presets import bare_env_id
 from rlcheck.baselines.planning import Planner
+from rlcheck.core import static, traced
 from rlcheck.envs.jax_env import JaxEnv
+from rlcheck.envs.registry import bare_env_id
 from rlcheck.envs.spec import EnvSpec
 from rlcheck.errors import UserError
 

@@ -18,8 +18,8 @@ from typing import Any, Literal
 import jax
 import jax.numpy as jnp
 
-from rlcheck.agents.base import static, traced
 from rlcheck.baselines.planning import Planner
+from rlcheck.core import static, traced
 from rlcheck.envs.jax_env import JaxEnv
 from rlcheck.envs.spec import EnvSpec
 from rlcheck.errors import UserError

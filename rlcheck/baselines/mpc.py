@@ -9,7 +9,9 @@ the horizon is a ``lax.scan``, and whole episodes are compiled. On a Gymnasium e
 a second copy of the env whose state is set to the real one's (``host_model``).
 
 Written here because no JAX MPC library installs from PyPI on Python 3.11: jax-mppi needs
-Python 3.12 and CUDA, and google/trajax is not on PyPI.
+Python 3.12 and CUDA; google/trajax is not on PyPI, and the PyPI package named ``trajax``
+(0.1.0–0.2.2, an MPPI planner of its own, not Google's) requires Python ≥ 3.13 (checked
+2026-12-04 with ``pip download trajax``: every release refused for its Python requirement).
 
 - random shooting: uniform sequences, plus last step's best shifted; act with the best.
 - CEM (Rubinstein 1999; Chua et al. 2018): refit a Gaussian (continuous) or per-step
@@ -32,10 +34,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rlcheck.agents.base import static, traced
 from rlcheck.baselines.base import action_bounds
 from rlcheck.baselines.host_model import HostModel
 from rlcheck.baselines.planning import Planner, planner_results
+from rlcheck.core import static, traced
 from rlcheck.drivers.common import DEFAULT_EVAL_STEP_CAP, EvalPlan, env_seeds
 from rlcheck.envs.jax_env import JaxEnv
 from rlcheck.envs.spec import Box, EnvSpec

@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rlcheck.agents.base import traced_values
 from rlcheck.baselines.base import Baseline, play_episodes, seed_keys
+from rlcheck.core import traced_values
 from rlcheck.drivers.common import EvalPlan, Schedule
 from rlcheck.envs.jax_env import JaxEnv
 from rlcheck.envs.spec import EnvSpec

@@ -27,12 +27,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from rlcheck.agents.base import traced_values
 from rlcheck.agents.common.networks import MLP
 from rlcheck.agents.common.normalize import RunningMeanStd, rms_init
 from rlcheck.baselines.base import Baseline, action_bounds, play_episodes, seed_keys
+from rlcheck.core import traced_values
 from rlcheck.drivers.common import EvalPlan, Schedule
 from rlcheck.envs.jax_env import JaxEnv
+from rlcheck.envs.registry import bare_env_id
 from rlcheck.envs.spec import EnvSpec
 from rlcheck.errors import UserError
 
@@ -150,7 +151,7 @@ class PolicySearch(Baseline):
     def __init__(self, spec: EnvSpec, config: Any, policy: PolicyNet):
         if spec.kind != "jax":
             raise UserError(
-                f"{self.name} runs on JAX-native envs only (e.g. gymnax:{spec.id}); "
+                f"{self.name} runs on JAX-native envs only (e.g. gymnax:{bare_env_id(spec.id)}); "
                 f"{spec.id} is a host env"
             )
         self.spec = spec

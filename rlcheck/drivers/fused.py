@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rlcheck.agents.base import Agent, Trajectory
+from rlcheck.core import Agent, Trajectory
 from rlcheck.drivers.common import (
     DEFAULT_EVAL_STEP_CAP,
     EvalPlan,

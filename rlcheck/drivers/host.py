@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.extend import core as jax_core
 
-from rlcheck.agents.base import Agent, Trajectory
+from rlcheck.core import Agent, Trajectory
 from rlcheck.drivers.common import (
     DEFAULT_EVAL_STEP_CAP,
     EvalPlan,

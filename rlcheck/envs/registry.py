@@ -31,6 +31,12 @@ def gymnasium_ids() -> tuple[str, ...]:
     return tuple(gym.registry)
 
 
+def bare_env_id(env_id: str) -> str:
+    """``gymnax:CartPole-v1`` and ``gymnasium:CartPole-v1`` both look up ``CartPole-v1``."""
+    prefix, _, rest = env_id.partition(":")
+    return rest if prefix in ("gymnax", "gymnasium") and rest else env_id
+
+
 def known_ids() -> list[str]:
     """Every id :func:`make` accepts without user code, prefixed and bare."""
     jax_ids = gymnax_ids()

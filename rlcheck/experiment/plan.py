@@ -13,12 +13,11 @@ from typing import Any
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from rlcheck import envs
-from rlcheck.agents import ALGORITHMS, action_space_kind, config_dict, make_agent
-from rlcheck.agents.presets import resolve_preset
-from rlcheck.drivers.common import EvalPlan, make_schedule
+from rlcheck.drivers.common import EvalPlan, Schedule, make_schedule
 from rlcheck.envs.spec import EnvSpec
 from rlcheck.errors import UserError
 from rlcheck.experiment.spec import AlgoEntry, EnvEntry, EvalSpec, Spec, validation_message
+from rlcheck.registry import ALGORITHMS, action_space_kind, config_dict, make_agent, resolve_preset
 
 # Bump when what a unit stores changes meaning, so old results are not reused as new ones.
 RESULTS_FORMAT = 1
@@ -37,10 +36,26 @@ class UnitPlan:
     budget: int
     eval: EvalSpec
     env_spec: EnvSpec
+    # What the parent needs of the agent, read off the one it built while planning (workers
+    # build their own: an agent does not cross processes).
+    steps_per_update: int  # env steps per seed between two updates (num_envs × rollout)
+    metric_names: tuple[str, ...]  # the internals it logs per update
 
     @property
     def eval_plan(self) -> EvalPlan:
         return EvalPlan(**self.eval.model_dump())
+
+    @property
+    def schedule(self) -> Schedule:
+        """How the budget splits into updates and checkpoint evaluations."""
+        return make_schedule(
+            self.budget, self.steps_per_update, self.eval.checkpoints, self.algo.display
+        )
+
+    @property
+    def checkpoints(self) -> int:
+        """Checkpoint evaluations of each seed."""
+        return len(self.schedule.grid)
 
 
 def unit_key(
@@ -123,12 +138,8 @@ def plan_units(spec: Spec, source: str) -> list[UnitPlan]:
             overrides = validate_overrides(algo.name, {**preset, **algo.config}, f"{where}.config")
             try:
                 agent = make_agent(algo.name, env_spec, overrides, spec.budget)
-                make_schedule(
-                    spec.budget,
-                    agent.num_envs * agent.rollout_len,
-                    spec.eval.checkpoints,
-                    algo.display,
-                )
+                steps_per_update = agent.num_envs * agent.rollout_len
+                make_schedule(spec.budget, steps_per_update, spec.eval.checkpoints, algo.display)
             except (ValueError, UserError) as e:
                 raise UserError(f"{where} on {env_entry.name}: {e}") from None
             config = config_dict(agent.config)
@@ -143,6 +154,8 @@ def plan_units(spec: Spec, source: str) -> list[UnitPlan]:
                     budget=spec.budget,
                     eval=spec.eval,
                     env_spec=env_spec,
+                    steps_per_update=steps_per_update,
+                    metric_names=tuple(agent.metric_names),
                 )
             )
     keys = [u.key for u in units]

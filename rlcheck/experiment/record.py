@@ -1,12 +1,103 @@
-"""Turn a driver's result arrays into the rows the store keeps."""
+"""Turn a unit's results into what the store keeps: its record and its rows."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
 from rlcheck.drivers.common import Schedule
+from rlcheck.envs.spec import EnvSpec
+from rlcheck.experiment.plan import UnitPlan
+from rlcheck.experiment.store import UnitRecord
+from rlcheck.experiment.train import TaskResult
+
+
+def unit_rows(
+    unit: UnitPlan,
+    parts: list[TaskResult],
+    wall_s: float,
+    attempts: int,
+    provenance: dict[str, Any],
+) -> tuple[UnitRecord, tuple[list, list, list], TaskResult | None]:
+    """The record of a unit trained in ``parts`` (one per batch of seeds), its seed, scalar and
+    array rows, and the part that failed, if one did (then the record says why and there are no
+    rows). A unit whose env produced NaN/inf fails as a whole."""
+    schedule = unit.schedule
+    meta = {
+        "workers": len(parts),
+        "chunks": [t.timings for t in parts],
+        "device": next((t.device for t in parts if t.device), None),
+        "driver": next((t.driver for t in parts if t.driver), None),
+        "metric_names": list(unit.metric_names),
+        "env_spec": env_spec_dict(unit.env_spec),
+        "attempts": attempts,
+    }
+    record = UnitRecord(
+        key=unit.key,
+        env=unit.env.id,
+        env_label=unit.env.name,
+        algo=unit.algo.name,
+        algo_label=unit.algo.display,
+        config=unit.config,
+        overrides=_jsonable(unit.overrides),
+        seeds=list(unit.seeds),
+        budget=unit.budget,
+        eval=unit.eval.model_dump(),
+        status="done",
+        env_steps=schedule.env_steps,
+        wall_s=wall_s,
+        compile_s=max((t.timings.get("compile_s", 0.0) for t in parts), default=None),
+        meta=meta,
+        provenance=provenance,
+    )
+    failed = next((t for t in parts if t.error is not None), None)
+    if failed is None:
+        results = {k: np.concatenate([t.results[k] for t in parts]) for k in parts[0].results}
+        _baseline_costs(results, record)
+        if not results["env_finite"].all():
+            bad = [s for s, ok in zip(unit.seeds, results["env_finite"], strict=True) if not ok]
+            failed = TaskResult(
+                None, error=f"env returned a NaN/inf observation or reward (seeds {bad})"
+            )
+    if failed is not None:
+        record.status, record.reason = "failed", failed.error
+        return record, ([], [], []), failed
+    seeds = list(unit.seeds)
+    rows = (
+        seed_rows(results, seeds, schedule, unit.metric_names),
+        scalar_rows(results, seeds, schedule),
+        array_rows(results, seeds, schedule),
+    )
+    return record, rows, None
+
+
+def _baseline_costs(results: dict[str, np.ndarray], record: UnitRecord) -> None:
+    """Baselines count what they used (rlcheck/baselines/base.py): env steps differ by seed
+    for policy search (whole generations), are 0 for planners, and planners add their
+    simulator calls. The unit's env steps per seed become the mean over seeds."""
+    meta = record.meta if record.meta is not None else {}
+    if "env_steps" in results:
+        used = [int(n) for n in results["env_steps"]]
+        record.env_steps = round(sum(used) / len(used))
+        meta["env_steps_per_seed"] = used
+    if "simulator_calls" in results:
+        calls = [int(n) for n in results["simulator_calls"]]
+        meta["simulator_calls"] = sum(calls)
+        meta["simulator_calls_per_seed"] = calls
+
+
+def env_spec_dict(spec: EnvSpec) -> dict[str, Any]:
+    """An EnvSpec as JSON: what reports need to know about the env (threshold, spaces)."""
+    return {
+        **asdict(spec),
+        "action_space": {"type": type(spec.action_space).__name__, **asdict(spec.action_space)},
+    }
+
+
+def _jsonable(overrides: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()}
 
 
 def seed_rows(

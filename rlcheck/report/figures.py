@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from PIL import Image
 
-from rlcheck.report.verdict import fmt_steps
+from rlcheck.report.format import fmt_steps
 
 # Figures are drawn on matplotlib.figure.Figure directly, never through pyplot, so the report
 # leaves the caller's backend and open figures alone; Figure.savefig renders PNG with Agg.

@@ -10,7 +10,7 @@ from typing import Any
 from rlcheck.experiment.store import Store
 from rlcheck.report.analysis import analyze
 from rlcheck.report.figures import Png, algo_colors, env_figures
-from rlcheck.report.verdict import fmt, fmt_interval, fmt_pct, fmt_steps
+from rlcheck.report.format import fmt, fmt_interval, fmt_pct, fmt_steps
 
 SECTIONS = {
     "verdict": "Verdict",

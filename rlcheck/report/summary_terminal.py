@@ -11,8 +11,8 @@ from rich.table import Table
 
 from rlcheck.experiment.store import Store
 from rlcheck.report.analysis import analyze
+from rlcheck.report.format import fmt, fmt_interval, fmt_pct, fmt_steps
 from rlcheck.report.terminal import console as default_console
-from rlcheck.report.verdict import fmt, fmt_interval, fmt_pct, fmt_steps
 
 
 def print_summary(source: Store | dict[str, Any], console: Console | None = None) -> dict:

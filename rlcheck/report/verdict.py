@@ -1,90 +1,10 @@
-"""The plain-language verdict per env, written from the analysis, and how numbers are shown."""
+"""The plain-language verdict per env, written from the analysis."""
 
 from __future__ import annotations
 
 from typing import Any
 
-
-def fmt(value: float | None) -> str:
-    """A number with three significant digits, thousands separated; "—" when missing.
-
-    Args:
-      value: the number, or None.
-
-    Returns:
-      E.g. "498", "-85.2", "0.0123", "12,345", "—".
-    """
-    if value is None:
-        return "—"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
-
-
-def fmt_steps(steps: float | None) -> str:
-    """Env steps in thousands or millions.
-
-    Args:
-      steps: a number of env steps, or None.
-
-    Returns:
-      E.g. "200k", "1.5M", "512", "—".
-    """
-    if steps is None:
-        return "—"
-    if abs(steps) >= 1e6:
-        return f"{steps / 1e6:.3g}M"
-    if abs(steps) >= 1e3:
-        return f"{steps / 1e3:.3g}k"
-    return f"{steps:.0f}"
-
-
-def fmt_pct(rate: float | None) -> str:
-    """A proportion as a whole percentage.
-
-    Args:
-      rate: a proportion in [0, 1], or None.
-
-    Returns:
-      E.g. "88%", "—".
-    """
-    return "—" if rate is None else f"{100 * rate:.0f}%"
-
-
-def fmt_interval(estimate: dict[str, Any] | None, digits: int | None = None) -> str:
-    """An estimate as "point [low, high]", for tables.
-
-    Args:
-      estimate: a dict with point, low and high, or None.
-      digits: decimals to show (for probabilities); default three significant digits.
-
-    Returns:
-      E.g. "488 [463, 499]", "—".
-    """
-    if estimate is None or estimate.get("point") is None:
-        return "—"
-    point, low, high = (_fmt_digits(estimate[k], digits) for k in ("point", "low", "high"))
-    return f"{point} [{low}, {high}]"
-
-
-def fmt_ci(estimate: dict[str, Any] | None, digits: int | None = None) -> str:
-    """An estimate as "point, 95% CI [low, high]", for sentences.
-
-    Args:
-      estimate: a dict with point, low and high, or None.
-      digits: decimals to show (for probabilities); default three significant digits.
-
-    Returns:
-      E.g. "0.73, 95% CI [0.58, 0.88]", "—".
-    """
-    if estimate is None or estimate.get("point") is None:
-        return "—"
-    point, low, high = (_fmt_digits(estimate[k], digits) for k in ("point", "low", "high"))
-    return f"{point}, 95% CI [{low}, {high}]"
-
-
-def _fmt_digits(value: float | None, digits: int | None) -> str:
-    return fmt(value) if digits is None or value is None else f"{value:.{digits}f}"
+from rlcheck.report.format import fmt, fmt_ci, fmt_p, fmt_pct, fmt_steps
 
 
 def success_phrase(rate: dict[str, Any]) -> tuple[int, int, str]:
@@ -219,7 +139,7 @@ def _pair_sentence(
         )
         if pair["holm_applied"]:
             text += (
-                f", Holm-adjusted Mann–Whitney p {_fmt_p(pair['holm_p'])} over "
+                f", Holm-adjusted Mann–Whitney p {fmt_p(pair['holm_p'])} over "
                 f"{env['comparisons']['tests']} comparisons"
             )
         return text + ".", f"{winner} > {loser}"
@@ -230,7 +150,7 @@ def _pair_sentence(
         text = (
             f"{x} and {y} are not distinguishable with {seeds}: {probability} excludes 0.5, but "
             f"not after Holm–Bonferroni correction over {env['comparisons']['tests']} "
-            f"comparisons (adjusted p {_fmt_p(pair['holm_p'])})"
+            f"comparisons (adjusted p {fmt_p(pair['holm_p'])})"
         )
     elif pair["held_back"] == "too few seeds":
         text = (
@@ -258,9 +178,3 @@ def _pair_sentence(
         text += "; too few usable seeds to say how many a claim would need"
         hint = "too few seeds"
     return text + ".", f"{x} ≈ {y} ({hint})"
-
-
-def _fmt_p(p: float | None) -> str:
-    if p is None:
-        return "= —"
-    return f"= {p:.2g}" if p >= 0.001 else "< 0.001"

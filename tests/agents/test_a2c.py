@@ -9,12 +9,12 @@ from scipy.stats import trim_mean
 
 from rlcheck import envs
 from rlcheck.agents import ALGORITHMS, a2c, make_agent
-from rlcheck.agents.base import Trajectory
 from rlcheck.agents.common.actor_critic import rollout_gae
-from rlcheck.agents.presets import resolve_preset
+from rlcheck.core import Trajectory
 from rlcheck.drivers.common import EvalPlan, make_schedule
 from rlcheck.drivers.fused import FusedDriver
 from rlcheck.drivers.host import HostDriver
+from rlcheck.registry import resolve_preset
 
 
 def test_defaults_are_sb3_defaults():

@@ -7,13 +7,13 @@ import pytest
 from scipy.stats import trim_mean
 
 from rlcheck import envs
-from rlcheck.agents import ALGORITHMS, dqn, make_agent
-from rlcheck.agents.base import Trajectory
-from rlcheck.agents.presets import resolve_preset
+from rlcheck.agents import dqn
+from rlcheck.core import Trajectory
 from rlcheck.drivers.common import EvalPlan, make_schedule
 from rlcheck.drivers.fused import FusedDriver
 from rlcheck.drivers.host import HostDriver
 from rlcheck.envs.spec import Discrete, EnvSpec
+from rlcheck.registry import ALGORITHMS, make_agent, resolve_preset
 from rlcheck.stats import mann_whitney
 
 CARTPOLE = envs.make("CartPole-v1").spec

@@ -5,10 +5,10 @@ import pytest
 from scipy.stats import trim_mean
 
 from rlcheck import envs
-from rlcheck.agents import ALGORITHMS, make_agent, ppo
-from rlcheck.agents.presets import resolve_preset
+from rlcheck.agents import ppo
 from rlcheck.drivers.common import EvalPlan, make_schedule
 from rlcheck.drivers.fused import FusedDriver
+from rlcheck.registry import ALGORITHMS, make_agent, resolve_preset
 from rlcheck.stats import mann_whitney
 
 

@@ -7,12 +7,13 @@ import pytest
 from scipy.stats import trim_mean
 
 from rlcheck import envs
-from rlcheck.agents import make_agent, reinforce
-from rlcheck.agents.base import Trajectory
+from rlcheck.agents import reinforce
 from rlcheck.agents.reinforce import complete_episode_mask, monte_carlo_returns
+from rlcheck.core import Trajectory
 from rlcheck.drivers.common import EvalPlan, make_schedule
 from rlcheck.drivers.fused import FusedDriver
 from rlcheck.drivers.host import HostDriver
+from rlcheck.registry import make_agent
 
 
 def test_defaults_are_spinning_up_vpg():

@@ -8,9 +8,10 @@ import pytest
 from scipy.stats import trim_mean
 
 from rlcheck import envs
-from rlcheck.agents import make_agent, sac
+from rlcheck.agents import sac
 from rlcheck.drivers.common import EvalPlan, make_schedule
 from rlcheck.drivers.host import HostDriver
+from rlcheck.registry import make_agent
 from tests.agents.test_td3 import PENDULUM, _critics_returning, _one_step, _train
 
 TINY = {"hidden_sizes": (8, 8), "batch_size": 256, "learning_starts": 0}

@@ -8,7 +8,7 @@ from scipy.stats import trim_mean
 
 from rlcheck import envs
 from rlcheck.agents import ALGORITHMS, make_agent, td3
-from rlcheck.agents.base import Trajectory
+from rlcheck.core import Trajectory
 from rlcheck.drivers.common import EvalPlan, make_schedule
 from rlcheck.drivers.fused import FusedDriver
 from rlcheck.experiment.plan import validate_overrides

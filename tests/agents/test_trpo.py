@@ -7,12 +7,12 @@ import pytest
 from scipy.stats import trim_mean
 
 from rlcheck import envs
-from rlcheck.agents import ALGORITHMS, make_agent, trpo
-from rlcheck.agents.base import Trajectory
-from rlcheck.agents.presets import resolve_preset
+from rlcheck.agents import trpo
+from rlcheck.core import Trajectory
 from rlcheck.drivers.common import EvalPlan, make_schedule
 from rlcheck.drivers.fused import FusedDriver
 from rlcheck.drivers.host import HostDriver
+from rlcheck.registry import ALGORITHMS, make_agent, resolve_preset
 
 SMALL = {"num_envs": 2, "num_steps": 64, "critic_batch_size": 64, "critic_epochs": 2}
 

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from rlcheck import envs
-from rlcheck.agents import make_agent
 from rlcheck.baselines import host_model
 from rlcheck.drivers.common import EvalPlan, make_schedule
 from rlcheck.errors import UserError
+from rlcheck.registry import make_agent
 from tests.baselines.envs import make_stateless
 
 

@@ -3,9 +3,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from rlcheck import envs
-from rlcheck.agents import make_agent
 from rlcheck.baselines import mcts
 from rlcheck.drivers.common import EvalPlan, make_schedule
+from rlcheck.registry import make_agent
 
 COUNTDOWN = "tests.baselines.envs:make_countdown"
 

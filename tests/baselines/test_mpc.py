@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from rlcheck import envs
-from rlcheck.agents import make_agent
 from rlcheck.baselines import mpc
 from rlcheck.drivers.common import EvalPlan, make_schedule
+from rlcheck.registry import make_agent
 
 COUNTDOWN = "tests.baselines.envs:make_countdown"
 

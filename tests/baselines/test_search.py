@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 
 from rlcheck import envs
-from rlcheck.agents import make_agent
 from rlcheck.drivers.common import EvalPlan, make_schedule
 from rlcheck.experiment.execute import Executor
 from rlcheck.experiment.plan import plan_units
 from rlcheck.experiment.spec import parse_spec
 from rlcheck.experiment.store import Store
+from rlcheck.registry import make_agent
 
 COUNTDOWN = "tests.baselines.envs:make_countdown"
 # ARS with 2 directions plays 4 episodes per generation; Countdown's last 7 steps: 28 steps.
@@ -71,6 +71,8 @@ def test_costs_are_stored_with_the_unit(tmp_path):
     search, planner = (store.units()[i] for i in range(2))
     assert search["env_steps"] == 112 and search["meta"]["env_steps_per_seed"] == [112, 112]
     assert "simulator_calls" not in search["meta"]
+    # The driver that ran them is recorded, not the one the env kind would have picked.
+    assert search["meta"]["driver"] == planner["meta"]["driver"] == "baseline"
     key = search["key"]
     np.testing.assert_array_equal(store.array(key, 0, "checkpoint_env_steps"), [28, 56, 84, 112])
     # Unit-wide, the nominal grid (the report needs evenly spaced checkpoints).

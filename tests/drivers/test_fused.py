@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from rlcheck import envs
-from rlcheck.agents import make_agent
 from rlcheck.drivers.common import EvalPlan, make_schedule
 from rlcheck.drivers.fused import FusedDriver
+from rlcheck.registry import make_agent
 
 TINY_PPO = {"num_envs": 2, "num_steps": 32, "num_minibatches": 2, "update_epochs": 2}
 
@@ -72,7 +72,11 @@ def test_hyperparameters_enter_the_compiled_program_as_values():
     compiled = train.lower(keys, hp).compile()
     slow = compiled(keys, {**hp, "learning_rate": np.float32(0.0)})
     fast = compiled(keys, hp)
-    # Learning rate 0: the policy loss is evaluated but parameters never move.
+    # Learning rate 0, in the same compiled program: the losses are still evaluated, but the
+    # policy never moves, so no minibatch sees a policy ratio other than 1 (KL exactly 0).
+    kl = list(d.agent.metric_names).index("approx_kl")
+    assert (slow["internals"][..., kl] == 0).all()
+    assert (fast["internals"][..., kl] > 0).all()
     assert not np.allclose(slow["internals"], fast["internals"])
 
 

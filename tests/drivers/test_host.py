@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from rlcheck import envs
-from rlcheck.agents import make_agent
 from rlcheck.drivers.common import EvalPlan, make_schedule
 from rlcheck.drivers.host import HostDriver
+from rlcheck.registry import make_agent
 
 TINY_PPO = {"num_envs": 2, "num_steps": 32, "num_minibatches": 2, "update_epochs": 2}
 

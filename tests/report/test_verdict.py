@@ -7,14 +7,8 @@ import pytest
 
 from rlcheck import stats
 from rlcheck.report.analysis import analyze
-from rlcheck.report.verdict import (
-    env_verdict,
-    fmt,
-    fmt_ci,
-    fmt_pct,
-    fmt_steps,
-    success_phrase,
-)
+from rlcheck.report.format import fmt, fmt_ci, fmt_pct, fmt_steps
+from rlcheck.report.verdict import env_verdict, success_phrase
 from tests.report.synthetic import open_store, write_failed_unit, write_unit
 
 REPS, BAND_REPS = 2000, 200

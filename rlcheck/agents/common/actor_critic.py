@@ -16,13 +16,13 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from rlcheck.agents.base import Trajectory
 from rlcheck.agents.common import distributions as dist
 from rlcheck.agents.common.advantages import gae
 from rlcheck.agents.common.networks import MLP
 from rlcheck.agents.common.normalize import RunningMeanStd, normalized_obs
 from rlcheck.agents.common.reward_scaling import rollout_rewards
 from rlcheck.agents.common.trust_region import categorical_kl, gaussian_kl
+from rlcheck.core import Trajectory
 from rlcheck.envs.spec import Box, EnvSpec
 
 Dist = tuple[jax.Array, ...]

@@ -17,8 +17,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from rlcheck.agents.base import Trajectory
 from rlcheck.agents.common.distributions import gaussian_log_prob
+from rlcheck.core import Trajectory
 
 ACTIVATIONS = {"relu": nn.relu, "tanh": nn.tanh, "swish": nn.swish}
 

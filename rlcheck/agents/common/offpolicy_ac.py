@@ -19,7 +19,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from rlcheck.agents.base import Trajectory, traced_values
 from rlcheck.agents.common.continuous_control import (
     Network,
     adam,
@@ -33,6 +32,7 @@ from rlcheck.agents.common.continuous_control import (
 )
 from rlcheck.agents.common.normalize import rms_normalize, rms_update
 from rlcheck.agents.common.replay import Replay, replay_add, replay_init, replay_sample
+from rlcheck.core import Trajectory, traced_values
 from rlcheck.envs.spec import Box, EnvSpec
 
 # One gradient step of an algorithm: (state, learner, key) -> (learner, (values, ran)), where

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from rlcheck.agents.base import Trajectory
 from rlcheck.agents.common.continuous_control import (
     Network,
     bound_log_std,
@@ -24,6 +23,7 @@ from rlcheck.agents.common.continuous_control import (
     td_target,
     unit_to_box,
 )
+from rlcheck.core import Trajectory
 
 
 @pytest.mark.parametrize("epsilon", [None, 1e-6])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rlcheck import envs
-from rlcheck.agents import make_agent
+from rlcheck.registry import make_agent
 
 PENDULUM = envs.make("Pendulum-v1").spec
 TINY = {"hidden_sizes": (8, 8), "batch_size": 4, "learning_starts": 0}

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlcheck.baselines.battery import BASELINES, RANDOM
-from rlcheck.report.verdict import fmt, fmt_ci, fmt_steps, success_phrase
+from rlcheck.registry import BASELINES, RANDOM
+from rlcheck.report.format import fmt, fmt_ci, fmt_steps
+from rlcheck.report.verdict import success_phrase
 
 
 def env_headline(env: dict[str, Any]) -> dict[str, Any]:

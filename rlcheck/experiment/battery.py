@@ -20,16 +20,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlcheck import envs
-from rlcheck.agents import ALGORITHMS, action_space_kind, make_agent
-from rlcheck.agents.presets import bare_env_id, resolve_preset
 from rlcheck.baselines import host_model, lqr
+from rlcheck.envs.registry import bare_env_id
 from rlcheck.envs.spec import EnvSpec
+from rlcheck.registry import (
+    ALGORITHMS,
+    BASELINES,
+    RANDOM,
+    action_space_kind,
+    make_agent,
+    resolve_preset,
+)
 
-# Policy search and planners; everything else in the registry but "random" is an RL algorithm.
-SEARCH = ("ars", "cma_es", "openai_es", "snes")
-PLANNERS = ("random_shooting", "cem", "mppi", "mcts", "lqr")
-BASELINES = frozenset(SEARCH + PLANNERS)
-RANDOM = "random"
 # The preset a learner gets where its defaults would never train within its budget.
 ZOO = "rl-zoo"
 

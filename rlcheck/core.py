@@ -1,4 +1,5 @@
-"""The shape every agent has, so one pair of drivers can train any of them.
+"""The neutral core every learner and driver shares: the Agent protocol, the Trajectory a driver
+hands an update, and the static/traced Config fields.
 
 An agent is a set of pure functions of one seed's state (the drivers ``vmap`` them over seeds):
 
