@@ -8,13 +8,13 @@ import pytest
 from scipy.stats import trim_mean
 
 from rlcheck import envs
-from rlcheck.agents import ALGORITHMS, a2c, make_agent
+from rlcheck.agents import a2c
 from rlcheck.agents.common.actor_critic import rollout_gae
 from rlcheck.core import Trajectory
 from rlcheck.drivers.common import EvalPlan, make_schedule
 from rlcheck.drivers.fused import FusedDriver
 from rlcheck.drivers.host import HostDriver
-from rlcheck.registry import resolve_preset
+from rlcheck.registry import ALGORITHMS, make_agent, resolve_preset
 
 
 def test_defaults_are_sb3_defaults():

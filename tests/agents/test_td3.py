@@ -7,11 +7,12 @@ import pytest
 from scipy.stats import trim_mean
 
 from rlcheck import envs
-from rlcheck.agents import ALGORITHMS, make_agent, td3
+from rlcheck.agents import td3
 from rlcheck.core import Trajectory
 from rlcheck.drivers.common import EvalPlan, make_schedule
 from rlcheck.drivers.fused import FusedDriver
 from rlcheck.experiment.plan import validate_overrides
+from rlcheck.registry import ALGORITHMS, make_agent
 
 PENDULUM = envs.make("Pendulum-v1").spec
 TINY = {"hidden_sizes": (8, 8), "batch_size": 4, "learning_starts": 0}
