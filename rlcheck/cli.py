@@ -4,13 +4,14 @@ results."""
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from typer.exceptions import TyperException
 
-from rlcheck.errors import UserError
+from rlcheck.errors import EnvWarning, UserError
 
 app = typer.Typer(
     add_completion=False,
@@ -286,8 +287,27 @@ def _execute(
     return bool(failed), analysis
 
 
+def _one_line_warnings() -> None:
+    """Show each :class:`EnvWarning` as one line on stderr, once: the env is made again for every
+    unit, and each make warns. Other warnings show as Python shows them."""
+    shown: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, EnvWarning):
+            text = f"rlcheck: warning: {message}\n"
+            if text in shown:
+                return
+            shown.add(text)
+        else:
+            text = warnings.formatwarning(message, category, filename, lineno, line)
+        (file or sys.stderr).write(text)
+
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: bad input becomes one line on stderr and exit code 2, never a traceback."""
+    _one_line_warnings()
     try:
         code = app(args=argv, prog_name="rlcheck", standalone_mode=False)
     except UserError as e:

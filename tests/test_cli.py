@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 
 import pytest
 
@@ -57,6 +58,45 @@ def test_bad_spec_exits_2_with_one_line_in_a_real_process(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == f"rlcheck: error: {spec}: budgett: unknown field"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_user_env_failing_check_env_exits_2_with_one_line_in_a_real_process():
+    env_id = "tests.helpers.envs:make_reset_without_info"
+    result = rlcheck("quick", env_id)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"rlcheck: error: rlcheck quick: env[0].id: env {env_id}: check_env: The result returned "
+        "by `env.reset()` was not a tuple of the form `(obs, info)`, where `obs` is a observation "
+        "and `info` is a dictionary containing additional information. Actual type: "
+        "`<class 'numpy.ndarray'>`"
+    )
+
+
+def test_what_check_env_warns_about_is_one_line_and_rlcheck_goes_on(capsys):
+    env_id = "tests.helpers.envs:make_out_of_bounds"
+    # Planning goes on past the warning, to the budget check, which stops it before training.
+    assert main(["quick", env_id, "--steps", "10"]) == 2
+    warning, error = capsys.readouterr().err.splitlines()
+    assert warning == (
+        f"rlcheck: warning: env {env_id}: check_env: The obs returned by the `step()` method is "
+        "not within the observation space."
+    )
+    assert error.startswith(f"rlcheck: error: rlcheck quick: algo[0] on {env_id}: budget 10 ")
+
+
+def test_each_env_warning_shows_once_however_often_the_env_is_made(capsys):
+    from rlcheck.cli import _one_line_warnings
+    from rlcheck.errors import EnvWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        _one_line_warnings()
+        for message in ("env a: check_env: x", "env b: check_env: x", "env a: check_env: x"):
+            warnings.warn(message, EnvWarning, stacklevel=1)
+    assert capsys.readouterr().err.splitlines() == [
+        "rlcheck: warning: env a: check_env: x",
+        "rlcheck: warning: env b: check_env: x",
+    ]
 
 
 def test_run_resume_and_export(tmp_path):

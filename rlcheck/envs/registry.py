@@ -6,17 +6,29 @@ import difflib
 import functools
 import importlib
 import os
+import re
 import sys
+import warnings
 from typing import Any
 
 import gymnasium as gym
+from gymnasium.utils.env_checker import check_env
 
 from rlcheck.envs.host_env import HostEnv, spec_from_gymnasium
 from rlcheck.envs.jax_env import JaxEnv, spec_from_gymnax
-from rlcheck.errors import UserError
+from rlcheck.errors import EnvWarning, UserError
 
 # gymnax's MNIST bandit downloads its data set on first use; every other gymnax env is pure JAX.
 _NEEDS_DOWNLOAD = frozenset({"MNISTBandit-bsuite"})
+
+# check_env warnings that do not apply to how rlcheck runs an env: it checks the env as the
+# factory returns it, wrappers and all, because that is what rlcheck steps; and it never reads
+# observation bounds, which Gymnasium's own CartPole and MuJoCo envs leave infinite.
+_NOT_FOR_RLCHECK = (
+    "is different from the unwrapped version",
+    "observation space minimum value is -infinity",
+    "observation space maximum value is infinity",
+)
 
 
 @functools.cache
@@ -61,7 +73,12 @@ def make(env_id: str, **kwargs: Any) -> JaxEnv | HostEnv:
         A :class:`JaxEnv` or a :class:`HostEnv`, each with a ``spec``.
 
     Raises:
-        UserError: unknown id (the message lists the closest known ids) or unsupported spaces.
+        UserError: unknown id (the message lists the closest known ids), unsupported spaces, or
+            a Gymnasium env from a user's factory or entry point that fails Gymnasium's
+            ``check_env`` (:func:`check_gymnasium_env`; Gymnasium's own envs are not checked).
+
+    Warns:
+        EnvWarning: what ``check_env`` only warns about, one per finding.
     """
     prefix, _, rest = env_id.partition(":")
     if prefix == "gymnax" and rest:
@@ -109,8 +126,24 @@ def _make_gymnasium(name: str, env_id: str, kwargs: dict[str, Any]) -> HostEnv:
     except (gym.error.Error, TypeError, ValueError, ImportError) as e:
         raise UserError(f"env {env_id}: {e}") from None
     spec = spec_from_gymnasium(env_id, probe)
-    probe.close()
+    try:
+        if not _is_gymnasiums_own(probe):
+            check_gymnasium_env(env_id, probe)
+    finally:
+        probe.close()
     return HostEnv(functools.partial(gym.make, name, **kwargs), spec)
+
+
+def _is_gymnasiums_own(env: gym.Env) -> bool:
+    """Whether ``env`` is one of Gymnasium's built-in envs, told by its entry point's module.
+
+    Gymnasium's test suite runs check_env on every env it registers (tests/envs/test_envs.py),
+    so checking CartPole, Pendulum or a MuJoCo env again costs its construction and steps and
+    finds nothing; an entry point outside ``gymnasium.`` (a user's package that called
+    ``gymnasium.register``, a third-party suite) is code Gymnasium has not checked."""
+    entry = env.spec.entry_point if env.spec is not None else None
+    module = entry.partition(":")[0] if isinstance(entry, str) else getattr(entry, "__module__", "")
+    return module == "gymnasium" or module.startswith("gymnasium.")
 
 
 def _make_user(
@@ -135,9 +168,46 @@ def _make_user(
         return JaxEnv(env, params, spec_from_gymnax(env_id, env, params))
     if isinstance(env, gym.Env):
         spec = spec_from_gymnasium(env_id, env)
-        env.close()
+        try:
+            check_gymnasium_env(env_id, env)
+        finally:
+            env.close()
+        # Every env rlcheck steps comes fresh from the factory, untouched by the check's steps.
         return HostEnv(functools.partial(factory, **kwargs), spec)
     raise UserError(
         f"env {env_id}: factory returned {type(env).__name__}, which is neither a "
         "Gymnasium env nor a gymnax-style env (reset_env/step_env/default_params)"
     )
+
+
+def check_gymnasium_env(env_id: str, env: gym.Env) -> None:
+    """Run Gymnasium's ``check_env`` on a user's env (it resets and steps ``env``).
+
+    Raises:
+        UserError: what check_env raises, or the env raises while checked, in one line:
+            ``env <id>: check_env: <problem>``.
+
+    Warns:
+        EnvWarning: one per distinct check_env warning that applies to rlcheck, in the same form.
+    """
+    # Rendering is skipped (rlcheck never renders; "human" mode would open a window), and so is
+    # the double-close check, which builds another env (rlcheck closes each env once).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            check_env(env, skip_render_check=True, skip_close_check=True)
+        except Exception as e:  # the user's env: report it, do not crash with its traceback
+            detail = _one_line(str(e))
+            if not isinstance(e, AssertionError) or not detail:
+                detail = f"{type(e).__name__}: {detail}" if detail else type(e).__name__
+            raise UserError(f"env {env_id}: check_env: {detail}") from None
+    found = dict.fromkeys(_one_line(str(w.message)) for w in caught)
+    for message in found:
+        if not any(part in message for part in _NOT_FOR_RLCHECK):
+            warnings.warn(f"env {env_id}: check_env: {message}", EnvWarning, stacklevel=1)
+
+
+def _one_line(text: str) -> str:
+    """Gymnasium's message without its colour codes and "WARN: " prefix, on one line."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text).strip().removeprefix("WARN: ")
+    return " ".join(text.split())

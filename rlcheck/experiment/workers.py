@@ -21,12 +21,14 @@ import os
 import queue as queue_module
 import signal
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import rlcheck
+from rlcheck.errors import EnvWarning
 from rlcheck.experiment.plan import UnitPlan
 from rlcheck.experiment.provenance import usable_cores
 from rlcheck.experiment.train import TaskResult, train_seeds
@@ -106,6 +108,8 @@ def _init_worker(messages: Any, cores: Any) -> None:
         os.sched_setaffinity(0, {core})
     # A worker only trains; the parent handles Ctrl-C and tells workers to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The parent made every env when it planned the run, and showed what was wrong in them.
+    warnings.simplefilter("ignore", EnvWarning)
     configure_jax()
 
 

@@ -1,8 +1,12 @@
+import warnings
+
+import gymnasium as gym
 import pytest
 
 from rlcheck import envs
-from rlcheck.envs import Box, Discrete
-from rlcheck.errors import UserError
+from rlcheck.envs import Box, Discrete, registry
+from rlcheck.errors import EnvWarning, UserError
+from tests.helpers.envs import OUT_OF_BOUNDS
 
 
 def test_bare_id_prefers_the_jax_native_env():
@@ -78,3 +82,80 @@ def test_bad_user_factories_are_clear_errors(env_id, message):
 def test_bad_kwargs_are_clear_errors():
     with pytest.raises(UserError, match="factory raised TypeError"):
         envs.make("tests.helpers.envs:make_line", wrong=1)
+
+
+BROKEN = "tests.helpers.envs:make_reset_without_info"
+WARNED = "tests.helpers.envs:make_out_of_bounds"
+
+
+@pytest.fixture
+def registered_out_of_bounds():
+    """OutOfBounds registered the way a user's package would, as ``gymnasium:<its id>``."""
+    env_id = "rlcheck-test/OutOfBounds-v0"
+    gym.register(env_id, entry_point="tests.helpers.envs:OutOfBounds")
+    yield f"gymnasium:{env_id}"
+    del gym.registry[env_id]
+
+
+@pytest.fixture
+def registered_broken():
+    env_id = "rlcheck-test/ResetWithoutInfo-v0"
+    gym.register(env_id, entry_point="tests.helpers.envs:ResetWithoutInfo")
+    yield f"gymnasium:{env_id}"
+    del gym.registry[env_id]
+
+
+def test_check_env_runs_once_per_make_on_user_gymnasium_envs_only(
+    monkeypatch, registered_out_of_bounds
+):
+    checked = []
+    monkeypatch.setattr(registry, "check_gymnasium_env", lambda env_id, env: checked.append(env_id))
+    user_envs = ["tests.helpers.envs:make_cartpole", registered_out_of_bounds]
+    gymnasiums_own = ["gymnasium:CartPole-v1", "gymnasium:Pendulum-v1", "gymnasium:Hopper-v5"]
+    for env_id in [*user_envs, *gymnasiums_own, "tests.helpers.envs:make_line", *user_envs]:
+        envs.make(env_id)
+    assert checked == user_envs * 2
+
+
+@pytest.mark.parametrize("source", ["factory", "entry point"])
+def test_a_user_env_failing_check_env_is_a_one_line_error(source, request):
+    env_id = BROKEN if source == "factory" else request.getfixturevalue("registered_broken")
+    with pytest.raises(UserError) as raised:
+        envs.make(env_id)
+    assert str(raised.value) == (
+        f"env {env_id}: check_env: The result returned by `env.reset()` was not a tuple of the "
+        "form `(obs, info)`, where `obs` is a observation and `info` is a dictionary containing "
+        "additional information. Actual type: `<class 'numpy.ndarray'>`"
+    )
+
+
+@pytest.mark.parametrize("source", ["factory", "entry point"])
+def test_what_check_env_warns_about_is_one_warning_and_the_env_is_made(source, request):
+    env_id = WARNED if source == "factory" else request.getfixturevalue("registered_out_of_bounds")
+    with pytest.warns(EnvWarning) as caught:
+        env = envs.make(env_id)
+    assert [str(w.message) for w in caught if w.category is EnvWarning] == [
+        f"env {env_id}: check_env: The obs returned by the `step()` method is not within the "
+        "observation space."
+    ]
+    assert isinstance(env, envs.HostEnv) and env.spec.obs_shape == (1,)
+
+
+def test_check_env_findings_that_do_not_apply_to_rlcheck_are_left_out():
+    # CartPole from gym.make is wrapped, and its observation box is unbounded: check_env warns
+    # about both.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EnvWarning)
+        envs.make("tests.helpers.envs:make_cartpole")
+
+
+def test_the_envs_rlcheck_steps_are_not_the_one_check_env_stepped():
+    OUT_OF_BOUNDS.clear()
+    with pytest.warns(EnvWarning):
+        env = envs.make(WARNED)
+    (checked,) = OUT_OF_BOUNDS
+    assert checked.steps > 0
+    vector = env.vector([0, 1])
+    vector.reset()
+    vector.close()
+    assert [e.steps for e in OUT_OF_BOUNDS] == [checked.steps, 0, 0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 from gymnax.environments import environment, spaces
 
@@ -44,6 +45,54 @@ def make_exploding_cartpole(after: int = 300) -> gym.Env:
 
 def not_an_env() -> object:
     return object()
+
+
+class ResetWithoutInfo(gym.Env):
+    """Fails Gymnasium's check_env: ``reset`` returns the observation alone, not (obs, info)."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,))
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, np.float32)
+
+    def step(self, action):
+        return np.zeros(1, np.float32), 0.0, False, False, {}
+
+
+def make_reset_without_info() -> gym.Env:
+    return ResetWithoutInfo()
+
+
+OUT_OF_BOUNDS: list[OutOfBounds] = []  # every OutOfBounds built in this process, in order
+
+
+class OutOfBounds(gym.Env):
+    """Warned about by Gymnasium's check_env: ``step`` returns observations at 2 in a [−1, 1]
+    box (out of ``reset`` it would be an error); episodes last 5 steps. Counts the steps taken
+    on it."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,))
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self):
+        self.steps = self._time = 0
+        OUT_OF_BOUNDS.append(self)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._time = 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.steps += 1
+        self._time += 1
+        return np.full(1, 2.0, np.float32), float(action), self._time >= 5, False, {}
+
+
+def make_out_of_bounds() -> gym.Env:
+    return OutOfBounds()
 
 
 @struct.dataclass
