@@ -12,12 +12,14 @@ from rlcheck.drivers.common import EvalPlan, make_schedule
 def _cartpole_system():
     env = envs.make("CartPole-v1")
     agent = lqr.LQR(env.spec, lqr.Config(), 1000)
-    _, template = env.reset(jax.random.PRNGKey(0))
+    _, template = env.reset(jax.random.PRNGKey(0), env.params)
     fields = agent.system.fields
 
     def transition(x, u):
         state = template.replace(**{f: x[i] for i, f in enumerate(fields)}, time=0)
-        step = lqr.differentiable(env.step_no_reset)(jax.random.PRNGKey(0), state, 0.5 + u[0])
+        step = lqr.differentiable(env.step_no_reset)(
+            jax.random.PRNGKey(0), state, 0.5 + u[0], env.params
+        )
         return jnp.stack([getattr(step[1], f) for f in fields])
 
     return env, agent, transition
@@ -45,10 +47,10 @@ def test_jacobian_matches_finite_differences_through_stop_gradient():
 
 def test_stop_gradient_really_blocks_the_plain_jacobian():
     env = envs.make("CartPole-v1")
-    _, state = env.reset(jax.random.PRNGKey(0))
+    _, state = env.reset(jax.random.PRNGKey(0), env.params)
 
     def theta_after(force):
-        return env.step_no_reset(jax.random.PRNGKey(0), state, force)[1].theta_dot
+        return env.step_no_reset(jax.random.PRNGKey(0), state, force, env.params)[1].theta_dot
 
     assert jax.grad(theta_after)(0.5) == 0.0
     assert jax.grad(lqr.differentiable(theta_after))(0.5) < -0.1

@@ -67,11 +67,11 @@ def test_nan_observations_are_flagged():
 def test_hyperparameters_enter_the_compiled_program_as_values():
     d = _driver("ppo", "CartPole-v1", 1024, TINY_PPO)
     keys = jax.numpy.stack([jax.random.PRNGKey(0)])
-    train = jax.jit(jax.vmap(d.train, in_axes=(0, None)))
+    train = jax.jit(jax.vmap(d.train, in_axes=(0, None, None)))
     hp = d.agent.hparams()
-    compiled = train.lower(keys, hp).compile()
-    slow = compiled(keys, {**hp, "learning_rate": np.float32(0.0)})
-    fast = compiled(keys, hp)
+    compiled = train.lower(keys, hp, d.env.params).compile()
+    slow = compiled(keys, {**hp, "learning_rate": np.float32(0.0)}, d.env.params)
+    fast = compiled(keys, hp, d.env.params)
     # Learning rate 0, in the same compiled program: the losses are still evaluated, but the
     # policy never moves, so no minibatch sees a policy ratio other than 1 (KL exactly 0).
     kl = list(d.agent.metric_names).index("approx_kl")

@@ -17,9 +17,9 @@ def _balance(obs: jax.Array) -> jax.Array:
 
 def test_time_limit_truncates_and_keeps_the_final_observation():
     env = _short_cartpole(5)
-    obs, state = env.reset(jax.random.PRNGKey(0))
+    obs, state = env.reset(jax.random.PRNGKey(0), env.params)
     for t in range(5):
-        step = env.step(jax.random.PRNGKey(t + 1), state, _balance(obs))
+        step = env.step(jax.random.PRNGKey(t + 1), state, _balance(obs), env.params)
         if t < 4:
             assert not step.truncated and not step.terminated
             np.testing.assert_array_equal(step.obs, step.final_obs)
@@ -32,9 +32,9 @@ def test_time_limit_truncates_and_keeps_the_final_observation():
 
 def test_falling_over_terminates_without_truncation():
     env = envs.make("CartPole-v1")
-    _, state = env.reset(jax.random.PRNGKey(0))
+    _, state = env.reset(jax.random.PRNGKey(0), env.params)
     for t in range(200):
-        step = env.step(jax.random.PRNGKey(t), state, jnp.int32(1))  # always push right
+        step = env.step(jax.random.PRNGKey(t), state, jnp.int32(1), env.params)  # push right
         state = step.state
         if step.terminated:
             break
@@ -44,7 +44,7 @@ def test_falling_over_terminates_without_truncation():
 
 def test_continuous_actions_are_clipped_to_the_box():
     env = envs.make("Pendulum-v1")
-    _, state = env.reset(jax.random.PRNGKey(0))
-    big = env.step_no_reset(jax.random.PRNGKey(1), state, jnp.array([100.0]))
-    edge = env.step_no_reset(jax.random.PRNGKey(1), state, jnp.array([2.0]))
+    _, state = env.reset(jax.random.PRNGKey(0), env.params)
+    big = env.step_no_reset(jax.random.PRNGKey(1), state, jnp.array([100.0]), env.params)
+    edge = env.step_no_reset(jax.random.PRNGKey(1), state, jnp.array([2.0]), env.params)
     np.testing.assert_allclose(big[0], edge[0])
