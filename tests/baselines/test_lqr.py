@@ -7,6 +7,7 @@ import scipy.linalg
 from rlcheck import envs
 from rlcheck.baselines import lqr
 from rlcheck.drivers.common import EvalPlan, make_schedule
+from rlcheck.envs.params import replace_params
 
 
 def _cartpole_system():
@@ -80,6 +81,19 @@ def test_dare_on_a_scalar_system_by_hand():
 def test_lqr_rejects_envs_without_a_known_equilibrium():
     with pytest.raises(Exception, match="lqr knows the equilibrium"):
         lqr.LQR(envs.make("Acrobot-v1").spec, lqr.Config(), 1000)
+
+
+def test_lqr_plans_with_the_model_params_and_acts_under_the_env_params():
+    env = envs.make("CartPole-v1")
+    agent = lqr.LQR(env.spec, lqr.Config(), 1000)
+    hparams = agent.hparams()
+    real = replace_params(env.params, max_steps_in_episode=100)
+    evaluate = jax.jit(lambda key, model: agent.evaluate(env, key, hparams, 4, real, model))
+    _, steps, _ = evaluate(jax.random.PRNGKey(0), real)
+    assert steps.tolist() == [100] * 4  # the real env's time limit, not the default 500
+    # A model whose force pushes the other way gives the opposite gain: the pole falls.
+    _, steps, _ = evaluate(jax.random.PRNGKey(0), replace_params(real, force_mag=-10.0))
+    assert steps.max() < 20
 
 
 @pytest.mark.slow
