@@ -72,12 +72,13 @@ class Episodes(NamedTuple):
 
 
 def play_episodes(
-    env: JaxEnv, act: Any, key: jax.Array, episodes: int, carry: Any = None
+    env: JaxEnv, env_params: Any, act: Any, key: jax.Array, episodes: int, carry: Any = None
 ) -> Episodes:
     """Play ``episodes`` episodes from fresh resets until every one has ended (or the step cap).
 
     Args:
         env: a JAX-native env; its non-resetting transition is used.
+        env_params: the env's params (its physics) in these episodes.
         act: ``act(obs, env_state, carry, key) -> (action, carry)``, batched over episodes;
             ``carry`` is whatever the actor keeps between steps (a planner's warm start).
         key: PRNG key.
@@ -88,7 +89,9 @@ def play_episodes(
         The returns, lengths, finiteness and observation moments of the episodes.
     """
     key_reset, key_loop = jax.random.split(key)
-    obs, env_state = jax.vmap(env.reset)(jax.random.split(key_reset, episodes))
+    obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
+        jax.random.split(key_reset, episodes), env_params
+    )
     cap = step_cap(env.spec)
     zeros_obs = jnp.zeros(env.spec.obs_shape)
 
@@ -100,9 +103,9 @@ def play_episodes(
         acted = jnp.where(live.reshape(shape), obs, 0.0)
         moments = (moments[0] + acted.sum(0), moments[1] + (acted**2).sum(0))
         action, carry = act(obs, env_state, carry, key_act)
-        obs, env_state, reward, terminated, truncated = jax.vmap(env.step_no_reset)(
-            jax.random.split(key_env, episodes), env_state, action
-        )
+        obs, env_state, reward, terminated, truncated = jax.vmap(
+            env.step_no_reset, in_axes=(0, 0, 0, None)
+        )(jax.random.split(key_env, episodes), env_state, action, env_params)
         obs_ok = jnp.all(jnp.isfinite(obs).reshape(episodes, -1), axis=1)
         finite = finite & jnp.all((jnp.isfinite(reward) & obs_ok) | ~live)
         returns = returns + jnp.where(live, reward, 0.0)

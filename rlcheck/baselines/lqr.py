@@ -194,10 +194,11 @@ class LQR(Planner):
             parts.append(value)
         return jnp.stack(parts)
 
-    def setup(self, env: JaxEnv, hparams: dict) -> jax.Array:
-        """The gain K, from the env's transition linearized at its upright equilibrium."""
+    def setup(self, env: JaxEnv, env_params: Any, hparams: dict) -> jax.Array:
+        """The gain K, from the model's transition (``env`` with ``env_params``) linearized at
+        its upright equilibrium."""
         del hparams
-        _, template = env.reset(jax.random.PRNGKey(0))
+        _, template = env.reset(jax.random.PRNGKey(0), env_params)
         fields = self.system.fields
         equilibrium = template.replace(**{f: jnp.zeros_like(getattr(template, f)) for f in fields})
 
@@ -208,7 +209,9 @@ class LQR(Planner):
                 action = action.reshape(self.spec.action_space.shape)
             else:
                 action = action[0]
-            step = differentiable(env.step_no_reset)(jax.random.PRNGKey(0), state, action)
+            step = differentiable(env.step_no_reset)(
+                jax.random.PRNGKey(0), state, action, env_params
+            )
             return jnp.stack([jnp.reshape(getattr(step[1], f), ()) for f in fields])
 
         a, b = linearize(transition, jnp.zeros(len(fields)), jnp.zeros(1))
@@ -217,7 +220,14 @@ class LQR(Planner):
         return lqr_gain(a, b, q, r)
 
     def plan(
-        self, env: JaxEnv, gain: jax.Array, env_state: Any, plan_state: Any, key: jax.Array, h: dict
+        self,
+        env: JaxEnv,
+        env_params: Any,
+        gain: jax.Array,
+        env_state: Any,
+        plan_state: Any,
+        key: jax.Array,
+        h: dict,
     ) -> tuple[jax.Array, Any]:
         del key
         x = self.state_vector(env_state)
@@ -225,15 +235,14 @@ class LQR(Planner):
         if self.spec.discrete:
             return (u[0] > 0).astype(jnp.int32), plan_state
         if self.pendulum and self.config.swing_up:
-            u = jnp.where(jnp.abs(x[0]) < h["switch_angle"], u, self._pump(env, x, h))
+            u = jnp.where(jnp.abs(x[0]) < h["switch_angle"], u, self._pump(env_params, x, h))
         return u, plan_state
 
-    def _pump(self, env: JaxEnv, x: jax.Array, h: dict) -> jax.Array:
+    def _pump(self, env_params: Any, x: jax.Array, h: dict) -> jax.Array:
         """Energy pumping for gymnax Pendulum, whose dynamics are θ̈ = (3g/2l) sin θ + b·u:
         E = θ̇²/2 + (3g/2l) cos θ is E_top at rest upright, and u = k (E_top − E) θ̇ raises E
         towards it (dE/dt = b·u·θ̇)."""
-        p = env.params
-        a = 3 * p.g / (2 * p.l)
+        a = 3 * env_params.g / (2 * env_params.l)
         theta, theta_dot = x
         energy = theta_dot**2 / 2 + a * jnp.cos(theta)
         return jnp.reshape(h["energy_gain"] * (a - energy) * theta_dot, (1,))

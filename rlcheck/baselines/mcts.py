@@ -48,10 +48,11 @@ def default_config(spec: EnvSpec, **overrides: Any) -> Config:
 
 
 def rollout_values(
-    env: JaxEnv, states: Any, key: jax.Array, depth: int, discount: jax.Array
+    env: JaxEnv, env_params: Any, states: Any, key: jax.Array, depth: int, discount: jax.Array
 ) -> jax.Array:
-    """Discounted return of one uniformly random rollout of ``depth`` steps from each state
-    (batched), ending at termination or truncation."""
+    """Discounted return of one uniformly random rollout of ``depth`` steps on the model
+    (``env`` with ``env_params``) from each state (batched), ending at termination or
+    truncation."""
     batch = jax.tree.leaves(states)[0].shape[0]
     n = env.spec.action_space.n
 
@@ -59,8 +60,8 @@ def rollout_values(
         s, total, weight = carry
         key_action, key_env = jax.random.split(key)
         action = jax.random.randint(key_action, (batch,), 0, n)
-        _, s, reward, terminated, truncated = jax.vmap(env.step_no_reset)(
-            jax.random.split(key_env, batch), s, action
+        _, s, reward, terminated, truncated = jax.vmap(env.step_no_reset, in_axes=(0, 0, 0, None))(
+            jax.random.split(key_env, batch), s, action, env_params
         )
         total = total + weight * reward
         weight = jnp.where(terminated | truncated, 0.0, weight * discount)
@@ -71,9 +72,10 @@ def rollout_values(
     return total
 
 
-def make_recurrent_fn(env: JaxEnv, depth: int) -> Any:
-    """mctx's ``recurrent_fn``: one env transition per tree edge, discount 0 at the end of an
-    episode, the new leaf valued by a random rollout; ``params`` are the planner's hparams."""
+def make_recurrent_fn(env: JaxEnv, env_params: Any, depth: int) -> Any:
+    """mctx's ``recurrent_fn``: one transition of the model (``env`` with ``env_params``) per
+    tree edge, discount 0 at the end of an episode, the new leaf valued by a random rollout;
+    its ``params`` argument is mctx's name for the planner's hparams."""
     import mctx
 
     n = env.spec.action_space.n
@@ -81,11 +83,11 @@ def make_recurrent_fn(env: JaxEnv, depth: int) -> Any:
     def recurrent_fn(params: dict, key: jax.Array, action: jax.Array, states: Any) -> tuple:
         batch = action.shape[0]
         key_env, key_value = jax.random.split(key)
-        _, states, reward, terminated, truncated = jax.vmap(env.step_no_reset)(
-            jax.random.split(key_env, batch), states, action
-        )
+        _, states, reward, terminated, truncated = jax.vmap(
+            env.step_no_reset, in_axes=(0, 0, 0, None)
+        )(jax.random.split(key_env, batch), states, action, env_params)
         discount = jnp.where(terminated | truncated, 0.0, params["discount"])
-        value = rollout_values(env, states, key_value, depth, params["discount"])
+        value = rollout_values(env, env_params, states, key_value, depth, params["discount"])
         output = mctx.RecurrentFnOutput(
             reward=reward,
             discount=discount,
@@ -113,7 +115,14 @@ class MCTS(Planner):
         self.calls_per_step = config.num_simulations * (1 + depth) + depth
 
     def plan_batch(
-        self, env: JaxEnv, setup: Any, env_states: Any, plan_states: Any, key: jax.Array, h: dict
+        self,
+        env: JaxEnv,
+        env_params: Any,
+        setup: Any,
+        env_states: Any,
+        plan_states: Any,
+        key: jax.Array,
+        h: dict,
     ) -> tuple[jax.Array, Any]:
         import mctx
 
@@ -124,10 +133,12 @@ class MCTS(Planner):
         key_root, key_search = jax.random.split(key)
         root = mctx.RootFnOutput(
             prior_logits=jnp.zeros((batch, n)),
-            value=rollout_values(env, env_states, key_root, config.rollout_depth, h["discount"]),
+            value=rollout_values(
+                env, env_params, env_states, key_root, config.rollout_depth, h["discount"]
+            ),
             embedding=env_states,
         )
-        recurrent_fn = make_recurrent_fn(env, config.rollout_depth)
+        recurrent_fn = make_recurrent_fn(env, env_params, config.rollout_depth)
         if config.search == "gumbel":
             out = mctx.gumbel_muzero_policy(
                 h,

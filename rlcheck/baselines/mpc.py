@@ -102,17 +102,23 @@ def mppi_weights(returns: jax.Array, temperature: jax.Array) -> jax.Array:
 
 
 def rollout_returns(
-    env: JaxEnv, state: Any, sequences: jax.Array, key: jax.Array, discount: jax.Array
+    env: JaxEnv,
+    env_params: Any,
+    state: Any,
+    sequences: jax.Array,
+    key: jax.Array,
+    discount: jax.Array,
 ) -> jax.Array:
-    """Discounted return of each action sequence played on the model from ``state``, ending at
-    termination or truncation (the model's own time limit)."""
+    """Discounted return of each action sequence played on the model (``env`` with
+    ``env_params``) from ``state``, ending at termination or truncation (the model's own time
+    limit)."""
     keys = jax.random.split(key, sequences.shape[1])
 
     def play(actions: jax.Array) -> jax.Array:
         def step(carry: tuple, x: tuple) -> tuple:
             s, total, weight = carry
             action, k = x
-            _, s, reward, terminated, truncated = env.step_no_reset(k, s, action)
+            _, s, reward, terminated, truncated = env.step_no_reset(k, s, action, env_params)
             total = total + weight * reward
             weight = jnp.where(terminated | truncated, 0.0, weight * discount)
             return (s, total, weight), None
@@ -207,12 +213,19 @@ class MPC(Planner):
         return self.space.initial()
 
     def plan(
-        self, env: JaxEnv, setup: Any, env_state: Any, plan: jax.Array, key: jax.Array, h: dict
+        self,
+        env: JaxEnv,
+        env_params: Any,
+        setup: Any,
+        env_state: Any,
+        plan: jax.Array,
+        key: jax.Array,
+        h: dict,
     ) -> tuple[jax.Array, jax.Array]:
         del setup
 
         def score(sequences: jax.Array, key: jax.Array) -> jax.Array:
-            return rollout_returns(env, env_state, sequences, key, h["discount"])
+            return rollout_returns(env, env_params, env_state, sequences, key, h["discount"])
 
         return self.search(score, plan, key, h)
 

@@ -2,11 +2,12 @@
 
 A planner learns nothing and uses no training env steps. It is evaluated once per seed on
 ``final_episodes`` episodes; every real step it takes, it plans with the env itself as the
-model. Its cost is counted in simulator calls: model transitions per real step (a constant of
-its configuration) times the real steps of its episodes, plus any one-off cost per seed
-(LQR's linearization). On a JAX-native env every seed's episodes are one compiled program; on
-a Gymnasium env a planner that supports it plans through state save/restore
-(``rlcheck.baselines.host_model``).
+model, whose params are the real env's unless :meth:`Planner.evaluate` is given others (a
+planner with a wrong model). Its cost is counted in simulator calls: model transitions per
+real step (a constant of its configuration) times the real steps of its episodes, plus any
+one-off cost per seed (LQR's linearization). On a JAX-native env every seed's episodes are one
+compiled program; on a Gymnasium env a planner that supports it plans through state
+save/restore (``rlcheck.baselines.host_model``).
 """
 
 from __future__ import annotations
@@ -76,9 +77,10 @@ class Planner(Baseline):
     def hparams(self) -> dict[str, jax.Array]:
         return traced_values(self.config)
 
-    def setup(self, env: JaxEnv, hparams: dict) -> Any:
-        """What the planner computes once per seed before acting (default: nothing)."""
-        del env, hparams
+    def setup(self, env: JaxEnv, env_params: Any, hparams: dict) -> Any:
+        """What the planner computes once per seed before acting on the model ``env`` with
+        ``env_params`` (default: nothing)."""
+        del env, env_params, hparams
         return None
 
     def init_plan(self, env: JaxEnv, key: jax.Array, hparams: dict) -> Any:
@@ -89,18 +91,21 @@ class Planner(Baseline):
     def plan(
         self,
         env: JaxEnv,
+        env_params: Any,
         setup: Any,
         env_state: Any,
         plan_state: Any,
         key: jax.Array,
         hparams: dict,
     ) -> tuple[jax.Array, Any]:
-        """One episode: the action to take now and the plan state for the next step."""
+        """One episode: the action to take now and the plan state for the next step, planned on
+        the model ``env`` with ``env_params``."""
         raise NotImplementedError
 
     def plan_batch(
         self,
         env: JaxEnv,
+        env_params: Any,
         setup: Any,
         env_states: Any,
         plan_states: Any,
@@ -109,25 +114,37 @@ class Planner(Baseline):
     ) -> tuple[jax.Array, Any]:
         """Every episode at once (default: :meth:`plan` vmapped over episodes)."""
         keys = jax.random.split(key, jax.tree.leaves(env_states)[0].shape[0])
-        return jax.vmap(lambda s, p, k: self.plan(env, setup, s, p, k, hparams))(
+        return jax.vmap(lambda s, p, k: self.plan(env, env_params, setup, s, p, k, hparams))(
             env_states, plan_states, keys
         )
 
     def evaluate(
-        self, env: JaxEnv, key: jax.Array, hparams: dict, episodes: int
+        self,
+        env: JaxEnv,
+        key: jax.Array,
+        hparams: dict,
+        episodes: int,
+        env_params: Any,
+        model_params: Any = None,
     ) -> tuple[jax.Array, jax.Array, jax.Array]:
-        """One seed's evaluation: (returns (E,), real steps (E,), finite)."""
+        """One seed's evaluation: (returns (E,), real steps (E,), finite).
+
+        The episodes are played with ``env_params``; the planner plans with ``model_params``
+        (None: the same).
+        """
+        if model_params is None:
+            model_params = env_params
         key_plan, key_play = jax.random.split(key)
-        setup = self.setup(env, hparams)
+        setup = self.setup(env, model_params, hparams)
         plans = jax.vmap(lambda k: self.init_plan(env, k, hparams))(
             jax.random.split(key_plan, episodes)
         )
 
         def act(obs: jax.Array, env_state: Any, plan_state: Any, key: jax.Array) -> tuple:
             del obs
-            return self.plan_batch(env, setup, env_state, plan_state, key, hparams)
+            return self.plan_batch(env, model_params, setup, env_state, plan_state, key, hparams)
 
-        played = play_episodes(env, act, key_play, episodes, plans)
+        played = play_episodes(env, env_params, act, key_play, episodes, plans)
         return played.returns, played.steps, played.finite
 
     def run(
@@ -140,8 +157,9 @@ class Planner(Baseline):
         keys = seed_keys(seeds)
         hparams = self.hparams()
         episodes = plan.final_episodes
+        # The env's own params are compiled in as constants (see rlcheck/drivers/fused.py).
         program = jax.jit(
-            jax.vmap(lambda k, h: self.evaluate(env, k, h, episodes), in_axes=(0, None))
+            jax.vmap(lambda k, h: self.evaluate(env, k, h, episodes, env.params), in_axes=(0, None))
         )
         start = time.perf_counter()
         compiled = program.lower(keys, hparams).compile()

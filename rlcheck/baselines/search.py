@@ -173,19 +173,25 @@ class PolicySearch(Baseline):
         return (obs - rms.mean) / jnp.sqrt(rms.var + 1e-8)
 
     def _episodes(
-        self, env: JaxEnv, flat: jax.Array, rms: RunningMeanStd, key: jax.Array, n: int
+        self,
+        env: JaxEnv,
+        env_params: Any,
+        flat: jax.Array,
+        rms: RunningMeanStd,
+        key: jax.Array,
+        n: int,
     ) -> Any:
         def act(obs: jax.Array, env_state: Any, carry: Any, key: jax.Array) -> tuple:
             del env_state, key
             return self.policy.act(flat, self._normalize(rms, obs)), carry
 
-        return play_episodes(env, act, key, n)
+        return play_episodes(env, env_params, act, key, n)
 
-    def _generation(self, env: JaxEnv, s: SeedState, hparams: dict) -> SeedState:
+    def _generation(self, env: JaxEnv, env_params: Any, s: SeedState, hparams: dict) -> SeedState:
         key, key_ask, key_play, key_tell = jax.random.split(s.key, 4)
         population, strategy = self.strategy.ask(key_ask, s.strategy, hparams)
         n = self.episodes_per_candidate
-        played = jax.vmap(lambda flat, k: self._episodes(env, flat, s.obs_rms, k, n))(
+        played = jax.vmap(lambda flat, k: self._episodes(env, env_params, flat, s.obs_rms, k, n))(
             population, jax.random.split(key_play, population.shape[0])
         )
         fitness = played.returns.mean(axis=1)
@@ -220,13 +226,22 @@ class PolicySearch(Baseline):
     # ---- checkpoints, batched over seeds -----------------------------------------------------
 
     def _checkpoint(
-        self, env: JaxEnv, s: SeedState, *, grid: jax.Array, eval_keys: jax.Array, episodes: int
+        self,
+        env: JaxEnv,
+        env_params: Any,
+        s: SeedState,
+        *,
+        grid: jax.Array,
+        eval_keys: jax.Array,
+        episodes: int,
     ) -> SeedState:
         """Evaluate every seed's mean policy; store it at the checkpoints each seed crossed."""
         num = grid.shape[0]
         keys = jax.vmap(jax.random.fold_in)(eval_keys, s.checkpoints_done)
         evals = jax.vmap(
-            lambda st, rms, k: self._episodes(env, self.strategy.mean(st), rms, k, episodes)
+            lambda st, rms, k: self._episodes(
+                env, env_params, self.strategy.mean(st), rms, k, episodes
+            )
         )(s.strategy, s.obs_rms, keys).returns
         index = jnp.arange(num)[None, :]
         crossed = grid[None, :] <= s.env_steps[:, None]
@@ -247,6 +262,7 @@ class PolicySearch(Baseline):
     def _step(
         self,
         env: JaxEnv,
+        env_params: Any,
         hparams: dict,
         grid: jax.Array,
         budget: int,
@@ -256,14 +272,14 @@ class PolicySearch(Baseline):
     ) -> SeedState:
         """One generation for every seed still within its budget, then any checkpoints."""
         active = s.env_steps < budget
-        s = _select(active, jax.vmap(lambda x: self._generation(env, x, hparams))(s), s)
+        s = _select(active, jax.vmap(lambda x: self._generation(env, env_params, x, hparams))(s), s)
         crossed = jnp.sum(grid[None, :] <= s.env_steps[:, None], axis=1)
         # One scalar predicate for the whole batch keeps the evaluation a real branch: it runs
         # only after generations where some seed crossed a checkpoint.
         return jax.lax.cond(
             jnp.any(crossed > s.checkpoints_done),
             functools.partial(
-                self._checkpoint, env, grid=grid, eval_keys=eval_keys, episodes=episodes
+                self._checkpoint, env, env_params, grid=grid, eval_keys=eval_keys, episodes=episodes
             ),
             lambda x: x,
             s,
@@ -294,9 +310,16 @@ class PolicySearch(Baseline):
         )
 
     def search(
-        self, env: JaxEnv, keys: jax.Array, hparams: dict, schedule: Schedule, plan: EvalPlan
+        self,
+        env: JaxEnv,
+        env_params: Any,
+        keys: jax.Array,
+        hparams: dict,
+        schedule: Schedule,
+        plan: EvalPlan,
     ) -> dict[str, jax.Array]:
-        """Every seed's whole search (``keys``: one per seed); jit this."""
+        """Every seed's whole search (``keys``: one per seed) under ``env_params``; jit
+        this."""
         grid = jnp.asarray(schedule.grid, jnp.int32)
         budget = schedule.budget
         split = jax.vmap(lambda k: jax.random.split(k, 3))(keys)
@@ -305,11 +328,13 @@ class PolicySearch(Baseline):
         )
         eval_keys, final_keys = split[:, 1], split[:, 2]
 
-        step = functools.partial(self._step, env, hparams, grid, budget, eval_keys, plan.episodes)
+        step = functools.partial(
+            self._step, env, env_params, hparams, grid, budget, eval_keys, plan.episodes
+        )
         states = jax.lax.while_loop(lambda s: jnp.any(s.env_steps < budget), step, states)
         final = jax.vmap(
             lambda st, rms, k: self._episodes(
-                env, self.strategy.mean(st), rms, k, plan.final_episodes
+                env, env_params, self.strategy.mean(st), rms, k, plan.final_episodes
             )
         )(states.strategy, states.obs_rms, final_keys)
         means = jax.vmap(self.strategy.mean)(states.strategy)
@@ -331,7 +356,8 @@ class PolicySearch(Baseline):
         """Search with every seed in one compiled program; returns (results, timings)."""
         keys = seed_keys(seeds)
         hparams = self.hparams()
-        program = jax.jit(lambda k, h: self.search(env, k, h, schedule, plan))
+        # The env's own params are compiled in as constants (see rlcheck/drivers/fused.py).
+        program = jax.jit(lambda k, h: self.search(env, env.params, k, h, schedule, plan))
         start = time.perf_counter()
         compiled = program.lower(keys, hparams).compile()
         compiled_at = time.perf_counter()

@@ -1,14 +1,19 @@
 """Fused driver: a whole training run for JAX envs under one ``jit``, ``vmap``ped over seeds.
 
 Training, the checkpoint evaluations and the final evaluation are one compiled program, so
-nothing goes back to Python until every seed is done. There is deliberately no progress callback
-inside it: JAX does not write programs with host callbacks to its persistent compilation cache,
-so a callback would cost a full compilation on every run.
+nothing goes back to Python until every seed is done. ``train`` takes the env's params (its
+physics) as an argument, so a batch of seeds can train under a batch of different params in
+one program; :meth:`FusedDriver.run` compiles the env's own params in as constants. There is
+deliberately no progress callback inside the program: JAX does not write programs with host
+callbacks to its persistent compilation cache, so a callback would cost a full compilation on
+every run.
 """
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -24,6 +29,7 @@ from rlcheck.drivers.common import (
     per_checkpoint,
 )
 from rlcheck.envs.jax_env import JaxEnv
+from rlcheck.envs.params import stack_params
 
 
 class Carry(NamedTuple):
@@ -36,7 +42,7 @@ class Carry(NamedTuple):
 
 
 class FusedDriver:
-    """Builds ``train(key, hparams) -> results`` for one agent, env and schedule."""
+    """Builds ``train(key, hparams, env_params) -> results`` for one agent, env and schedule."""
 
     def __init__(
         self,
@@ -53,11 +59,13 @@ class FusedDriver:
 
     # ---- one env step, one update ------------------------------------------------------------
 
-    def _env_step(self, carry: Carry, key: jax.Array) -> tuple[Carry, tuple]:
+    def _env_step(self, env_params: Any, carry: Carry, key: jax.Array) -> tuple[Carry, tuple]:
         key_act, key_env = jax.random.split(key)
         agent_state, action, aux = self.agent.act(carry.agent_state, carry.obs, key_act)
         keys = jax.random.split(key_env, self.agent.num_envs)
-        step = jax.vmap(self.env.step)(keys, carry.env_state, action)
+        step = jax.vmap(self.env.step, in_axes=(0, 0, 0, None))(
+            keys, carry.env_state, action, env_params
+        )
         ended = step.terminated | step.truncated
         episode_return = carry.episode_return + step.reward
         finite = jnp.all(jnp.isfinite(step.obs)) & jnp.all(jnp.isfinite(step.reward))
@@ -72,7 +80,9 @@ class FusedDriver:
         transition = (aux, action, step.reward, step.terminated, step.truncated, step.final_obs)
         return carry, (transition, episodes)
 
-    def _update(self, carry: Carry, x: tuple) -> tuple[Carry, dict]:
+    def _update(
+        self, env_params: Any, eval_params: Any, carry: Carry, x: tuple
+    ) -> tuple[Carry, dict]:
         """One rollout and one learning step; at checkpoints, also an evaluation.
 
         Internals, finished training episodes and evaluations leave as scan outputs. (Writing
@@ -81,7 +91,7 @@ class FusedDriver:
         is_checkpoint, key_eval = x
         key, key_rollout, key_update = jax.random.split(carry.key, 3)
         carry, (steps, (return_sums, episode_counts)) = jax.lax.scan(
-            self._env_step,
+            functools.partial(self._env_step, env_params),
             carry._replace(key=key),
             jax.random.split(key_rollout, self.agent.rollout_len),
         )
@@ -92,7 +102,7 @@ class FusedDriver:
         # stays a real branch: evaluation runs only at checkpoints.
         eval_returns = jax.lax.cond(
             is_checkpoint,
-            lambda: self.evaluate(agent_state, key_eval, self.plan.episodes),
+            lambda: self.evaluate(agent_state, key_eval, self.plan.episodes, eval_params),
             lambda: jnp.zeros(self.plan.episodes),
         )
         out = {
@@ -107,19 +117,24 @@ class FusedDriver:
 
     # ---- evaluation -------------------------------------------------------------------------
 
-    def evaluate(self, agent_state: Any, key: jax.Array, episodes: int) -> jax.Array:
-        """Returns of ``episodes`` episodes of the policy on fresh copies of the env."""
+    def evaluate(
+        self, agent_state: Any, key: jax.Array, episodes: int, env_params: Any
+    ) -> jax.Array:
+        """Returns of ``episodes`` episodes of the policy on fresh copies of the env with
+        ``env_params`` (``vmap`` over them to evaluate one policy under many)."""
         key_reset, key_loop = jax.random.split(key)
-        obs, env_state = jax.vmap(self.env.reset)(jax.random.split(key_reset, episodes))
+        obs, env_state = jax.vmap(self.env.reset, in_axes=(0, None))(
+            jax.random.split(key_reset, episodes), env_params
+        )
         deterministic = self.plan.deterministic
 
         def play(loop):
             t, obs, env_state, returns, done, key = loop
             key, key_act, key_env = jax.random.split(key, 3)
             action = self.agent.policy(agent_state, obs, key_act, deterministic)
-            obs, env_state, reward, terminated, truncated = jax.vmap(self.env.step_no_reset)(
-                jax.random.split(key_env, episodes), env_state, action
-            )
+            obs, env_state, reward, terminated, truncated = jax.vmap(
+                self.env.step_no_reset, in_axes=(0, 0, 0, None)
+            )(jax.random.split(key_env, episodes), env_state, action, env_params)
             returns = returns + jnp.where(done, 0.0, reward)
             done = done | terminated | truncated
             return t + 1, obs, env_state, returns, done, key
@@ -133,15 +148,32 @@ class FusedDriver:
 
     # ---- the whole run ------------------------------------------------------------------------
 
-    def train(self, key: jax.Array, hparams: dict[str, jax.Array]) -> dict[str, jax.Array]:
-        """One seed's run; ``vmap`` it over seeds (see :meth:`run`).
+    def train(
+        self,
+        key: jax.Array,
+        hparams: dict[str, jax.Array],
+        env_params: Any,
+        eval_params: Any = None,
+    ) -> dict[str, jax.Array]:
+        """One seed's run; ``vmap`` it over seeds, and over params too (see :meth:`run`).
+
+        Args:
+            key: the seed's PRNG key.
+            hparams: the agent's traced hyperparameters.
+            env_params: the env's params during training.
+            eval_params: the env's params in the checkpoint and final evaluations; None: the
+                training ones.
 
         Returns per-update rows (internals, finished training episodes, evaluations at
         checkpoint updates); :func:`per_checkpoint` turns them into per-checkpoint results.
         """
+        if eval_params is None:
+            eval_params = env_params
         key_init, key_env, key_loop, key_eval, key_final = jax.random.split(key, 5)
         num_envs = self.agent.num_envs
-        obs, env_state = jax.vmap(self.env.reset)(jax.random.split(key_env, num_envs))
+        obs, env_state = jax.vmap(self.env.reset, in_axes=(0, None))(
+            jax.random.split(key_env, num_envs), env_params
+        )
         carry = Carry(
             agent_state=self.agent.init(key_init, hparams),
             env_state=env_state,
@@ -153,30 +185,63 @@ class FusedDriver:
         num_updates = self.schedule.num_updates
         is_checkpoint, _ = checkpoint_flags(self.schedule)
         carry, rows = jax.lax.scan(
-            self._update,
+            functools.partial(self._update, env_params, eval_params),
             carry,
             (is_checkpoint, jax.random.split(key_eval, num_updates)),
         )
         return {
             **rows,
-            "final_returns": self.evaluate(carry.agent_state, key_final, self.plan.final_episodes),
+            "final_returns": self.evaluate(
+                carry.agent_state, key_final, self.plan.final_episodes, eval_params
+            ),
             "params_finite": self.agent.params_finite(carry.agent_state),
             "env_finite": carry.env_finite,
         }
 
-    def run(self, seeds: list[int]) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    def run(
+        self,
+        seeds: list[int],
+        env_params: Sequence[Any] | None = None,
+        eval_params: Sequence[Any] | None = None,
+    ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         """Train every seed in one vmapped program.
+
+        Args:
+            seeds: one run per seed.
+            env_params: one params value per seed to train under (a seed may appear several
+                times, once per params value); None: the env's own params for every seed.
+            eval_params: one params value per seed to evaluate under; None: the training ones.
 
         Returns:
             (results as numpy arrays with a leading seed axis, timings: compile_s, run_s).
         """
         keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
         hparams = self.agent.hparams()
-        train = jax.jit(jax.vmap(self.train, in_axes=(0, None)))
+        env_batch = None if env_params is None else _per_seed(env_params, seeds)
+        eval_batch = None if eval_params is None else _per_seed(eval_params, seeds)
+        default = self.env.params
+
+        def one_seed(key: jax.Array, hparams: dict, env_batch: Any, eval_batch: Any) -> dict:
+            # The env's own params are compiled in as constants, other values are inputs. XLA
+            # folds constants (CartPole's division by its total mass becomes a multiplication
+            # by the inverse), so a run under the defaults gives the numbers it gave before
+            # params were inputs (tests/test_golden.py), and the same params as an input differ
+            # from it in the last float bits, which long episodes amplify.
+            params = default if env_batch is None else env_batch
+            return self.train(key, hparams, params, eval_batch)
+
+        args = (keys, hparams, env_batch, eval_batch)
+        train = jax.jit(jax.vmap(one_seed, in_axes=(0, None, 0, 0)))
         start = time.perf_counter()
-        compiled = train.lower(keys, hparams).compile()
+        compiled = train.lower(*args).compile()
         compiled_at = time.perf_counter()
-        out = jax.block_until_ready(compiled(keys, hparams))
+        out = jax.block_until_ready(compiled(*args))
         done = time.perf_counter()
         results = per_checkpoint({k: np.asarray(v) for k, v in out.items()}, self.schedule)
         return results, {"compile_s": compiled_at - start, "run_s": done - compiled_at}
+
+
+def _per_seed(values: Sequence[Any], seeds: list[int]) -> Any:
+    if len(values) != len(seeds):
+        raise ValueError(f"{len(values)} env params values for {len(seeds)} seeds")
+    return stack_params(values)

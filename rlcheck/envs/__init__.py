@@ -2,6 +2,7 @@
 
 from rlcheck.envs.host_env import HostEnv, HostVector
 from rlcheck.envs.jax_env import JaxEnv, Step
+from rlcheck.envs.params import replace_params
 from rlcheck.envs.registry import known_ids, make
 from rlcheck.envs.spec import Box, Discrete, EnvSpec
 
@@ -15,4 +16,5 @@ __all__ = [
     "Step",
     "known_ids",
     "make",
+    "replace_params",
 ]

@@ -29,8 +29,12 @@ class Step(NamedTuple):
 class JaxEnv:
     """A gymnax-style environment (``reset_env``/``step_env``/``default_params``) and its params.
 
-    Physics live in ``params`` (gymnax's ``EnvParams``), so a variation of the environment is a
-    different ``params`` value, not different code.
+    Physics live in params (gymnax's ``EnvParams``), so a variation of the environment is a
+    different params value, not different code. ``reset``, ``step`` and ``step_no_reset`` take
+    the params as an argument, as gymnax's own functions do: inside a compiled program they are
+    traced values, so one program runs under any params value and ``vmap`` runs a batch of
+    them. ``params`` holds the env's defaults, for callers that do not vary them
+    (``rlcheck.envs.params.replace_params`` makes other values).
     """
 
     def __init__(self, env: Any, params: Any, spec: EnvSpec):
@@ -38,16 +42,18 @@ class JaxEnv:
         self.params = params
         self.spec = spec
 
-    def reset(self, key: jax.Array) -> tuple[jax.Array, Any]:
-        obs, state = self.env.reset_env(key, self.params)
+    def reset(self, key: jax.Array, params: Any) -> tuple[jax.Array, Any]:
+        obs, state = self.env.reset_env(key, params)
         return jnp.asarray(obs, jnp.float32), state
 
-    def step(self, key: jax.Array, state: Any, action: jax.Array) -> Step:
+    def step(self, key: jax.Array, state: Any, action: jax.Array, params: Any) -> Step:
         """Advance one step, resetting when the episode terminates or hits the time limit."""
         key_step, key_reset = jax.random.split(key)
-        obs, next_state, reward, terminated, truncated = self.step_no_reset(key_step, state, action)
+        obs, next_state, reward, terminated, truncated = self.step_no_reset(
+            key_step, state, action, params
+        )
         done = terminated | truncated
-        reset_obs, reset_state = self.reset(key_reset)
+        reset_obs, reset_state = self.reset(key_reset, params)
         next_state = jax.tree.map(lambda r, s: jnp.where(done, r, s), reset_state, next_state)
         return Step(
             obs=jnp.where(done, reset_obs, obs),
@@ -59,7 +65,7 @@ class JaxEnv:
         )
 
     def step_no_reset(
-        self, key: jax.Array, state: Any, action: jax.Array
+        self, key: jax.Array, state: Any, action: jax.Array, params: Any
     ) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array]:
         """The env's own transition (gymnax ``step_env``): what evaluation and planners use."""
         if isinstance(self.spec.action_space, Box):
@@ -68,11 +74,11 @@ class JaxEnv:
                 jnp.asarray(self.spec.action_space.low),
                 jnp.asarray(self.spec.action_space.high),
             )
-        obs, next_state, reward, terminated, _ = self.env.step_env(key, state, action, self.params)
+        obs, next_state, reward, terminated, _ = self.env.step_env(key, state, action, params)
         terminated = jnp.asarray(terminated, jnp.bool_)
         # Reaching the time limit in the same step as a real termination is a termination:
         # there is nothing to bootstrap from.
-        truncated = self._time_limit_reached(next_state) & ~terminated
+        truncated = self._time_limit_reached(next_state, params) & ~terminated
         return (
             jnp.asarray(obs, jnp.float32),
             next_state,
@@ -81,9 +87,9 @@ class JaxEnv:
             truncated,
         )
 
-    def _time_limit_reached(self, state: Any) -> jax.Array:
+    def _time_limit_reached(self, state: Any, params: Any) -> jax.Array:
         if hasattr(self.env, "is_truncated"):
-            return jnp.asarray(self.env.is_truncated(state, self.params), jnp.bool_)
+            return jnp.asarray(self.env.is_truncated(state, params), jnp.bool_)
         if self.spec.time_limit is None:
             return jnp.asarray(False)
         return jnp.asarray(state.time >= self.spec.time_limit)

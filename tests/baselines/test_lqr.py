@@ -7,17 +7,20 @@ import scipy.linalg
 from rlcheck import envs
 from rlcheck.baselines import lqr
 from rlcheck.drivers.common import EvalPlan, make_schedule
+from rlcheck.envs.params import replace_params
 
 
 def _cartpole_system():
     env = envs.make("CartPole-v1")
     agent = lqr.LQR(env.spec, lqr.Config(), 1000)
-    _, template = env.reset(jax.random.PRNGKey(0))
+    _, template = env.reset(jax.random.PRNGKey(0), env.params)
     fields = agent.system.fields
 
     def transition(x, u):
         state = template.replace(**{f: x[i] for i, f in enumerate(fields)}, time=0)
-        step = lqr.differentiable(env.step_no_reset)(jax.random.PRNGKey(0), state, 0.5 + u[0])
+        step = lqr.differentiable(env.step_no_reset)(
+            jax.random.PRNGKey(0), state, 0.5 + u[0], env.params
+        )
         return jnp.stack([getattr(step[1], f) for f in fields])
 
     return env, agent, transition
@@ -45,10 +48,10 @@ def test_jacobian_matches_finite_differences_through_stop_gradient():
 
 def test_stop_gradient_really_blocks_the_plain_jacobian():
     env = envs.make("CartPole-v1")
-    _, state = env.reset(jax.random.PRNGKey(0))
+    _, state = env.reset(jax.random.PRNGKey(0), env.params)
 
     def theta_after(force):
-        return env.step_no_reset(jax.random.PRNGKey(0), state, force)[1].theta_dot
+        return env.step_no_reset(jax.random.PRNGKey(0), state, force, env.params)[1].theta_dot
 
     assert jax.grad(theta_after)(0.5) == 0.0
     assert jax.grad(lqr.differentiable(theta_after))(0.5) < -0.1
@@ -78,6 +81,19 @@ def test_dare_on_a_scalar_system_by_hand():
 def test_lqr_rejects_envs_without_a_known_equilibrium():
     with pytest.raises(Exception, match="lqr knows the equilibrium"):
         lqr.LQR(envs.make("Acrobot-v1").spec, lqr.Config(), 1000)
+
+
+def test_lqr_plans_with_the_model_params_and_acts_under_the_env_params():
+    env = envs.make("CartPole-v1")
+    agent = lqr.LQR(env.spec, lqr.Config(), 1000)
+    hparams = agent.hparams()
+    real = replace_params(env.params, max_steps_in_episode=100)
+    evaluate = jax.jit(lambda key, model: agent.evaluate(env, key, hparams, 4, real, model))
+    _, steps, _ = evaluate(jax.random.PRNGKey(0), real)
+    assert steps.tolist() == [100] * 4  # the real env's time limit, not the default 500
+    # A model whose force pushes the other way gives the opposite gain: the pole falls.
+    _, steps, _ = evaluate(jax.random.PRNGKey(0), replace_params(real, force_mag=-10.0))
+    assert steps.max() < 20
 
 
 @pytest.mark.slow

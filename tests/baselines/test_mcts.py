@@ -12,10 +12,10 @@ COUNTDOWN = "tests.baselines.envs:make_countdown"
 
 def test_recurrent_fn_has_discount_zero_once_the_episode_ends():
     env = envs.make(COUNTDOWN)
-    _, state = env.reset(jax.random.PRNGKey(0))
+    _, state = env.reset(jax.random.PRNGKey(0), env.params)
     states = jax.tree.map(lambda x: jnp.stack([x, x]), state)
     states = states.replace(time=jnp.array([5, 6]))
-    recurrent_fn = mcts.make_recurrent_fn(env, depth=3)
+    recurrent_fn = mcts.make_recurrent_fn(env, env.params, depth=3)
     params = {"discount": jnp.asarray(0.9), "pb_c_init": jnp.asarray(1.25)}
     out, next_states = recurrent_fn(params, jax.random.PRNGKey(1), jnp.array([0, 1]), states)
     # time 5 → 6: the episode goes on; time 6 → 7 = length: it has ended.
@@ -29,9 +29,11 @@ def test_recurrent_fn_has_discount_zero_once_the_episode_ends():
 
 def test_rollout_values_are_discounted_and_stop_at_the_end():
     env = envs.make(COUNTDOWN)
-    _, state = env.reset(jax.random.PRNGKey(0))
+    _, state = env.reset(jax.random.PRNGKey(0), env.params)
     states = jax.tree.map(lambda x: jnp.stack([x, x]), state).replace(time=jnp.array([0, 5]))
-    values = mcts.rollout_values(env, states, jax.random.PRNGKey(0), 4, jnp.asarray(0.5))
+    values = mcts.rollout_values(
+        env, env.params, states, jax.random.PRNGKey(0), 4, jnp.asarray(0.5)
+    )
     np.testing.assert_allclose(values, [1 + 0.5 + 0.25 + 0.125, 1 + 0.5])
 
 

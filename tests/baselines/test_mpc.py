@@ -45,13 +45,13 @@ def test_refit_of_a_discrete_plan_is_the_weighted_action_frequency():
 
 def test_planned_returns_stop_at_the_end_of_the_episode():
     env = envs.make(COUNTDOWN)
-    _, state = env.reset(jax.random.PRNGKey(0))
+    _, state = env.reset(jax.random.PRNGKey(0), env.params)
     state = state.replace(time=4)
     sequences = jnp.zeros((2, 5), jnp.int32)
     # 3 steps left: the horizon of 5 collects 3 rewards of 1; discounted: 1 + 0.5 + 0.25.
-    returns = mpc.rollout_returns(env, state, sequences, jax.random.PRNGKey(1), 1.0)
+    returns = mpc.rollout_returns(env, env.params, state, sequences, jax.random.PRNGKey(1), 1.0)
     np.testing.assert_allclose(returns, [3.0, 3.0])
-    returns = mpc.rollout_returns(env, state, sequences, jax.random.PRNGKey(1), 0.5)
+    returns = mpc.rollout_returns(env, env.params, state, sequences, jax.random.PRNGKey(1), 0.5)
     np.testing.assert_allclose(returns, [1.75, 1.75])
 
 

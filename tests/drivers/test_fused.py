@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 from rlcheck import envs
-from rlcheck.drivers.common import EvalPlan, make_schedule
+from rlcheck.drivers.common import EvalPlan, make_schedule, per_checkpoint
 from rlcheck.drivers.fused import FusedDriver
+from rlcheck.envs.params import replace_params, stack_params
 from rlcheck.registry import make_agent
 
 TINY_PPO = {"num_envs": 2, "num_steps": 32, "num_minibatches": 2, "update_epochs": 2}
@@ -67,17 +68,57 @@ def test_nan_observations_are_flagged():
 def test_hyperparameters_enter_the_compiled_program_as_values():
     d = _driver("ppo", "CartPole-v1", 1024, TINY_PPO)
     keys = jax.numpy.stack([jax.random.PRNGKey(0)])
-    train = jax.jit(jax.vmap(d.train, in_axes=(0, None)))
+    train = jax.jit(jax.vmap(d.train, in_axes=(0, None, None)))
     hp = d.agent.hparams()
-    compiled = train.lower(keys, hp).compile()
-    slow = compiled(keys, {**hp, "learning_rate": np.float32(0.0)})
-    fast = compiled(keys, hp)
+    compiled = train.lower(keys, hp, d.env.params).compile()
+    slow = compiled(keys, {**hp, "learning_rate": np.float32(0.0)}, d.env.params)
+    fast = compiled(keys, hp, d.env.params)
     # Learning rate 0, in the same compiled program: the losses are still evaluated, but the
     # policy never moves, so no minibatch sees a policy ratio other than 1 (KL exactly 0).
     kl = list(d.agent.metric_names).index("approx_kl")
     assert (slow["internals"][..., kl] == 0).all()
     assert (fast["internals"][..., kl] > 0).all()
     assert not np.allclose(slow["internals"], fast["internals"])
+
+
+def test_a_batch_of_env_params_is_one_program_equal_to_each_value_alone():
+    d = _driver("ppo", "CartPole-v1", 1024, TINY_PPO)
+    values = [replace_params(d.env.params, length=x) for x in (0.25, 0.5, 2.0)]
+    # Same seed throughout: the rows differ only by their params.
+    batch, _ = d.run([0, 0, 0], env_params=values)
+    traces = []
+
+    def train(key, hparams, env_params):
+        traces.append(None)
+        return d.train(key, hparams, env_params)
+
+    one = jax.jit(jax.vmap(train, in_axes=(0, None, 0)))
+    keys = jax.numpy.stack([jax.random.PRNGKey(0)])
+    for i, params in enumerate(values):
+        rows = one(keys, d.agent.hparams(), stack_params([params]))
+        alone = per_checkpoint({k: np.asarray(v) for k, v in rows.items()}, d.schedule)
+        # Internals to the float rounding of batched matmuls (as for seeds, above); the rest
+        # exactly.
+        np.testing.assert_allclose(
+            batch["internals"][i], alone["internals"][0], rtol=1e-3, atol=1e-4
+        )
+        for key in sorted(set(alone) - {"internals"}):
+            np.testing.assert_array_equal(batch[key][i], alone[key][0], err_msg=key)
+    assert len(traces) == 1  # three params values, one compiled program
+    assert not np.array_equal(batch["internals"][0], batch["internals"][2])
+    assert not np.array_equal(batch["final_returns"][0], batch["final_returns"][2])
+
+
+def test_evaluation_can_use_other_env_params_than_training():
+    d = _driver("random", "CartPole-v1", 1024)
+    default = d.env.params
+    long_pole = replace_params(default, length=5.0)
+    results, _ = d.run([0, 0], eval_params=[default, long_pole])
+    # Training is the same (same seed, the env's own params); only the evaluations differ, and
+    # a long pole falls slowly, so the same random policy lasts longer.
+    np.testing.assert_array_equal(results["train_return_sum"][0], results["train_return_sum"][1])
+    assert results["final_returns"][1].mean() > 2 * results["final_returns"][0].mean()
+    assert results["eval_returns"][1].mean() > 2 * results["eval_returns"][0].mean()
 
 
 @pytest.mark.parametrize("env_id", ["Breakout-MinAtar", "Catch-bsuite", "Pendulum-v1"])

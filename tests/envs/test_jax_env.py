@@ -3,12 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rlcheck import envs
-from rlcheck.envs import JaxEnv
-
-
-def _short_cartpole(limit: int) -> JaxEnv:
-    env = envs.make("CartPole-v1")
-    return JaxEnv(env.env, env.params.replace(max_steps_in_episode=limit), env.spec)
+from rlcheck.envs.params import replace_params, stack_params
 
 
 def _balance(obs: jax.Array) -> jax.Array:
@@ -16,10 +11,12 @@ def _balance(obs: jax.Array) -> jax.Array:
 
 
 def test_time_limit_truncates_and_keeps_the_final_observation():
-    env = _short_cartpole(5)
-    obs, state = env.reset(jax.random.PRNGKey(0))
+    env = envs.make("CartPole-v1")
+    # The limit comes from the params given, not from the env's own (500).
+    params = replace_params(env.params, max_steps_in_episode=5)
+    obs, state = env.reset(jax.random.PRNGKey(0), params)
     for t in range(5):
-        step = env.step(jax.random.PRNGKey(t + 1), state, _balance(obs))
+        step = env.step(jax.random.PRNGKey(t + 1), state, _balance(obs), params)
         if t < 4:
             assert not step.truncated and not step.terminated
             np.testing.assert_array_equal(step.obs, step.final_obs)
@@ -30,11 +27,49 @@ def test_time_limit_truncates_and_keeps_the_final_observation():
     assert abs(float(step.final_obs[0])) > 0 and abs(float(step.obs[0])) <= 0.05
 
 
+def test_a_batch_of_params_in_one_program_equals_each_value_alone():
+    env = envs.make("CartPole-v1")
+    values = [replace_params(env.params, length=x) for x in (0.25, 0.5, 2.0)]
+
+    def first_episode(key: jax.Array, params) -> tuple[jax.Array, jax.Array]:
+        """Observations of 200 steps of a random policy, and the first episode's length."""
+        _, state = env.reset(key, params)
+
+        def step(carry, key):
+            state, alive = carry
+            key_act, key_env = jax.random.split(key)
+            out = env.step(key_env, state, jax.random.randint(key_act, (), 0, 2), params)
+            alive = alive & ~(out.terminated | out.truncated)
+            return (out.state, alive), (out.final_obs, alive)
+
+        keys = jax.random.split(key, 200)
+        _, (observations, alive) = jax.lax.scan(step, (state, jnp.asarray(True)), keys)
+        return observations, alive.sum()
+
+    traces = []
+
+    def traced(key, params):
+        traces.append(None)
+        return first_episode(key, params)
+
+    program = jax.jit(jax.vmap(traced, in_axes=(None, 0)))
+    key = jax.random.PRNGKey(0)
+    batch = program(key, stack_params(values))
+    for i, params in enumerate(values):
+        alone = program(key, stack_params([params]))
+        for got, want in zip(batch, alone, strict=True):
+            np.testing.assert_array_equal(got[i], want[0])
+    assert len(traces) == 2  # one trace per batch size, none per params value
+    # The same random actions keep a longer pole up for longer.
+    lengths = batch[1].tolist()
+    assert lengths == sorted(lengths) and len(set(lengths)) == 3, lengths
+
+
 def test_falling_over_terminates_without_truncation():
     env = envs.make("CartPole-v1")
-    _, state = env.reset(jax.random.PRNGKey(0))
+    _, state = env.reset(jax.random.PRNGKey(0), env.params)
     for t in range(200):
-        step = env.step(jax.random.PRNGKey(t), state, jnp.int32(1))  # always push right
+        step = env.step(jax.random.PRNGKey(t), state, jnp.int32(1), env.params)  # push right
         state = step.state
         if step.terminated:
             break
@@ -44,7 +79,7 @@ def test_falling_over_terminates_without_truncation():
 
 def test_continuous_actions_are_clipped_to_the_box():
     env = envs.make("Pendulum-v1")
-    _, state = env.reset(jax.random.PRNGKey(0))
-    big = env.step_no_reset(jax.random.PRNGKey(1), state, jnp.array([100.0]))
-    edge = env.step_no_reset(jax.random.PRNGKey(1), state, jnp.array([2.0]))
+    _, state = env.reset(jax.random.PRNGKey(0), env.params)
+    big = env.step_no_reset(jax.random.PRNGKey(1), state, jnp.array([100.0]), env.params)
+    edge = env.step_no_reset(jax.random.PRNGKey(1), state, jnp.array([2.0]), env.params)
     np.testing.assert_allclose(big[0], edge[0])
