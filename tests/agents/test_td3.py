@@ -7,11 +7,12 @@ import pytest
 from scipy.stats import trim_mean
 
 from rlcheck import envs
-from rlcheck.agents import ALGORITHMS, make_agent, td3
+from rlcheck.agents import td3
 from rlcheck.core import Trajectory
 from rlcheck.drivers.common import EvalPlan, make_schedule
 from rlcheck.drivers.fused import FusedDriver
 from rlcheck.experiment.plan import validate_overrides
+from rlcheck.registry import ALGORITHMS, make_agent
 
 PENDULUM = envs.make("Pendulum-v1").spec
 TINY = {"hidden_sizes": (8, 8), "batch_size": 4, "learning_starts": 0}
@@ -23,7 +24,7 @@ def test_defaults_are_cleanrl_defaults():
     assert (c.learning_starts, c.buffer_size, c.hidden_sizes) == (25_000, 1_000_000, (256, 256))
     assert (c.gamma, c.tau, c.policy_delay, c.n_critics) == (0.99, 0.005, 2, 2)
     assert (c.noise_std, c.target_policy_noise, c.target_noise_clip) == (0.1, 0.2, 0.5)
-    assert c.bootstrap_on_truncation and c.layer_init == "torch" and c.action_units == "env"
+    assert c.bootstrap_on_truncation and c.weight_init == "torch" and c.action_units == "env"
 
 
 @pytest.mark.parametrize("algo", ["td3", "ddpg", "sac"])
