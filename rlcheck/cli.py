@@ -190,12 +190,24 @@ def list_units(directory: Annotated[Path, typer.Argument(help="results directory
 
 
 @app.command()
-def algos() -> None:
+def algos(
+    fields: Annotated[
+        bool,
+        typer.Option(
+            "--fields",
+            help="instead, the Config fields several algorithms share: meaning, unit, and "
+            "where each is traced or static",
+        ),
+    ] = False,
+) -> None:
     """List the algorithms and baselines, the actions each handles and its presets."""
     from rlcheck.registry import ALGORITHMS
-    from rlcheck.report.terminal import algorithms_table
+    from rlcheck.report.terminal import algorithms_table, fields_table
 
-    algorithms_table(ALGORITHMS)
+    if fields:
+        fields_table(ALGORITHMS)
+    else:
+        algorithms_table(ALGORITHMS)
 
 
 @app.command()

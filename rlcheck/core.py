@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from rlcheck.envs.spec import EnvSpec
+from rlcheck.glossary import UNITS
 
 
 class Trajectory(NamedTuple):
@@ -64,14 +65,27 @@ class Agent(Protocol):
     def params_finite(self, state: Any) -> jax.Array: ...
 
 
-def traced(default: Any, help: str) -> Any:
-    """A Config field that enters compiled programs as an array value (sweepable with vmap)."""
-    return dataclasses.field(default=default, metadata={"help": help, "traced": True})
+def traced(default: Any, help: str, *, unit: str) -> Any:
+    """A Config field that enters compiled programs as an array value (sweepable with vmap).
+
+    ``unit`` is what its number counts or is measured in, a key of
+    :data:`rlcheck.glossary.UNITS`; a name several algorithms share has the glossary's unit.
+    """
+    return _field(default, help, unit, traced=True)
 
 
-def static(default: Any, help: str) -> Any:
-    """A Config field fixed at compile time (it changes shapes or program structure)."""
-    return dataclasses.field(default=default, metadata={"help": help, "traced": False})
+def static(default: Any, help: str, *, unit: str) -> Any:
+    """A Config field fixed at compile time (it changes shapes or program structure); ``unit``
+    as for :func:`traced`."""
+    return _field(default, help, unit, traced=False)
+
+
+def _field(default: Any, help: str, unit: str, traced: bool) -> Any:
+    if unit not in UNITS:
+        raise ValueError(f"unit '{unit}' is not one of rlcheck.glossary.UNITS: {', '.join(UNITS)}")
+    return dataclasses.field(
+        default=default, metadata={"help": help, "traced": traced, "unit": unit}
+    )
 
 
 def traced_values(config: Any) -> dict[str, jax.Array]:

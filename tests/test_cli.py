@@ -51,6 +51,43 @@ def test_algos_lists_every_registered_algorithm_with_its_presets(capsys):
     assert "rl-zoo" in rows["sac"] and "continuous" in rows["sac"]
 
 
+def _table_rows(out: str) -> dict[str, list[str]]:
+    """{first cell: cells} of a rich table, a row's wrapped lines joined cell by cell."""
+    rows: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in out.splitlines():
+        if line.count("│") < 3:
+            current = None
+            continue
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if cells[0]:
+            current = rows.setdefault(cells[0], cells)
+        elif current is not None:
+            for i, cell in enumerate(cells):
+                current[i] = f"{current[i]} {cell}".strip()
+    return rows
+
+
+def test_algos_fields_prints_the_glossary_with_where_each_field_is_traced(capsys):
+    from rlcheck.glossary import GLOSSARY, UNITS
+
+    assert main(["algos", "--fields"]) == 0
+    # Rich wraps and folds long cells: compare the text without its whitespace.
+    rows = {
+        k: ["".join(c.split()) for c in v] for k, v in _table_rows(capsys.readouterr().out).items()
+    }
+    assert set(GLOSSARY) <= set(rows)
+    for name, term in GLOSSARY.items():
+        assert rows[name][1:3] == ["".join(term.unit.split()), "".join(term.meaning.split())]
+    assert rows["learning_starts"][3:] == ["dqn,ddpg,td3,sac", "—"]
+    # learning_rate is traced in the RL algorithms, static in OpenAI-ES (evosax's optimizer is
+    # built with it).
+    assert rows["learning_rate"][3:] == ["ppo,dqn,a2c,reinforce", "openai_es"]
+    assert rows["train_frequency"][3:] == ["—", "dqn,ddpg,td3,sac"]
+    assert "target_update_interval" not in rows  # DQN's alone since SAC's became target_delay
+    assert rows["env steps"][1] == "".join(UNITS["env steps"].split())  # the units, below
+
+
 def test_bad_spec_exits_2_with_one_line_in_a_real_process(tmp_path):
     spec = tmp_path / "spec.toml"
     spec.write_text(spec_text().replace("budget = 320", "budget = 320\nbudgett = 1"))

@@ -1,6 +1,7 @@
 """The package's layers import one way: a module imports only from layers below its own.
 
-Layers, from the ground up (docs/ARCHITECTURE.md draws them): errors; stats and envs; the neutral
+Layers, from the ground up (docs/ARCHITECTURE.md draws them): errors and the glossary of Config
+field names; stats and envs; the neutral
 core; drivers; the pieces learners share (agents.common); agents and baselines; the registry of
 names; experiment; diagnostics and studies; report; cli. Two packages on the same layer do not
 import each other (agents and baselines know nothing of one another). Every import counts,
@@ -20,7 +21,7 @@ ROOT = Path(rlcheck.__file__).parent
 
 # Bottom first; packages on one row share a layer and may not import each other.
 LAYERS: list[tuple[str, ...]] = [
-    ("rlcheck", "rlcheck.errors"),
+    ("rlcheck", "rlcheck.errors", "rlcheck.glossary"),
     ("rlcheck.stats", "rlcheck.envs"),
     ("rlcheck.core",),
     ("rlcheck.drivers",),

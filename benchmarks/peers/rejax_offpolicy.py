@@ -7,9 +7,10 @@
 # mixins.py and networks.py in the venv:
 #
 # SAC                                   rlcheck sac.Config
-#   agent_kwargs.activation=swish       activation="swish"; layer_init="lecun" (flax default)
+#   agent_kwargs.activation=swish       activation="swish"; weight_init="lecun" (flax default)
 #   hidden_layer_sizes=(64, 64)         hidden_sizes=(64, 64)  (rejax's default)
-#   num_envs=1                          num_envs=1, train_freq=1, gradient_steps=1 (num_epochs)
+#   num_envs=1                          num_envs=1, train_frequency=1, gradient_steps=1
+#                                       (num_epochs)
 #   buffer_size=10_000                  buffer_size=10_000
 #   fill_buffer=256                     learning_starts=256 (both train once global_step > it)
 #   batch_size=256                      batch_size=256
@@ -22,7 +23,7 @@
 #   log-std clipped to [−10, 2]         log_std_mode="clip", log_std_min=−10, log_std_max=2
 #   distrax Tanh bijector (exact)       squash_epsilon=None
 #   normalize_observations=true         normalize_obs=True, obs_clip=1e6 (rejax does not clip)
-#   acts with the policy from step 0    uniform_warmup=False
+#   acts with the policy from step 0    random_until_learning_starts=False
 #   critic takes env-scaled actions     action_units="env"; but rejax's log π is in [-1, 1]
 #                                       units, ours then in env units: for Pendulum's ±2 box
 #                                       ours is log 2 lower, so rejax's H̄ = −1 is ours
@@ -32,7 +33,7 @@
 #                                       critic's target samples the stepped actor, old α)
 #
 # TD3                                   rlcheck td3.Config
-#   actor/critic activation=swish       activation="swish"; layer_init="lecun"
+#   actor/critic activation=swish       activation="swish"; weight_init="lecun"
 #   (64, 64) fixed by rejax             hidden_sizes=(64, 64)
 #   buffer_size=10_000                  buffer_size=10_000
 #   fill_buffer=1000                    learning_starts=1000 (uniform actions before, as ours)

@@ -24,6 +24,7 @@ from rlcheck.agents.common.actor_critic import (
     flatten_rollout,
 )
 from rlcheck.agents.common.losses import explained_variance, normalize_advantages, value_loss
+from rlcheck.agents.common.networks import Activation, WeightInit
 from rlcheck.agents.common.normalize import normalized_obs, observe, rms_init
 from rlcheck.core import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.envs.spec import EnvSpec
@@ -34,58 +35,86 @@ class Config:
     """A2C hyperparameters. Defaults: SB3 ``A2C`` (stable_baselines3/a2c/a2c.py)."""
 
     num_envs: int = static(
-        8, "parallel envs per seed (RL Zoo a2c.yml uses 8 on CartPole-v1 and LunarLander)"
+        8,
+        "parallel envs per seed (RL Zoo a2c.yml uses 8 on CartPole-v1 and LunarLander)",
+        unit="count",
     )
-    num_steps: int = static(5, "steps per env in each rollout (SB3 n_steps); one update each")
+    num_steps: int = static(
+        5, "steps per env in each rollout (SB3 n_steps); one update each", unit="env steps per env"
+    )
     hidden_sizes: tuple[int, ...] = static(
-        (64, 64), "hidden layer widths of actor and critic (separate networks, SB3 MlpPolicy)"
+        (64, 64),
+        "hidden layer widths of actor and critic (separate networks, SB3 MlpPolicy)",
+        unit="count",
     )
-    activation: Literal["tanh", "relu"] = static("tanh", "hidden activation: tanh or relu")
-    ortho_init: bool = static(
-        True, "orthogonal init, gain √2 hidden / 0.01 policy head / 1 value head (SB3 ortho_init)"
+    activation: Activation = static("tanh", "hidden activation", unit="none")
+    weight_init: WeightInit = static(
+        "orthogonal",
+        "orthogonal: gain √2 hidden / 0.01 policy head / 1 value head (SB3 ortho_init=True); "
+        "torch or lecun (see rlcheck.glossary)",
+        unit="none",
     )
     optimizer: Literal["rmsprop", "adam"] = static(
         "rmsprop",
         "SB3 use_rms_prop=True: PyTorch's RMSprop (ε added outside the square root, no "
         "momentum, not centered); 'adam': Adam with the same ε",
+        unit="none",
     )
-    norm_adv: bool = static(False, "normalize advantages over the rollout (SB3 default: off)")
+    norm_adv: bool = static(
+        False, "normalize advantages over the rollout (SB3 default: off)", unit="none"
+    )
     anneal_lr: bool = static(
-        False, "decay the learning rate linearly to 0 over the run (RL Zoo's lin_ schedules)"
+        False,
+        "decay the learning rate linearly to 0 over the run (RL Zoo's lin_ schedules)",
+        unit="none",
     )
     normalize_obs: bool = static(
         False,
         "normalize observations by their running mean/std, then clip to ±obs_clip "
         "(SB3 VecNormalize; the RL Zoo's normalize: true)",
+        unit="none",
     )
     normalize_reward: bool = static(
         False,
         "divide rewards by the running std of the discounted return (SB3 VecNormalize; "
         "Engstrom et al. 2020 'reward scaling')",
+        unit="none",
     )
-    clip_reward: bool = static(False, "clip (scaled) rewards to ±reward_clip (VecNormalize)")
+    clip_reward: bool = static(
+        False, "clip (scaled) rewards to ±reward_clip (VecNormalize)", unit="none"
+    )
     bootstrap_on_truncation: bool = static(
         True,
         "bootstrap V(s) when an episode is cut by the time limit, as SB3 does (Pardo et al. "
         "2018); False treats it as a termination",
+        unit="none",
     )
-    learning_rate: float = traced(7e-4, "optimizer step size (start value when annealed)")
-    rms_decay: float = traced(0.99, "RMSprop decay of the squared-gradient average (SB3 α)")
-    optimizer_eps: float = traced(1e-5, "RMSprop/Adam ε (SB3 rms_prop_eps)")
-    gamma: float = traced(0.99, "discount factor")
+    learning_rate: float = traced(
+        7e-4, "optimizer step size (start value when annealed)", unit="none"
+    )
+    rmsprop_decay: float = traced(
+        0.99, "RMSprop decay of the squared-gradient average (SB3 α)", unit="none"
+    )
+    optimizer_eps: float = traced(1e-5, "RMSprop/Adam ε (SB3 rms_prop_eps)", unit="none")
+    gamma: float = traced(0.99, "discount factor", unit="none")
     gae_lambda: float = traced(
-        1.0, "GAE λ; 1 gives the n-step returns of the original A2C (SB3 default)"
+        1.0, "GAE λ; 1 gives the n-step returns of the original A2C (SB3 default)", unit="none"
     )
-    ent_coef: float = traced(0.0, "entropy bonus coefficient (SB3 default 0)")
+    ent_coef: float = traced(0.0, "entropy bonus coefficient (SB3 default 0)", unit="none")
     vf_coef: float = traced(
         1.0,
         "value loss coefficient on ½·MSE (rlcheck's convention, as PPO): SB3's 0.5 on a "
         "plain MSE is 1.0 here",
+        unit="none",
     )
-    max_grad_norm: float = traced(0.5, "clip the global gradient norm to this value")
-    log_std_init: float = traced(0.0, "initial log-std of continuous actions (SB3 log_std_init)")
-    obs_clip: float = traced(10.0, "clip for normalized observations (VecNormalize clip_obs)")
-    reward_clip: float = traced(10.0, "clip for rewards when clip_reward is on")
+    max_grad_norm: float = traced(0.5, "clip the global gradient norm to this value", unit="none")
+    log_std_init: float = traced(
+        0.0, "initial log-std of continuous actions (SB3 log_std_init)", unit="log action units"
+    )
+    obs_clip: float = traced(
+        10.0, "clip for normalized observations (VecNormalize clip_obs)", unit="running stds"
+    )
+    reward_clip: float = traced(10.0, "clip for rewards when clip_reward is on", unit="rewards")
 
 
 # Published hyperparameters: {source: {env: Config fields}} (see rlcheck.registry.resolve_preset).
@@ -134,7 +163,7 @@ class A2C:
         self.rollout_len = config.num_steps
         self.batch_size = config.num_envs * config.num_steps
         self.num_updates = max(budget // self.batch_size, 1)
-        self.net = ActorCritic(spec, config.hidden_sizes, config.activation, config.ortho_init)
+        self.net = ActorCritic(spec, config.hidden_sizes, config.activation, config.weight_init)
 
     def hparams(self) -> dict[str, jax.Array]:
         return traced_values(self.config)
@@ -155,7 +184,7 @@ class A2C:
         if self.config.optimizer == "rmsprop":
             step = optax.rmsprop(
                 learning_rate,
-                decay=hparams["rms_decay"],
+                decay=hparams["rmsprop_decay"],
                 eps=hparams["optimizer_eps"],
                 eps_in_sqrt=False,  # PyTorch: g / (sqrt(v) + ε)
             )

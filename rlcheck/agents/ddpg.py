@@ -22,14 +22,17 @@ from rlcheck.envs.spec import EnvSpec
 class Config(td3.Config):
     """DDPG hyperparameters: TD3's fields. Defaults: CleanRL ``ddpg_continuous_action.py``."""
 
-    n_critics: int = static(1, "critics; DDPG has one (TD3's clipped double Q: 2)")
+    n_critics: int = static(1, "critics; DDPG has one (TD3's clipped double Q: 2)", unit="count")
     policy_delay: int = static(
         2,
         "critic steps per actor step and target update (CleanRL policy_frequency=2; the "
         "paper and SB3: 1)",
+        unit="gradient steps",
     )
     target_policy_noise: float = traced(
-        0.0, "std of the smoothing noise on the target action (DDPG: none; TD3: 0.2)"
+        0.0,
+        "std of the smoothing noise on the target action (DDPG: none; TD3: 0.2)",
+        unit="half action ranges",
     )
 
 

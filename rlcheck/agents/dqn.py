@@ -25,7 +25,13 @@ import optax
 from flax import struct
 
 from rlcheck.agents.common.distributional import categorical_projection
-from rlcheck.agents.common.networks import im2col_conv
+from rlcheck.agents.common.networks import (
+    ACTIVATIONS,
+    Activation,
+    WeightInit,
+    im2col_conv,
+    layer_initializers,
+)
 from rlcheck.agents.common.nstep import n_step_returns
 from rlcheck.agents.common.prioritized import (
     Priorities,
@@ -44,122 +50,164 @@ class Config:
     """DQN hyperparameters. Defaults: CleanRL ``dqn.py`` (vanilla DQN, every switch off)."""
 
     # ---- collecting and replaying experience
-    num_envs: int = static(1, "parallel envs per seed")
+    num_envs: int = static(1, "parallel envs per seed", unit="count")
     train_frequency: int = static(
-        10, "steps of each env between updates (CleanRL --train-frequency, SB3 train_freq)"
+        10,
+        "steps of each env between updates (CleanRL --train-frequency, SB3 train_freq)",
+        unit="env steps per env",
     )
     gradient_steps: int = static(
-        1, "gradient steps per update, each on a freshly sampled batch (SB3 gradient_steps)"
+        1,
+        "gradient steps per update, each on a freshly sampled batch (SB3 gradient_steps)",
+        unit="gradient steps",
     )
-    batch_size: int = static(128, "transitions per gradient step")
-    buffer_size: int = static(10_000, "replay capacity in transitions, per seed")
+    batch_size: int = static(128, "transitions per gradient step", unit="transitions")
+    buffer_size: int = static(
+        10_000, "replay capacity in transitions, per seed", unit="transitions"
+    )
     store_obs_as_uint8: bool = static(
         False,
         "keep observations in the replay buffer as uint8: 4× less memory, exact only for "
         "integer observations in 0..255 (MinAtar's 0/1 grids)",
+        unit="none",
     )
     learning_starts: int = traced(
-        10_000, "no gradient steps until the seed has taken more than this many env steps"
+        10_000,
+        "no gradient steps until the seed has taken more than this many env steps",
+        unit="env steps",
     )
     random_until_learning_starts: bool = static(
         False,
         "uniformly random actions until learning starts (SB3, rejax, MinAtar); "
         "False follows the ε schedule from the first step (CleanRL)",
+        unit="none",
     )
     # ---- exploration
-    start_e: float = traced(1.0, "ε at the first env step")
-    end_e: float = traced(0.05, "ε after the decay, kept to the end")
+    start_e: float = traced(1.0, "ε at the first env step", unit="none")
+    end_e: float = traced(0.05, "ε after the decay, kept to the end", unit="none")
     exploration_fraction: float = traced(
-        0.5, "fraction of the budget over which ε decays linearly from start_e to end_e"
+        0.5,
+        "fraction of the budget over which ε decays linearly from start_e to end_e",
+        unit="none",
     )
     exploration_steps: int | None = traced(
         None,
         "env steps over which ε decays, whatever the budget (MinAtar: 100k); "
         "None: exploration_fraction × budget",
+        unit="env steps",
     )
     eval_epsilon: float = traced(
-        0.05, "ε of the evaluated policy when evaluation is not deterministic (CleanRL eval)"
+        0.05,
+        "ε of the evaluated policy when evaluation is not deterministic (CleanRL eval)",
+        unit="none",
     )
     # ---- targets
-    gamma: float = traced(0.99, "discount factor")
+    gamma: float = traced(0.99, "discount factor", unit="none")
     n_step: int = static(
         1,
         "rewards summed before bootstrapping (multi-step returns, Hessel et al. 2018); the "
         "sum stops at episode ends and at the newest transition",
+        unit="env steps per env",
     )
     double_q: bool = static(
         False,
         "Double DQN: the online network picks the next action, the target network values "
         "it (van Hasselt et al. 2016)",
+        unit="none",
     )
     bootstrap_on_truncation: bool = static(
         True,
         "bootstrap from the final observation of an episode cut by a time limit (Pardo et "
         "al. 2018; SB3 and CleanRL do); False treats it as terminal (rejax)",
+        unit="none",
     )
     target_update_interval: int = traced(
-        500, "env steps between target-network updates (CleanRL --target-network-frequency)"
+        500,
+        "env steps between target-network updates (CleanRL --target-network-frequency)",
+        unit="env steps",
     )
     tau: float = traced(
-        1.0, "target ← τ·online + (1−τ)·target at each target update; 1: copy (Polyak if < 1)"
+        1.0,
+        "target ← τ·online + (1−τ)·target at each target update; 1: copy (Polyak if < 1)",
+        unit="none",
     )
     # ---- loss and optimizer
     loss: Literal["mse", "huber"] = static(
         "mse",
         "TD loss: mse = mean squared TD error (CleanRL); huber = smooth L1 with "
         "huber_delta (SB3, Mnih et al. 2015's error clipping)",
+        unit="none",
     )
-    huber_delta: float = traced(1.0, "Huber loss threshold (quadratic below, linear above)")
+    huber_delta: float = traced(
+        1.0, "Huber loss threshold (quadratic below, linear above)", unit="returns"
+    )
     optimizer: Literal["adam", "rmsprop"] = static(
-        "adam", "adam, or rmsprop (the MinAtar paper's DQN: centered, with momentum)"
+        "adam", "adam, or rmsprop (the MinAtar paper's DQN: centered, with momentum)", unit="none"
     )
-    learning_rate: float = traced(2.5e-4, "optimizer step size (constant)")
+    learning_rate: float = traced(2.5e-4, "optimizer step size (constant)", unit="none")
     optimizer_eps: float = traced(
-        1e-8, "Adam ε, or RMSProp ε added to the root (PyTorch's placement); PyTorch default 1e-8"
+        1e-8,
+        "Adam ε, or RMSProp ε added to the root (PyTorch's placement); PyTorch default 1e-8",
+        unit="none",
     )
-    rmsprop_decay: float = traced(0.95, "RMSProp decay of the squared-gradient average")
-    rmsprop_momentum: float = traced(0.0, "RMSProp momentum")
-    rmsprop_centered: bool = static(False, "RMSProp divides by the gradient's std, not its RMS")
+    rmsprop_decay: float = traced(
+        0.95, "RMSProp decay of the squared-gradient average", unit="none"
+    )
+    rmsprop_momentum: float = traced(0.0, "RMSProp momentum", unit="none")
+    rmsprop_centered: bool = static(
+        False, "RMSProp divides by the gradient's std, not its RMS", unit="none"
+    )
     max_grad_norm: float | None = traced(
-        None, "clip the global gradient norm to this (SB3: 10); None: no clipping (CleanRL)"
+        None,
+        "clip the global gradient norm to this (SB3: 10); None: no clipping (CleanRL)",
+        unit="none",
     )
     # ---- network
-    hidden_sizes: tuple[int, ...] = static((120, 84), "hidden layer widths (CleanRL: 120, 84)")
-    activation: Literal["relu", "tanh", "swish"] = static("relu", "hidden activation")
-    weight_init: Literal["torch", "lecun", "orthogonal"] = static(
+    hidden_sizes: tuple[int, ...] = static(
+        (120, 84), "hidden layer widths (CleanRL: 120, 84)", unit="count"
+    )
+    activation: Activation = static("relu", "hidden activation", unit="none")
+    weight_init: WeightInit = static(
         "torch",
         "torch: PyTorch's default U(±1/√fan_in) weights and biases (CleanRL, SB3, MinAtar); "
         "lecun: flax's default (rejax); orthogonal: gain √2 hidden, 1 output, zero biases",
+        unit="none",
     )
     conv_channels: int = static(
         16,
         "channels of the one 3×3 'valid' convolution that image observations (rank 3, e.g. "
         "MinAtar's 10×10×c) go through first (Young & Tian 2019)",
+        unit="count",
     )
     dueling: bool = static(
         False,
         "dueling head: Q = V + A − mean(A), two linear streams on the shared torso "
         "(Wang et al. 2016; one layer per stream, as rejax)",
+        unit="none",
     )
     # ---- distributional (C51)
     distributional: bool = static(
         False,
         "C51: a categorical return distribution per action on num_atoms atoms, trained by "
         "cross-entropy to the projected target (Bellemare et al. 2017); ignores `loss`",
+        unit="none",
     )
-    num_atoms: int = static(101, "atoms of the C51 support (CleanRL c51.py: 101)")
-    v_min: float = traced(-100.0, "smallest atom of the C51 support")
-    v_max: float = traced(100.0, "largest atom of the C51 support")
+    num_atoms: int = static(101, "atoms of the C51 support (CleanRL c51.py: 101)", unit="count")
+    v_min: float = traced(-100.0, "smallest atom of the C51 support", unit="returns")
+    v_max: float = traced(100.0, "largest atom of the C51 support", unit="returns")
     # ---- prioritized replay
     prioritized: bool = static(
         False,
         "proportional prioritized replay with importance-sampling weights (Schaul et al. 2016)",
+        unit="none",
     )
-    per_alpha: float = traced(0.6, "priority exponent α: P(i) ∝ p_i^α")
+    per_alpha: float = traced(0.6, "priority exponent α: P(i) ∝ p_i^α", unit="none")
     per_beta: float = traced(
-        0.4, "importance-sampling exponent β at the start; annealed linearly to 1 over the budget"
+        0.4,
+        "importance-sampling exponent β at the start; annealed linearly to 1 over the budget",
+        unit="none",
     )
-    per_eps: float = traced(1e-6, "added to |TD error| so no priority is zero")
+    per_eps: float = traced(1e-6, "added to |TD error| so no priority is zero", unit="returns")
 
 
 # The MinAtar paper's DQN (Young & Tian 2019, kenjyoung/MinAtar examples/dqn.py): one 3×3 conv
@@ -313,26 +361,6 @@ def default_config(spec: EnvSpec, **overrides: Any) -> Config:
 
 # ---- the Q-network -----------------------------------------------------------------------------
 
-_ACTIVATIONS = {"relu": nn.relu, "tanh": nn.tanh, "swish": nn.swish}
-
-
-def _layer_init(scheme: str, fan_in: int, gain: float) -> dict:
-    """Initializers for one layer under a named scheme (see Config.weight_init)."""
-    if scheme == "lecun":
-        return {}
-    if scheme == "orthogonal":
-        return {"kernel_init": nn.initializers.orthogonal(gain), "bias_init": nn.initializers.zeros}
-    bound = 1.0 / fan_in**0.5
-
-    def bias_init(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
-        return jax.random.uniform(key, shape, dtype, -bound, bound)
-
-    # PyTorch's kaiming_uniform(a=√5) is U(±1/√fan_in): variance 1/(3·fan_in).
-    return {
-        "kernel_init": nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform"),
-        "bias_init": bias_init,
-    }
-
 
 class QNetwork(nn.Module):
     """Q-values (or, with ``num_atoms > 1``, logits over atoms) for every action.
@@ -344,21 +372,21 @@ class QNetwork(nn.Module):
     num_actions: int
     hidden_sizes: Sequence[int]
     obs_ndim: int = 1
-    activation: str = "relu"
-    weight_init: str = "torch"
+    activation: Activation = "relu"
+    weight_init: WeightInit = "torch"
     conv_channels: int = 16
     dueling: bool = False
     num_atoms: int = 1
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        act = _ACTIVATIONS[self.activation]
+        act = ACTIVATIONS[self.activation]
         gain = jnp.sqrt(2.0)
         batch_shape = obs.shape[: obs.ndim - self.obs_ndim]
         x = obs
         if self.obs_ndim == 3:
             fan_in = 9 * x.shape[-1]
-            init = _layer_init(self.weight_init, fan_in, gain)
+            init = self._init(fan_in, gain)
             conv = nn.Conv(
                 self.conv_channels,
                 (3, 3),
@@ -369,14 +397,18 @@ class QNetwork(nn.Module):
             x = act(conv(x))
         x = x.reshape((*batch_shape, -1))
         for width in self.hidden_sizes:
-            x = act(nn.Dense(width, **_layer_init(self.weight_init, x.shape[-1], gain))(x))
-        out_init = _layer_init(self.weight_init, x.shape[-1], 1.0)
+            x = act(nn.Dense(width, **self._init(x.shape[-1], gain))(x))
+        out_init = self._init(x.shape[-1], 1.0)
         atoms, actions = self.num_atoms, self.num_actions
         out = nn.Dense(actions * atoms, **out_init)(x).reshape((*batch_shape, actions, atoms))
         if self.dueling:
             value = nn.Dense(atoms, **out_init)(x)[..., None, :]
             out = value + out - jnp.mean(out, axis=-2, keepdims=True)
         return out[..., 0] if atoms == 1 else out
+
+    def _init(self, fan_in: int, gain: float | jax.Array) -> dict:
+        # "torch" kernels by variance scaling, as this network has always drawn them.
+        return layer_initializers(self.weight_init, fan_in, gain, torch_kernel="variance_scaling")
 
 
 # ---- small pure pieces (unit-tested) -------------------------------------------------------------

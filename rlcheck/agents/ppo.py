@@ -10,7 +10,7 @@ NormalizeReward, clipping) are state of the agent here, one copy per seed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -25,7 +25,7 @@ from rlcheck.agents.common.losses import (
     normalize_advantages,
     value_loss,
 )
-from rlcheck.agents.common.networks import MLP
+from rlcheck.agents.common.networks import MLP, Activation, WeightInit
 from rlcheck.agents.common.normalize import normalized_obs, observe, rms_init
 from rlcheck.agents.common.reward_scaling import rollout_rewards
 from rlcheck.core import Trajectory, all_finite, static, traced, traced_values
@@ -36,54 +36,73 @@ from rlcheck.envs.spec import Box, EnvSpec
 class Config:
     """PPO hyperparameters. Defaults: CleanRL ``ppo.py`` (discrete actions)."""
 
-    num_envs: int = static(4, "parallel envs per seed")
-    num_steps: int = static(128, "steps per env in each rollout; batch = num_envs × num_steps")
-    num_minibatches: int = static(4, "minibatches the batch is split into in each epoch")
-    update_epochs: int = static(4, "passes over the batch per update")
+    num_envs: int = static(4, "parallel envs per seed", unit="count")
+    num_steps: int = static(
+        128, "steps per env in each rollout; batch = num_envs × num_steps", unit="env steps per env"
+    )
+    num_minibatches: int = static(
+        4, "minibatches the batch is split into in each epoch", unit="count"
+    )
+    update_epochs: int = static(4, "passes over the batch per update", unit="count")
     hidden_sizes: tuple[int, ...] = static(
-        (64, 64), "hidden layer widths of actor and critic (two separate networks)"
+        (64, 64), "hidden layer widths of actor and critic (two separate networks)", unit="count"
     )
-    activation: Literal["tanh", "relu"] = static("tanh", "hidden activation: tanh or relu")
-    ortho_init: bool = static(
-        True,
-        "orthogonal init, gain √2 hidden / 0.01 policy head / 1 value "
-        "head (Engstrom et al. 2020, detail 'orthogonal initialization')",
+    activation: Activation = static("tanh", "hidden activation", unit="none")
+    weight_init: WeightInit = static(
+        "orthogonal",
+        "orthogonal: gain √2 hidden / 0.01 policy head / 1 value head (Engstrom et al. 2020, "
+        "detail 'orthogonal initialization'); torch or lecun (see rlcheck.glossary)",
+        unit="none",
     )
-    norm_adv: bool = static(True, "normalize advantages per minibatch (CleanRL --norm-adv)")
-    clip_vloss: bool = static(True, "clip the value loss around the old values (OpenAI ppo2)")
-    anneal_lr: bool = static(True, "decay the learning rate linearly to 0 over the run")
+    norm_adv: bool = static(
+        True, "normalize advantages per minibatch (CleanRL --norm-adv)", unit="none"
+    )
+    clip_vloss: bool = static(
+        True, "clip the value loss around the old values (OpenAI ppo2)", unit="none"
+    )
+    anneal_lr: bool = static(
+        True, "decay the learning rate linearly to 0 over the run", unit="none"
+    )
     normalize_obs: bool = static(
         False,
         "normalize observations by their running mean/std "
         "(Gymnasium NormalizeObservation), then clip to ±obs_clip",
+        unit="none",
     )
     normalize_reward: bool = static(
         False,
         "divide rewards by the running std of the discounted "
         "return (Gymnasium NormalizeReward; Engstrom et al. 2020 "
         "'reward scaling')",
+        unit="none",
     )
-    clip_reward: bool = static(False, "clip (scaled) rewards to ±reward_clip")
+    clip_reward: bool = static(False, "clip (scaled) rewards to ±reward_clip", unit="none")
     bootstrap_on_truncation: bool = static(
         True,
         "bootstrap V(s) when an episode is cut by the "
         "time limit (Pardo et al. 2018); False treats it as a "
         "termination, as CleanRL does",
+        unit="none",
     )
-    learning_rate: float = traced(2.5e-4, "Adam step size (start value when annealed)")
-    adam_eps: float = traced(1e-5, "Adam ε (CleanRL uses 1e-5, not PyTorch's 1e-8)")
-    gamma: float = traced(0.99, "discount factor")
-    gae_lambda: float = traced(0.95, "GAE λ")
-    clip_coef: float = traced(0.2, "surrogate clipping ε (also the value clipping range)")
-    ent_coef: float = traced(0.01, "entropy bonus coefficient")
-    vf_coef: float = traced(0.5, "value loss coefficient")
-    max_grad_norm: float = traced(0.5, "clip the global gradient norm to this value")
-    obs_clip: float = traced(10.0, "clip for normalized observations")
-    reward_clip: float = traced(10.0, "clip for rewards when clip_reward is on")
+    learning_rate: float = traced(2.5e-4, "Adam step size (start value when annealed)", unit="none")
+    optimizer_eps: float = traced(
+        1e-5, "Adam ε (CleanRL uses 1e-5, not PyTorch's 1e-8)", unit="none"
+    )
+    gamma: float = traced(0.99, "discount factor", unit="none")
+    gae_lambda: float = traced(0.95, "GAE λ", unit="none")
+    clip_coef: float = traced(
+        0.2, "surrogate clipping ε (also the value clipping range)", unit="none"
+    )
+    ent_coef: float = traced(0.01, "entropy bonus coefficient", unit="none")
+    vf_coef: float = traced(0.5, "value loss coefficient", unit="none")
+    max_grad_norm: float = traced(0.5, "clip the global gradient norm to this value", unit="none")
+    obs_clip: float = traced(10.0, "clip for normalized observations", unit="running stds")
+    reward_clip: float = traced(10.0, "clip for rewards when clip_reward is on", unit="rewards")
     target_kl: float | None = traced(
         None,
         "stop the update's epochs early once the approximate "
         "KL of an epoch's last minibatch exceeds this; None: never",
+        unit="nats",
     )
 
 
@@ -206,7 +225,7 @@ class PPO:
             "hidden_sizes": config.hidden_sizes,
             "obs_ndim": len(spec.obs_shape),
             "activation": config.activation,
-            "ortho_init": config.ortho_init,
+            "weight_init": config.weight_init,
         }
         self.actor = MLP(out_size=action_dim, output_scale=0.01, **mlp)
         self.critic = MLP(out_size=1, output_scale=1.0, **mlp)
@@ -235,7 +254,7 @@ class PPO:
     def _optimizer(self, hparams: dict, learning_rate: jax.Array) -> optax.GradientTransformation:
         return optax.chain(
             optax.clip_by_global_norm(hparams["max_grad_norm"]),
-            optax.adam(learning_rate, eps=hparams["adam_eps"]),
+            optax.adam(learning_rate, eps=hparams["optimizer_eps"]),
         )
 
     def _prepare_obs(self, state: State, obs: jax.Array) -> jax.Array:

@@ -16,8 +16,8 @@ from rlcheck.envs.spec import Box, EnvSpec
 class Config:
     """Only how the random policy's env steps are batched; it learns nothing."""
 
-    num_envs: int = static(4, "parallel envs per seed")
-    num_steps: int = static(128, "steps per env between (empty) updates")
+    num_envs: int = static(4, "parallel envs per seed", unit="count")
+    num_steps: int = static(128, "steps per env between (empty) updates", unit="env steps per env")
 
 
 @struct.dataclass

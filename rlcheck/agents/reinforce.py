@@ -37,6 +37,7 @@ import optax
 from flax import struct
 
 from rlcheck.agents.common.actor_critic import ActorCritic, flatten_rollout
+from rlcheck.agents.common.networks import Activation, WeightInit
 from rlcheck.core import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.envs.spec import EnvSpec
 
@@ -45,44 +46,58 @@ from rlcheck.envs.spec import EnvSpec
 class Config:
     """REINFORCE hyperparameters. Defaults: Spinning Up ``vpg`` (spinup/algos/pytorch/vpg)."""
 
-    num_envs: int = static(1, "parallel envs per seed (Spinning Up: one)")
+    num_envs: int = static(1, "parallel envs per seed (Spinning Up: one)", unit="count")
     num_steps: int = static(
-        4000, "steps per env in each rollout (Spinning Up steps_per_epoch); one policy step each"
+        4000,
+        "steps per env in each rollout (Spinning Up steps_per_epoch); one policy step each",
+        unit="env steps per env",
     )
     baseline: bool = static(
         True,
         "subtract a learned state-value baseline V(s) from the returns (Williams 1992's "
         "reinforcement baseline; Sutton & Barto 2018 §13.4); False: the plain returns",
+        unit="none",
     )
     cut_episodes: Literal["skip", "bootstrap"] = static(
         "skip",
         "episodes the rollout's end cuts: 'skip' uses only episodes certain to end in the "
         "rollout (unbiased, needs a time limit); 'bootstrap' completes their returns with V "
         "(needs baseline; Spinning Up)",
+        unit="none",
     )
     value_iters: int = static(
-        80, "full-batch Adam steps fitting the baseline per update (Spinning Up train_v_iters)"
+        80,
+        "full-batch Adam steps fitting the baseline per update (Spinning Up train_v_iters)",
+        unit="gradient steps",
     )
     hidden_sizes: tuple[int, ...] = static(
-        (64, 64), "hidden layer widths of policy and baseline (separate networks)"
+        (64, 64), "hidden layer widths of policy and baseline (separate networks)", unit="count"
     )
-    activation: Literal["tanh", "relu"] = static("tanh", "hidden activation: tanh or relu")
-    ortho_init: bool = static(
-        False,
-        "orthogonal init, gain √2 hidden / 0.01 policy head / 1 value head; Spinning Up uses "
-        "its framework's default init (here flax's LeCun normal)",
+    activation: Activation = static("tanh", "hidden activation", unit="none")
+    weight_init: WeightInit = static(
+        "lecun",
+        "lecun: flax's default init, as Spinning Up uses its framework's default; orthogonal "
+        "(gain √2 hidden / 0.01 policy head / 1 value head) or torch (see rlcheck.glossary)",
+        unit="none",
     )
     norm_adv: bool = static(
         True,
         "normalize the weights G − b over the used steps (Spinning Up); without a baseline "
         "this subtracts the batch's mean return, itself a constant baseline",
+        unit="none",
     )
-    learning_rate: float = traced(3e-4, "policy Adam step size (Spinning Up pi_lr)")
-    vf_learning_rate: float = traced(1e-3, "baseline Adam step size (Spinning Up vf_lr)")
-    adam_eps: float = traced(1e-8, "Adam ε of both optimizers (PyTorch's default)")
-    gamma: float = traced(0.99, "discount factor of the returns")
+    learning_rate: float = traced(3e-4, "policy Adam step size (Spinning Up pi_lr)", unit="none")
+    vf_learning_rate: float = traced(
+        1e-3, "baseline Adam step size (Spinning Up vf_lr)", unit="none"
+    )
+    optimizer_eps: float = traced(
+        1e-8, "Adam ε of both optimizers (PyTorch's default)", unit="none"
+    )
+    gamma: float = traced(0.99, "discount factor of the returns", unit="none")
     log_std_init: float = traced(
-        -0.5, "initial log-std of continuous actions (Spinning Up MLPGaussianActor)"
+        -0.5,
+        "initial log-std of continuous actions (Spinning Up MLPGaussianActor)",
+        unit="log action units",
     )
 
 
@@ -189,7 +204,7 @@ class Reinforce:
                     f"({spec.time_limit}): whole episodes do not fit in a rollout"
                 )
         self.net = ActorCritic(
-            spec, config.hidden_sizes, config.activation, config.ortho_init, critic=config.baseline
+            spec, config.hidden_sizes, config.activation, config.weight_init, critic=config.baseline
         )
         self.metric_names = (
             "policy_loss",
@@ -222,7 +237,7 @@ class Reinforce:
         )
 
     def _optimizer(self, learning_rate: jax.Array, hparams: dict) -> optax.GradientTransformation:
-        return optax.adam(learning_rate, eps=hparams["adam_eps"])
+        return optax.adam(learning_rate, eps=hparams["optimizer_eps"])
 
     # ---- acting ---------------------------------------------------------------------------
 

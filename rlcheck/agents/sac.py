@@ -6,7 +6,8 @@ gSDE's state-dependent noise), acting (uniform random actions until ``learning_s
 samples of the policy), then the update: the rollout goes into the seed's replay buffer and,
 once learning has started, ``gradient_steps`` steps follow, each a critic step on the
 entropy-regularized clipped double-Q target, an actor step and an α step (the last two every
-``policy_frequency``-th time, repeated to compensate), and a Polyak update of the target critics.
+``actor_update_interval``-th time, repeated to compensate), and a Polyak update of the target
+critics.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from rlcheck.agents.common.continuous_control import (
     td_target,
     unit_to_box,
 )
+from rlcheck.agents.common.networks import Activation, WeightInit
 from rlcheck.agents.common.normalize import RunningMeanStd, rms_init
 from rlcheck.agents.common.offpolicy_ac import OffPolicyActorCritic
 from rlcheck.agents.common.replay import Replay
@@ -45,122 +47,166 @@ _SDE_EPSILON = 1e-6
 class Config:
     """SAC hyperparameters. Defaults: CleanRL ``sac_continuous_action.py``."""
 
-    num_envs: int = static(1, "parallel envs per seed")
-    train_freq: int = static(1, "env steps per env between updates (SB3 train_freq)")
-    gradient_steps: int = static(1, "gradient steps per update (SB3 gradient_steps)")
+    num_envs: int = static(1, "parallel envs per seed", unit="count")
+    train_frequency: int = static(
+        1, "steps of each env between updates (SB3 train_freq)", unit="env steps per env"
+    )
+    gradient_steps: int = static(
+        1, "gradient steps per update (SB3 gradient_steps)", unit="gradient steps"
+    )
     buffer_size: int = static(
-        1_000_000, "replay capacity in transitions (capped at what the run collects)"
+        1_000_000,
+        "replay capacity in transitions (capped at what the run collects)",
+        unit="transitions",
     )
-    batch_size: int = static(256, "transitions per gradient step, uniform with replacement")
+    batch_size: int = static(
+        256, "transitions per gradient step, uniform with replacement", unit="transitions"
+    )
     hidden_sizes: tuple[int, ...] = static(
-        (256, 256), "hidden layer widths of the actor and of each critic"
+        (256, 256), "hidden layer widths of the actor and of each critic", unit="count"
     )
-    activation: Literal["relu", "tanh", "swish"] = static("relu", "hidden activation")
-    layer_init: Literal["torch", "lecun"] = static(
+    activation: Activation = static("relu", "hidden activation", unit="none")
+    weight_init: WeightInit = static(
         "torch",
-        "layer init: 'torch' = PyTorch's nn.Linear default U(±1/√fan_in) for weights and "
-        "biases (SB3, CleanRL); 'lecun' = flax's default (rejax)",
+        "torch: PyTorch's nn.Linear default U(±1/√fan_in) weights and biases (SB3, CleanRL); "
+        "lecun: flax's default (rejax); orthogonal: gain √2 hidden, 1 for the heads",
+        unit="none",
     )
-    n_critics: int = static(2, "critics; targets and the actor use their minimum")
-    policy_frequency: int = static(
+    n_critics: int = static(2, "critics; targets and the actor use their minimum", unit="count")
+    actor_update_interval: int = static(
         2,
-        "every policy_frequency-th gradient step, policy_frequency actor and α steps in a row "
-        "(CleanRL's delayed, compensated update); 1 = every step (SB3)",
+        "every actor_update_interval-th gradient step, actor_update_interval actor and α steps "
+        "in a row: as many actor as critic steps in all, taken in groups (CleanRL's "
+        "policy_frequency with its compensation; TD3's policy_delay takes one actor step); "
+        "1 = every step (SB3)",
+        unit="gradient steps",
     )
-    target_update_interval: int = static(
-        1, "gradient steps between target-critic updates (SB3; CleanRL target_network_frequency)"
+    target_delay: int = static(
+        1,
+        "critic gradient steps per target-critic update (SB3 target_update_interval, CleanRL "
+        "target_network_frequency; DQN's target_update_interval counts env steps)",
+        unit="gradient steps",
     )
     update_order: Literal["critic_first", "actor_first"] = static(
         "critic_first",
         "within a gradient step: 'critic_first' = the critic step, then the actor and α steps "
         "(CleanRL); 'actor_first' = the actor and α steps first, then the critic step, whose "
         "target samples the updated actor and uses α from before its step (rejax)",
+        unit="none",
     )
     autotune: bool = static(
-        True, "learn α to hold the policy's entropy at target_entropy (Haarnoja et al. 2018b)"
+        True,
+        "learn α to hold the policy's entropy at target_entropy (Haarnoja et al. 2018b)",
+        unit="none",
     )
     alpha_loss: Literal["alpha", "log_alpha"] = static(
         "alpha",
         "α's loss: 'alpha' = −α·(log π + H̄) (CleanRL, rejax); 'log_alpha' = −log α·(log π + H̄) "
         "(SB3, softlearning); both move α the same way, at different speeds",
+        unit="none",
     )
     log_std_mode: Literal["tanh", "clip"] = static(
         "tanh",
         "how the log-std head is kept in [log_std_min, log_std_max]: 'tanh' rescales tanh "
         "(CleanRL, Spinning Up), 'clip' clamps (SB3)",
+        unit="none",
     )
     squash_epsilon: float | None = static(
         1e-6,
         "ε in tanh's log-Jacobian log(1 − tanh(u)² + ε) (SB3, CleanRL); None: the exact "
         "2·(log 2 − u − softplus(−2u)) (Spinning Up)",
+        unit="none",
     )
-    uniform_warmup: bool = static(
+    random_until_learning_starts: bool = static(
         True,
         "act uniformly at random until learning_starts env steps (SB3, CleanRL); False "
         "samples the untrained policy (rejax)",
+        unit="none",
     )
     action_units: Literal["env", "unit"] = static(
         "env",
         "units of the critics' action input and of log π: 'env' = the env's action box, so "
         "log π includes −Σ log(half-range) (CleanRL); 'unit' = [-1, 1] (SB3)",
+        unit="none",
     )
     use_sde: bool = static(
         False,
         "generalized state-dependent exploration (Raffin et al. 2022, SB3's use_sde): the "
         "noise is the actor's last hidden features times a random matrix, redrawn once per "
         "rollout while acting (SB3's sde_sample_freq=-1) and once per gradient step",
+        unit="none",
     )
-    use_expln: bool = static(False, "gSDE: expln instead of exp for the noise scale (SB3)")
+    use_expln: bool = static(
+        False, "gSDE: expln instead of exp for the noise scale (SB3)", unit="none"
+    )
     sde_full_std: bool = static(
-        True, "gSDE: one noise scale per (feature, action) pair, else one per feature (SB3)"
+        True,
+        "gSDE: one noise scale per (feature, action) pair, else one per feature (SB3)",
+        unit="none",
     )
     normalize_obs: bool = static(
         False,
         "normalize observations by running mean/std (updated while acting; the buffer "
         "keeps raw ones, normalized when sampled, as SB3's VecNormalize), clip to ±obs_clip",
+        unit="none",
     )
     bootstrap_on_truncation: bool = static(
         True,
         "bootstrap V(s') when an episode is cut by its time limit (Pardo et al. 2018; "
         "SB3 and CleanRL do); False treats it as terminal",
+        unit="none",
     )
     learning_starts: int = traced(
-        5_000, "env steps per seed collected before the first gradient step"
+        5_000, "a seed's env steps (all its envs) before the first gradient step", unit="env steps"
     )
-    actor_learning_rate: float = traced(3e-4, "Adam step size of the actor (CleanRL policy_lr)")
-    critic_learning_rate: float = traced(1e-3, "Adam step size of the critics (CleanRL q_lr)")
-    alpha_learning_rate: float = traced(1e-3, "Adam step size of log α (CleanRL: q_lr)")
-    adam_eps: float = traced(1e-8, "Adam ε (PyTorch's and optax's default)")
-    gamma: float = traced(0.99, "discount factor")
-    tau: float = traced(0.005, "Polyak coefficient of the target critics")
-    alpha: float = traced(0.2, "the fixed entropy coefficient α when autotune is off")
-    alpha_init: float = traced(1.0, "α at the start when autotuned (SB3 'auto', CleanRL)")
+    actor_learning_rate: float = traced(
+        3e-4, "Adam step size of the actor (CleanRL policy_lr)", unit="none"
+    )
+    critic_learning_rate: float = traced(
+        1e-3, "Adam step size of the critics (CleanRL q_lr)", unit="none"
+    )
+    alpha_learning_rate: float = traced(
+        1e-3, "Adam step size of log α (CleanRL: q_lr)", unit="none"
+    )
+    optimizer_eps: float = traced(1e-8, "Adam ε (PyTorch's and optax's default)", unit="none")
+    gamma: float = traced(0.99, "discount factor", unit="none")
+    tau: float = traced(0.005, "Polyak coefficient of the target critics", unit="none")
+    alpha: float = traced(0.2, "the fixed entropy coefficient α when autotune is off", unit="none")
+    alpha_init: float = traced(
+        1.0, "α at the start when autotuned (SB3 'auto', CleanRL)", unit="none"
+    )
     target_entropy: float | None = traced(
-        None, "entropy α is tuned toward; None: −action_dim (Haarnoja et al. 2018b)"
+        None, "entropy α is tuned toward; None: −action_dim (Haarnoja et al. 2018b)", unit="nats"
     )
-    log_std_min: float = traced(-5.0, "lower bound of the log-std head (SB3: −20)")
-    log_std_max: float = traced(2.0, "upper bound of the log-std head")
-    log_std_init: float = traced(-3.0, "gSDE: initial log noise scale (SB3's default)")
+    log_std_min: float = traced(-5.0, "lower bound of the log-std head (SB3: −20)", unit="none")
+    log_std_max: float = traced(2.0, "upper bound of the log-std head", unit="none")
+    sde_log_std_init: float = traced(
+        -3.0, "gSDE: initial log noise scale (SB3's log_std_init default)", unit="none"
+    )
     sde_clip_mean: float = traced(
-        2.0, "gSDE: clip the Gaussian's mean to ±this before tanh (SB3's clip_mean; 0: off)"
+        2.0,
+        "gSDE: clip the Gaussian's mean to ±this before tanh (SB3's clip_mean; 0: off)",
+        unit="none",
     )
     max_grad_norm: float | None = traced(
-        None, "clip each network's global gradient norm to this; None: no clipping"
+        None, "clip each network's global gradient norm to this; None: no clipping", unit="none"
     )
-    obs_clip: float = traced(10.0, "clip for normalized observations")
+    obs_clip: float = traced(10.0, "clip for normalized observations", unit="running stds")
 
 
 # Published hyperparameters: {source: {env: Config fields}} (see rlcheck.registry.resolve_preset).
 # rl-zoo rows translate RL Baselines3 Zoo's hyperparams/sac.yml (rl_zoo3 2.9.2) on top of SB3
 # 2.x's SAC defaults: one learning_rate for actor, critics and α; learning_starts=100; α's loss
 # on log α; log-std clamped to [−20, 2]; every step an actor step; actions in [-1, 1] units.
-# `ent_coef: 0.1` is a fixed α; 'auto' is autotune with α starting at 1.
+# `ent_coef: 0.1` is a fixed α; 'auto' is autotune with α starting at 1. The zoo's (SB3's) names:
+# train_freq → train_frequency, log_std_init (gSDE's) → sde_log_std_init, target_update_interval
+# → target_delay.
 _SB3_SAC = {
     "actor_learning_rate": 3e-4,
     "critic_learning_rate": 3e-4,
     "alpha_learning_rate": 3e-4,
     "learning_starts": 100,
-    "policy_frequency": 1,
+    "actor_update_interval": 1,
     "alpha_loss": "log_alpha",
     "log_std_mode": "clip",
     "log_std_min": -20.0,
@@ -187,13 +233,13 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "batch_size": 512,
             "autotune": False,
             "alpha": 0.1,
-            "train_freq": 32,
+            "train_frequency": 32,
             "gradient_steps": 32,
             "gamma": 0.9999,
             "tau": 0.01,
             "learning_starts": 0,
             "use_sde": True,
-            "log_std_init": -3.67,
+            "sde_log_std_init": -3.67,
             "hidden_sizes": (64, 64),
             "use_expln": True,
         },
@@ -216,10 +262,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "rejax": {
         "Pendulum-v1": {
             "activation": "swish",
-            "layer_init": "lecun",
+            "weight_init": "lecun",
             "hidden_sizes": (64, 64),
             "num_envs": 1,
-            "train_freq": 1,
+            "train_frequency": 1,
             "gradient_steps": 1,
             "buffer_size": 10_000,
             "learning_starts": 256,
@@ -229,10 +275,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "alpha_learning_rate": 0.01,
             "gamma": 0.99,
             "tau": 0.02,
-            "policy_frequency": 1,
+            "actor_update_interval": 1,
             "update_order": "actor_first",
             "target_entropy": -1.0 + float(np.log(2.0)),
-            "target_update_interval": 1,
+            "target_delay": 1,
             "autotune": True,
             "alpha_init": 1.0,
             "alpha_loss": "alpha",
@@ -242,7 +288,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "squash_epsilon": None,
             "normalize_obs": True,
             "obs_clip": 1e6,
-            "uniform_warmup": False,
+            "random_until_learning_starts": False,
             "action_units": "env",
             "max_grad_norm": None,
         },
@@ -337,7 +383,7 @@ class SAC(OffPolicyActorCritic):
         actor = {"net": self.actor.init(key_actor, jnp.zeros((1, self.obs_size)))}
         if self.config.use_sde:
             columns = self.action_dim if self.config.sde_full_std else 1
-            actor["sde_log_std"] = jnp.full((self.features, columns), hparams["log_std_init"])
+            actor["sde_log_std"] = jnp.full((self.features, columns), hparams["sde_log_std_init"])
         critic = self._init_critics(key_critic)
         log_alpha = jnp.log(hparams["alpha_init"])
         learner = Learner(
@@ -430,7 +476,9 @@ class SAC(OffPolicyActorCritic):
         else:
             noise = jnp.exp(log_std) * jax.random.normal(key_policy, mean.shape)
         action = jnp.tanh(mean + noise)
-        return self._acted(state, self._uniform_warmup(state, action, key_uniform), obs)
+        return self._acted(
+            state, self._random_until_learning_starts(state, action, key_uniform), obs
+        )
 
     def policy(
         self, state: State, obs: jax.Array, key: jax.Array, deterministic: bool
@@ -497,11 +545,11 @@ class SAC(OffPolicyActorCritic):
     def _actor_alpha_steps(
         self, hparams: dict, obs: jax.Array, key: jax.Array, learner: Learner
     ) -> tuple[Learner, dict, jax.Array]:
-        """policy_frequency actor and α steps in a row on one minibatch (CleanRL)."""
+        """actor_update_interval actor and α steps in a row on one minibatch (CleanRL)."""
         learner, values = jax.lax.scan(
             functools.partial(self._actor_alpha_step, hparams, obs),
             learner,
-            jax.random.split(key, self.config.policy_frequency),
+            jax.random.split(key, self.config.actor_update_interval),
         )
         return learner, jax.tree.map(jnp.mean, values), jnp.float32(1)
 
@@ -535,7 +583,7 @@ class SAC(OffPolicyActorCritic):
         critic_phase = functools.partial(
             self._critic_phase, hp, batch, obs, next_obs, key_next, self._alpha(learner, hp)
         )
-        n = self.config.policy_frequency
+        n = self.config.actor_update_interval
         if self.config.update_order == "actor_first":
             # The actor steps on the critic as the last step left it. The critic's count is
             # then one short of this step's number: due at n − 1 modulo n, the same gradient
@@ -549,8 +597,8 @@ class SAC(OffPolicyActorCritic):
             learner, actor_values, actor_ran = self._every_nth(n, actor_phase, learner)
 
         tau = hp["tau"]
-        if self.config.target_update_interval > 1:
-            due = learner.critic_updates % self.config.target_update_interval == 0
+        if self.config.target_delay > 1:
+            due = learner.critic_updates % self.config.target_delay == 0
             tau = jnp.where(due, tau, 0.0)
         learner = learner.replace(
             critic_target=polyak_update(learner.critic_target, learner.critic, tau)

@@ -29,6 +29,7 @@ from rlcheck.agents.common.continuous_control import (
     td_target,
     unit_to_box,
 )
+from rlcheck.agents.common.networks import Activation, WeightInit
 from rlcheck.agents.common.normalize import RunningMeanStd, rms_init
 from rlcheck.agents.common.offpolicy_ac import OffPolicyActorCritic
 from rlcheck.agents.common.replay import Replay
@@ -40,76 +41,97 @@ from rlcheck.envs.spec import EnvSpec
 class Config:
     """TD3 hyperparameters. Defaults: CleanRL ``td3_continuous_action.py``."""
 
-    num_envs: int = static(1, "parallel envs per seed")
-    train_freq: int = static(1, "env steps per env between updates (SB3 train_freq)")
-    gradient_steps: int = static(1, "critic gradient steps per update (SB3 gradient_steps)")
+    num_envs: int = static(1, "parallel envs per seed", unit="count")
+    train_frequency: int = static(
+        1, "steps of each env between updates (SB3 train_freq)", unit="env steps per env"
+    )
+    gradient_steps: int = static(
+        1, "critic gradient steps per update (SB3 gradient_steps)", unit="gradient steps"
+    )
     buffer_size: int = static(
-        1_000_000, "replay capacity in transitions (capped at what the run collects)"
+        1_000_000,
+        "replay capacity in transitions (capped at what the run collects)",
+        unit="transitions",
     )
-    batch_size: int = static(256, "transitions per gradient step, uniform with replacement")
+    batch_size: int = static(
+        256, "transitions per gradient step, uniform with replacement", unit="transitions"
+    )
     hidden_sizes: tuple[int, ...] = static(
-        (256, 256), "hidden layer widths of the actor and of each critic"
+        (256, 256), "hidden layer widths of the actor and of each critic", unit="count"
     )
-    activation: Literal["relu", "tanh", "swish"] = static("relu", "hidden activation")
-    layer_init: Literal["torch", "lecun"] = static(
+    activation: Activation = static("relu", "hidden activation", unit="none")
+    weight_init: WeightInit = static(
         "torch",
-        "layer init: 'torch' = PyTorch's nn.Linear default U(±1/√fan_in) for weights and "
-        "biases (SB3, CleanRL); 'lecun' = flax's default (rejax)",
+        "torch: PyTorch's nn.Linear default U(±1/√fan_in) weights and biases (SB3, CleanRL); "
+        "lecun: flax's default (rejax); orthogonal: gain √2 hidden, 1 for the heads",
+        unit="none",
     )
     n_critics: int = static(
-        2, "critics trained on one target, their minimum (clipped double Q; DDPG: 1)"
+        2, "critics trained on one target, their minimum (clipped double Q; DDPG: 1)", unit="count"
     )
     policy_delay: int = static(
         2,
         "critic steps per actor step and target update (TD3's delay; CleanRL "
         "policy_frequency, SB3 policy_delay)",
+        unit="gradient steps",
     )
     exploration_noise: Literal["normal", "ou"] = static(
         "normal",
         "action noise while exploring: independent Gaussian, or Ornstein–Uhlenbeck "
         "(DDPG paper; reset when an episode ends, at the next update)",
+        unit="none",
     )
-    uniform_warmup: bool = static(
+    random_until_learning_starts: bool = static(
         True,
         "act uniformly at random until learning_starts env steps (SB3, CleanRL); "
         "False acts with the untrained actor and its noise",
+        unit="none",
     )
     action_units: Literal["env", "unit"] = static(
         "env",
         "units of the actions the critics take: 'env' = the env's action box (CleanRL), "
         "'unit' = rescaled to [-1, 1] (SB3); noises are in [-1, 1] units either way",
+        unit="none",
     )
     normalize_obs: bool = static(
         False,
         "normalize observations by running mean/std (updated while acting; the buffer "
         "keeps raw ones, normalized when sampled, as SB3's VecNormalize), clip to ±obs_clip",
+        unit="none",
     )
     bootstrap_on_truncation: bool = static(
         True,
         "bootstrap Q(s', a') when an episode is cut by its time limit (Pardo et al. 2018; "
         "SB3 and CleanRL do); False treats it as terminal",
+        unit="none",
     )
     learning_starts: int = traced(
-        25_000, "env steps per seed collected before the first gradient step"
+        25_000, "a seed's env steps (all its envs) before the first gradient step", unit="env steps"
     )
-    actor_learning_rate: float = traced(3e-4, "Adam step size of the actor")
-    critic_learning_rate: float = traced(3e-4, "Adam step size of the critics")
-    adam_eps: float = traced(1e-8, "Adam ε (PyTorch's and optax's default)")
-    gamma: float = traced(0.99, "discount factor")
-    tau: float = traced(0.005, "Polyak coefficient of the target networks")
+    actor_learning_rate: float = traced(3e-4, "Adam step size of the actor", unit="none")
+    critic_learning_rate: float = traced(3e-4, "Adam step size of the critics", unit="none")
+    optimizer_eps: float = traced(1e-8, "Adam ε (PyTorch's and optax's default)", unit="none")
+    gamma: float = traced(0.99, "discount factor", unit="none")
+    tau: float = traced(0.005, "Polyak coefficient of the target networks", unit="none")
     noise_std: float = traced(
-        0.1, "exploration noise scale in [-1, 1] units (CleanRL exploration_noise)"
+        0.1,
+        "exploration noise scale in [-1, 1] units (CleanRL exploration_noise)",
+        unit="half action ranges",
     )
-    ou_theta: float = traced(0.15, "OU mean reversion rate θ (SB3's default)")
-    ou_dt: float = traced(1e-2, "OU time step (SB3's default)")
+    ou_theta: float = traced(0.15, "OU mean reversion rate θ (SB3's default)", unit="none")
+    ou_dt: float = traced(1e-2, "OU time step (SB3's default)", unit="none")
     target_policy_noise: float = traced(
-        0.2, "std of the smoothing noise on the target action, [-1, 1] units (DDPG: 0)"
+        0.2,
+        "std of the smoothing noise on the target action, [-1, 1] units (DDPG: 0)",
+        unit="half action ranges",
     )
-    target_noise_clip: float = traced(0.5, "the smoothing noise is clipped to ±this")
+    target_noise_clip: float = traced(
+        0.5, "the smoothing noise is clipped to ±this", unit="half action ranges"
+    )
     max_grad_norm: float | None = traced(
-        None, "clip each network's global gradient norm to this; None: no clipping"
+        None, "clip each network's global gradient norm to this; None: no clipping", unit="none"
     )
-    obs_clip: float = traced(10.0, "clip for normalized observations")
+    obs_clip: float = traced(10.0, "clip for normalized observations", unit="running stds")
 
 
 # Published hyperparameters: {source: {env: Config fields}} (see rlcheck.registry.resolve_preset).
@@ -161,10 +183,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "rejax": {
         "Pendulum-v1": {
             "activation": "swish",
-            "layer_init": "lecun",
+            "weight_init": "lecun",
             "hidden_sizes": (64, 64),
             "num_envs": 1,
-            "train_freq": 1,
+            "train_frequency": 1,
             "gradient_steps": 1,
             "buffer_size": 10_000,
             "learning_starts": 1_000,
@@ -290,12 +312,16 @@ class TD3(OffPolicyActorCritic):
                 state.noise, key_noise, hp["noise_std"], hp["ou_theta"], hp["ou_dt"]
             )
             # SB3 draws from the process only once it acts with the actor.
-            noise = jnp.where(warm_up & self.config.uniform_warmup, state.noise, noise)
+            noise = jnp.where(
+                warm_up & self.config.random_until_learning_starts, state.noise, noise
+            )
             state = state.replace(noise=noise)
         else:
             noise = hp["noise_std"] * jax.random.normal(key_noise, greedy.shape)
         action = jnp.clip(greedy + noise, -1.0, 1.0)
-        return self._acted(state, self._uniform_warmup(state, action, key_uniform), obs)
+        return self._acted(
+            state, self._random_until_learning_starts(state, action, key_uniform), obs
+        )
 
     def policy(
         self, state: State, obs: jax.Array, key: jax.Array, deterministic: bool

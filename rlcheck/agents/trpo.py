@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -28,6 +28,7 @@ from rlcheck.agents.common.actor_critic import (
 )
 from rlcheck.agents.common.conjugate_gradient import conjugate_gradient
 from rlcheck.agents.common.losses import explained_variance, normalize_advantages, value_loss
+from rlcheck.agents.common.networks import Activation, WeightInit
 from rlcheck.agents.common.normalize import RunningMeanStd, normalized_obs, observe, rms_init
 from rlcheck.agents.common.trust_region import backtracking_line_search, fisher_vector_product
 from rlcheck.core import Trajectory, all_finite, static, traced, traced_values
@@ -38,54 +39,87 @@ from rlcheck.envs.spec import EnvSpec
 class Config:
     """TRPO hyperparameters. Defaults: SB3-contrib ``TRPO`` (sb3_contrib/trpo/trpo.py)."""
 
-    num_envs: int = static(1, "parallel envs per seed")
-    num_steps: int = static(2048, "steps per env in each rollout (SB3 n_steps)")
+    num_envs: int = static(1, "parallel envs per seed", unit="count")
+    num_steps: int = static(
+        2048, "steps per env in each rollout (SB3 n_steps)", unit="env steps per env"
+    )
     critic_epochs: int = static(
-        10, "passes over the rollout fitting the value function (SB3 n_critic_updates)"
+        10,
+        "passes over the rollout fitting the value function (SB3 n_critic_updates)",
+        unit="count",
     )
     critic_batch_size: int = static(
-        128, "minibatch size of the value-function regression (SB3 batch_size)"
+        128, "minibatch size of the value-function regression (SB3 batch_size)", unit="transitions"
     )
-    cg_max_steps: int = static(15, "conjugate-gradient iterations at most")
-    line_search_max_iter: int = static(10, "step sizes the backtracking line search tries")
+    cg_max_steps: int = static(15, "conjugate-gradient iterations at most", unit="count")
+    line_search_max_iter: int = static(
+        10, "step sizes the backtracking line search tries", unit="count"
+    )
     hidden_sizes: tuple[int, ...] = static(
-        (64, 64), "hidden layer widths of actor and critic (separate networks, SB3 MlpPolicy)"
+        (64, 64),
+        "hidden layer widths of actor and critic (separate networks, SB3 MlpPolicy)",
+        unit="count",
     )
-    activation: Literal["tanh", "relu"] = static("tanh", "hidden activation: tanh or relu")
-    ortho_init: bool = static(
-        True, "orthogonal init, gain √2 hidden / 0.01 policy head / 1 value head (SB3 ortho_init)"
+    activation: Activation = static("tanh", "hidden activation", unit="none")
+    weight_init: WeightInit = static(
+        "orthogonal",
+        "orthogonal: gain √2 hidden / 0.01 policy head / 1 value head (SB3 ortho_init=True); "
+        "torch or lecun (see rlcheck.glossary)",
+        unit="none",
     )
-    norm_adv: bool = static(True, "normalize advantages over the whole rollout (SB3 default)")
+    norm_adv: bool = static(
+        True, "normalize advantages over the whole rollout (SB3 default)", unit="none"
+    )
     normalize_obs: bool = static(
         False,
         "normalize observations by their running mean/std, then clip to ±obs_clip "
         "(SB3 VecNormalize; the RL Zoo's normalize: true)",
+        unit="none",
     )
     normalize_reward: bool = static(
-        False, "divide rewards by the running std of the discounted return (SB3 VecNormalize)"
+        False,
+        "divide rewards by the running std of the discounted return (SB3 VecNormalize)",
+        unit="none",
     )
-    clip_reward: bool = static(False, "clip (scaled) rewards to ±reward_clip (VecNormalize)")
+    clip_reward: bool = static(
+        False, "clip (scaled) rewards to ±reward_clip (VecNormalize)", unit="none"
+    )
     bootstrap_on_truncation: bool = static(
         True,
         "bootstrap V(s) when an episode is cut by the time limit, as SB3 does (Pardo et al. "
         "2018); False treats it as a termination",
+        unit="none",
     )
     max_kl: float = traced(
-        0.01, "trust region δ: bound on the mean KL(π_old ‖ π_new) of a step (SB3 target_kl)"
+        0.01,
+        "trust region δ: bound on the mean KL(π_old ‖ π_new) of a step (SB3 target_kl)",
+        unit="nats",
     )
-    cg_damping: float = traced(0.1, "damping added to the Fisher matrix: (F + damping·I) s = g")
+    cg_damping: float = traced(
+        0.1, "damping added to the Fisher matrix: (F + damping·I) s = g", unit="none"
+    )
     line_search_shrink: float = traced(
-        0.8, "factor between the line search's step sizes (SB3 line_search_shrinking_factor)"
+        0.8,
+        "factor between the line search's step sizes (SB3 line_search_shrinking_factor)",
+        unit="none",
     )
     vf_learning_rate: float = traced(
-        1e-3, "Adam step size of the value function (SB3 learning_rate; the policy has none)"
+        1e-3,
+        "Adam step size of the value function (SB3 learning_rate; the policy has none)",
+        unit="none",
     )
-    adam_eps: float = traced(1e-5, "Adam ε of the value function (SB3's ActorCriticPolicy)")
-    gamma: float = traced(0.99, "discount factor")
-    gae_lambda: float = traced(0.95, "GAE λ")
-    log_std_init: float = traced(0.0, "initial log-std of continuous actions (SB3 log_std_init)")
-    obs_clip: float = traced(10.0, "clip for normalized observations (VecNormalize clip_obs)")
-    reward_clip: float = traced(10.0, "clip for rewards when clip_reward is on")
+    optimizer_eps: float = traced(
+        1e-5, "Adam ε of the value function (SB3's ActorCriticPolicy)", unit="none"
+    )
+    gamma: float = traced(0.99, "discount factor", unit="none")
+    gae_lambda: float = traced(0.95, "GAE λ", unit="none")
+    log_std_init: float = traced(
+        0.0, "initial log-std of continuous actions (SB3 log_std_init)", unit="log action units"
+    )
+    obs_clip: float = traced(
+        10.0, "clip for normalized observations (VecNormalize clip_obs)", unit="running stds"
+    )
+    reward_clip: float = traced(10.0, "clip for rewards when clip_reward is on", unit="rewards")
 
 
 # Published hyperparameters: {source: {env: Config fields}} (see rlcheck.registry.resolve_preset).
@@ -192,7 +226,7 @@ class TRPO:
                 f"num_envs × num_steps = {self.batch_size} is not divisible by "
                 f"critic_batch_size = {config.critic_batch_size}"
             )
-        self.net = ActorCritic(spec, config.hidden_sizes, config.activation, config.ortho_init)
+        self.net = ActorCritic(spec, config.hidden_sizes, config.activation, config.weight_init)
 
     def hparams(self) -> dict[str, jax.Array]:
         return traced_values(self.config)
@@ -209,7 +243,7 @@ class TRPO:
         )
 
     def _critic_optimizer(self, hparams: dict) -> optax.GradientTransformation:
-        return optax.adam(hparams["vf_learning_rate"], eps=hparams["adam_eps"])
+        return optax.adam(hparams["vf_learning_rate"], eps=hparams["optimizer_eps"])
 
     # ---- acting ---------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from rlcheck.agents.common.networks import Activation
 from rlcheck.baselines.search import PolicyNet, PolicySearch
 from rlcheck.core import static, traced
 from rlcheck.envs.spec import EnvSpec
@@ -30,24 +31,38 @@ from rlcheck.envs.spec import EnvSpec
 class Config:
     """ARS hyperparameters. Defaults: sb3-contrib ``ARS`` (V2, all directions kept)."""
 
-    num_directions: int = static(8, "random directions per generation (2× as many rollouts)")
+    num_directions: int = static(
+        8, "random directions per generation (2× as many rollouts)", unit="count"
+    )
     top_directions: int | None = static(
-        None, "directions used in the update, best first (b; None: all; Mania et al. V*-t)"
+        None,
+        "directions used in the update, best first (b; None: all; Mania et al. V*-t)",
+        unit="count",
     )
     normalize_obs: bool = static(
-        True, "normalize observations by running mean/std of all states seen (ARS V2)"
+        True, "normalize observations by running mean/std of all states seen (ARS V2)", unit="none"
     )
-    policy: Literal["linear", "mlp"] = static("linear", "linear policy or an MLP")
-    hidden_sizes: tuple[int, ...] = static((16,), "MLP hidden widths (policy = 'mlp')")
-    activation: Literal["tanh", "relu"] = static("tanh", "MLP hidden activation")
-    episodes_per_candidate: int = static(1, "episodes each perturbed policy is scored on")
-    step_size: float = traced(0.02, "α, the step size")
-    noise: float = traced(0.05, "ν, the standard deviation of the perturbations")
+    policy: Literal["linear", "mlp"] = static("linear", "linear policy or an MLP", unit="none")
+    hidden_sizes: tuple[int, ...] = static(
+        (16,), "MLP hidden widths (policy = 'mlp')", unit="count"
+    )
+    activation: Activation = static("tanh", "MLP hidden activation", unit="none")
+    episodes_per_candidate: int = static(
+        1, "episodes each perturbed policy is scored on", unit="episodes"
+    )
+    step_size: float = traced(0.02, "α, the step size", unit="none")
+    param_noise_std: float = traced(
+        0.05,
+        "ν, the standard deviation of the perturbations (sb3-contrib delta_std)",
+        unit="parameter units",
+    )
 
 
 # RL Baselines3 Zoo hyperparams/ars.yml (DLR-RM/rl-baselines3-zoo). n_envs does not apply;
 # `normalize: true` there also normalizes rewards (VecNormalize), which ARS here does not do,
-# so Acrobot's entry keeps only the observation normalization.
+# so Acrobot's entry keeps only the observation normalization. The zoo's names: n_delta →
+# num_directions, n_top → top_directions, learning_rate → step_size, delta_std →
+# param_noise_std.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "rl-zoo": {
         "CartPole-v1": {"normalize_obs": False},
@@ -57,7 +72,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "step_size": 0.018,
             "num_directions": 4,
             "top_directions": 1,
-            "noise": 0.1,
+            "param_noise_std": 0.1,
         },
         "Acrobot-v1": {"normalize_obs": True},
     },
@@ -101,7 +116,7 @@ def ars_step(
 @struct.dataclass
 class State:
     mean: jax.Array
-    noise: jax.Array
+    param_noise_std: jax.Array
 
 
 class ARSStrategy:
@@ -117,11 +132,11 @@ class ARSStrategy:
 
     def init(self, key: jax.Array, mean: jax.Array, hparams: dict) -> State:
         del key
-        return State(mean=mean, noise=hparams["noise"])
+        return State(mean=mean, param_noise_std=hparams["param_noise_std"])
 
     def ask(self, key: jax.Array, state: State, hparams: dict) -> tuple[jax.Array, State]:
         deltas = jax.random.normal(key, (self.num_directions, state.mean.size))
-        step = hparams["noise"] * deltas
+        step = hparams["param_noise_std"] * deltas
         return jnp.concatenate([state.mean + step, state.mean - step]), state
 
     def tell(
@@ -134,7 +149,7 @@ class ARSStrategy:
     ) -> State:
         del key
         n = self.num_directions
-        deltas = (population[:n] - state.mean) / hparams["noise"]
+        deltas = (population[:n] - state.mean) / hparams["param_noise_std"]
         mean = ars_step(
             state.mean, deltas, returns[:n], returns[n:], hparams["step_size"], self.top
         )
@@ -144,7 +159,7 @@ class ARSStrategy:
         return state.mean
 
     def step_size(self, state: State) -> jax.Array:
-        return state.noise
+        return state.param_noise_std
 
 
 class ARS(PolicySearch):

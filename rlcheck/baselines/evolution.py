@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from rlcheck.agents.common.networks import Activation
 from rlcheck.baselines.search import PolicyNet, PolicySearch
 from rlcheck.core import static, traced
 from rlcheck.envs.spec import EnvSpec
@@ -26,48 +27,66 @@ class CMAESConfig:
     """CMA-ES (Hansen 2016, as evosax implements it); population size per Hansen's default."""
 
     population_size: int | None = static(
-        None, "candidates per generation; None: 4 + ⌊3 ln d⌋ for d parameters (Hansen)"
+        None,
+        "candidates per generation; None: 4 + ⌊3 ln d⌋ for d parameters (Hansen)",
+        unit="count",
     )
-    policy: Literal["linear", "mlp"] = static("linear", "linear policy or an MLP")
-    hidden_sizes: tuple[int, ...] = static((16,), "MLP hidden widths (policy = 'mlp')")
-    activation: Literal["tanh", "relu"] = static("tanh", "MLP hidden activation")
-    normalize_obs: bool = static(False, "normalize observations by running mean/std")
-    episodes_per_candidate: int = static(1, "episodes each candidate is scored on")
-    std_init: float = traced(0.5, "initial step size σ of the search distribution")
+    policy: Literal["linear", "mlp"] = static("linear", "linear policy or an MLP", unit="none")
+    hidden_sizes: tuple[int, ...] = static(
+        (16,), "MLP hidden widths (policy = 'mlp')", unit="count"
+    )
+    activation: Activation = static("tanh", "MLP hidden activation", unit="none")
+    normalize_obs: bool = static(False, "normalize observations by running mean/std", unit="none")
+    episodes_per_candidate: int = static(1, "episodes each candidate is scored on", unit="episodes")
+    param_noise_std_init: float = traced(
+        0.5,
+        "initial step size σ of the search distribution (evosax std_init)",
+        unit="parameter units",
+    )
 
 
 @dataclass(frozen=True)
 class OpenAIESConfig:
     """OpenAI-ES (Salimans et al. 2017): antithetic sampling, centred ranks, Adam on the mean."""
 
-    population_size: int = static(32, "candidates per generation (even: antithetic pairs)")
-    learning_rate: float = static(0.03, "Adam step size on the mean")
-    sigma: float = static(0.1, "standard deviation of the perturbations (constant)")
-    policy: Literal["linear", "mlp"] = static("linear", "linear policy or an MLP")
-    hidden_sizes: tuple[int, ...] = static((16,), "MLP hidden widths (policy = 'mlp')")
-    activation: Literal["tanh", "relu"] = static("tanh", "MLP hidden activation")
-    normalize_obs: bool = static(False, "normalize observations by running mean/std")
-    episodes_per_candidate: int = static(1, "episodes each candidate is scored on")
+    population_size: int = static(
+        32, "candidates per generation (even: antithetic pairs)", unit="count"
+    )
+    learning_rate: float = static(0.03, "Adam step size on the mean", unit="none")
+    param_noise_std: float = static(
+        0.1, "standard deviation σ of the perturbations (constant)", unit="parameter units"
+    )
+    policy: Literal["linear", "mlp"] = static("linear", "linear policy or an MLP", unit="none")
+    hidden_sizes: tuple[int, ...] = static(
+        (16,), "MLP hidden widths (policy = 'mlp')", unit="count"
+    )
+    activation: Activation = static("tanh", "MLP hidden activation", unit="none")
+    normalize_obs: bool = static(False, "normalize observations by running mean/std", unit="none")
+    episodes_per_candidate: int = static(1, "episodes each candidate is scored on", unit="episodes")
 
 
 @dataclass(frozen=True)
 class SNESConfig:
     """Separable NES (Schaul et al. 2011), evosax's defaults for the learning rates."""
 
-    population_size: int = static(16, "candidates per generation")
-    policy: Literal["linear", "mlp"] = static("linear", "linear policy or an MLP")
-    hidden_sizes: tuple[int, ...] = static((16,), "MLP hidden widths (policy = 'mlp')")
-    activation: Literal["tanh", "relu"] = static("tanh", "MLP hidden activation")
-    normalize_obs: bool = static(False, "normalize observations by running mean/std")
-    episodes_per_candidate: int = static(1, "episodes each candidate is scored on")
-    std_init: float = traced(0.5, "initial per-parameter standard deviation")
+    population_size: int = static(16, "candidates per generation", unit="count")
+    policy: Literal["linear", "mlp"] = static("linear", "linear policy or an MLP", unit="none")
+    hidden_sizes: tuple[int, ...] = static(
+        (16,), "MLP hidden widths (policy = 'mlp')", unit="count"
+    )
+    activation: Activation = static("tanh", "MLP hidden activation", unit="none")
+    normalize_obs: bool = static(False, "normalize observations by running mean/std", unit="none")
+    episodes_per_candidate: int = static(1, "episodes each candidate is scored on", unit="episodes")
+    param_noise_std_init: float = traced(
+        0.5, "initial per-parameter standard deviation (evosax std_init)", unit="parameter units"
+    )
 
 
 class EvosaxStrategy:
     """An evosax algorithm as a search :class:`~rlcheck.baselines.search.Strategy`.
 
     ``make_params(hparams)`` builds evosax's Params inside the program, so traced Config
-    fields (``std_init``) stay array values.
+    fields (``param_noise_std_init``) stay array values.
     """
 
     def __init__(self, algo: Any, make_params: Any):
@@ -125,7 +144,9 @@ class CMAES(PolicySearch):
         size = config.population_size or 4 + int(3 * math.log(d))
         algo = _evosax().CMA_ES(size, jnp.zeros(d))
         defaults = algo.default_params
-        self.strategy = EvosaxStrategy(algo, lambda h: defaults.replace(std_init=h["std_init"]))
+        self.strategy = EvosaxStrategy(
+            algo, lambda h: defaults.replace(std_init=h["param_noise_std_init"])
+        )
         self.normalize_obs = config.normalize_obs
         self.episodes_per_candidate = config.episodes_per_candidate
 
@@ -144,7 +165,7 @@ class OpenAIES(PolicySearch):
             config.population_size,
             jnp.zeros(self.policy.num_params),
             optimizer=optax.adam(config.learning_rate),
-            std_schedule=optax.constant_schedule(config.sigma),
+            std_schedule=optax.constant_schedule(config.param_noise_std),
         )
         defaults = algo.default_params
         self.strategy = EvosaxStrategy(algo, lambda h: defaults)
@@ -162,7 +183,9 @@ class SNES(PolicySearch):
         super().__init__(spec, config, _policy(spec, config))
         algo = _evosax().SNES(config.population_size, jnp.zeros(self.policy.num_params))
         defaults = algo.default_params
-        self.strategy = EvosaxStrategy(algo, lambda h: defaults.replace(std_init=h["std_init"]))
+        self.strategy = EvosaxStrategy(
+            algo, lambda h: defaults.replace(std_init=h["param_noise_std_init"])
+        )
         self.normalize_obs = config.normalize_obs
         self.episodes_per_candidate = config.episodes_per_candidate
 

@@ -54,11 +54,15 @@ SYSTEMS = {
 class Config:
     """LQR settings; costs default to the env's (see ``SYSTEMS``)."""
 
-    q: tuple[float, ...] | None = static(None, "diagonal of the state cost Q; None: the env's")
-    r: float | None = static(None, "action cost R; None: the env's")
-    swing_up: bool = static(True, "Pendulum: pump energy until near upright, then LQR")
-    switch_angle: float = traced(0.5, "Pendulum: LQR takes over within this angle (rad)")
-    energy_gain: float = traced(1.0, "Pendulum: gain of the energy-pumping controller")
+    q: tuple[float, ...] | None = static(
+        None, "diagonal of the state cost Q; None: the env's", unit="none"
+    )
+    r: float | None = static(None, "action cost R; None: the env's", unit="none")
+    swing_up: bool = static(True, "Pendulum: pump energy until near upright, then LQR", unit="none")
+    switch_angle: float = traced(
+        0.5, "Pendulum: LQR takes over within this angle (rad)", unit="radians"
+    )
+    energy_gain: float = traced(1.0, "Pendulum: gain of the energy-pumping controller", unit="none")
 
 
 def default_config(spec: EnvSpec, **overrides: Any) -> Config:

@@ -29,16 +29,22 @@ from rlcheck.errors import UserError
 class Config:
     """MCTS hyperparameters."""
 
-    num_simulations: int = static(64, "simulations (leaf expansions) per real step")
+    num_simulations: int = static(64, "simulations (leaf expansions) per real step", unit="count")
     rollout_depth: int = static(
-        20, "steps of the uniformly random rollout that values each new leaf (0: value 0)"
+        20,
+        "steps of the uniformly random rollout that values each new leaf (0: value 0)",
+        unit="model steps",
     )
     search: Literal["uct", "gumbel"] = static(
-        "uct", "uct: PUCT with uniform priors; gumbel: Gumbel MuZero root selection"
+        "uct", "uct: PUCT with uniform priors; gumbel: Gumbel MuZero root selection", unit="none"
     )
-    max_depth: int | None = static(None, "deepest the tree may grow; None: no limit")
-    discount: float = traced(0.99, "discount of rewards in the tree and the rollouts")
-    pb_c_init: float = traced(1.25, "PUCT exploration constant c1 (mctx's default)")
+    max_depth: int | None = static(
+        None, "deepest the tree may grow; None: no limit", unit="model steps"
+    )
+    gamma: float = traced(
+        0.99, "discount factor of rewards in the tree and the rollouts", unit="none"
+    )
+    pb_c_init: float = traced(1.25, "PUCT exploration constant c1 (mctx's default)", unit="none")
 
 
 def default_config(spec: EnvSpec, **overrides: Any) -> Config:
@@ -86,8 +92,8 @@ def make_recurrent_fn(env: JaxEnv, env_params: Any, depth: int) -> Any:
         _, states, reward, terminated, truncated = jax.vmap(
             env.step_no_reset, in_axes=(0, 0, 0, None)
         )(jax.random.split(key_env, batch), states, action, env_params)
-        discount = jnp.where(terminated | truncated, 0.0, params["discount"])
-        value = rollout_values(env, env_params, states, key_value, depth, params["discount"])
+        discount = jnp.where(terminated | truncated, 0.0, params["gamma"])
+        value = rollout_values(env, env_params, states, key_value, depth, params["gamma"])
         output = mctx.RecurrentFnOutput(
             reward=reward,
             discount=discount,
@@ -134,7 +140,7 @@ class MCTS(Planner):
         root = mctx.RootFnOutput(
             prior_logits=jnp.zeros((batch, n)),
             value=rollout_values(
-                env, env_params, env_states, key_root, config.rollout_depth, h["discount"]
+                env, env_params, env_states, key_root, config.rollout_depth, h["gamma"]
             ),
             embedding=env_states,
         )

@@ -47,37 +47,45 @@ from rlcheck.envs.spec import Box, EnvSpec
 class ShootingConfig:
     """Random shooting."""
 
-    num_candidates: int = static(1000, "action sequences scored per real step")
-    horizon: int = static(30, "steps each sequence is played on the model")
-    discount: float = traced(1.0, "discount of the planned returns")
+    num_candidates: int = static(1000, "action sequences scored per real step", unit="count")
+    horizon: int = static(30, "steps each sequence is played on the model", unit="model steps")
+    gamma: float = traced(1.0, "discount factor of the planned returns", unit="none")
 
 
 @dataclass(frozen=True)
 class CEMConfig:
     """Cross-entropy method."""
 
-    num_candidates: int = static(100, "action sequences sampled per iteration")
-    horizon: int = static(30, "steps each sequence is played on the model")
-    iterations: int = static(5, "refits of the sampling distribution per real step")
-    num_elites: int = static(10, "best sequences the distribution is refitted to")
-    std_init: float = traced(0.5, "initial std each step, in half action ranges (continuous)")
-    smoothing: float = traced(0.1, "α: new = α·old + (1 − α)·refit (Chua et al. 2018 use 0.1)")
-    discount: float = traced(1.0, "discount of the planned returns")
+    num_candidates: int = static(100, "action sequences sampled per iteration", unit="count")
+    horizon: int = static(30, "steps each sequence is played on the model", unit="model steps")
+    iterations: int = static(5, "refits of the sampling distribution per real step", unit="count")
+    num_elites: int = static(10, "best sequences the distribution is refitted to", unit="count")
+    std_init: float = traced(
+        0.5, "initial std each step, in half action ranges (continuous)", unit="half action ranges"
+    )
+    smoothing: float = traced(
+        0.1, "α: new = α·old + (1 − α)·refit (Chua et al. 2018 use 0.1)", unit="none"
+    )
+    gamma: float = traced(1.0, "discount factor of the planned returns", unit="none")
 
 
 @dataclass(frozen=True)
 class MPPIConfig:
     """Model-predictive path integral control."""
 
-    num_candidates: int = static(100, "perturbed sequences per iteration")
-    horizon: int = static(30, "steps each sequence is played on the model")
-    iterations: int = static(3, "reweightings per real step")
-    noise_std: float = traced(0.5, "perturbation std, in half action ranges (continuous)")
-    temperature: float = traced(
-        0.5, "λ, in units of the std of the candidates' returns (one value fits any reward scale)"
+    num_candidates: int = static(100, "perturbed sequences per iteration", unit="count")
+    horizon: int = static(30, "steps each sequence is played on the model", unit="model steps")
+    iterations: int = static(3, "reweightings per real step", unit="count")
+    noise_std: float = traced(
+        0.5, "perturbation std, in half action ranges (continuous)", unit="half action ranges"
     )
-    smoothing: float = traced(0.0, "α: new = α·old + (1 − α)·reweighted plan")
-    discount: float = traced(1.0, "discount of the planned returns")
+    temperature: float = traced(
+        0.5,
+        "λ, in units of the std of the candidates' returns (one value fits any reward scale)",
+        unit="none",
+    )
+    smoothing: float = traced(0.0, "α: new = α·old + (1 − α)·reweighted plan", unit="none")
+    gamma: float = traced(1.0, "discount factor of the planned returns", unit="none")
 
 
 def default_config(config_cls: type, spec: EnvSpec, **overrides: Any) -> Any:
@@ -225,7 +233,7 @@ class MPC(Planner):
         del setup
 
         def score(sequences: jax.Array, key: jax.Array) -> jax.Array:
-            return rollout_returns(env, env_params, env_state, sequences, key, h["discount"])
+            return rollout_returns(env, env_params, env_state, sequences, key, h["gamma"])
 
         return self.search(score, plan, key, h)
 
@@ -246,13 +254,13 @@ class MPC(Planner):
         start = time.perf_counter()
         hparams = self.hparams()
         model = HostModel(env.make_one(), env.spec.id)
-        discount = float(hparams["discount"])
+        gamma = float(hparams["gamma"])
 
         def score(sequences: jax.Array, key: jax.Array) -> jax.Array:
             del key
             shape = jax.ShapeDtypeStruct(sequences.shape[:1], jnp.float32)
             return jax.pure_callback(
-                lambda seqs: model.returns(np.asarray(seqs), discount), shape, sequences
+                lambda seqs: model.returns(np.asarray(seqs), gamma), shape, sequences
             )
 
         step = jax.jit(lambda p, k: self.search(score, p, k, hparams))

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from rlcheck.agents.common.networks import MLP
+from rlcheck.agents.common.networks import MLP, Activation
 from rlcheck.agents.common.normalize import RunningMeanStd, rms_init
 from rlcheck.baselines.base import Baseline, action_bounds, play_episodes, seed_keys
 from rlcheck.core import traced_values
@@ -65,7 +65,7 @@ class PolicyNet:
     around it).
     """
 
-    def __init__(self, spec: EnvSpec, hidden_sizes: Sequence[int], activation: str):
+    def __init__(self, spec: EnvSpec, hidden_sizes: Sequence[int], activation: Activation):
         self.spec = spec
         self.discrete = spec.discrete
         out = spec.action_space.n if self.discrete else spec.action_space.shape[0]
@@ -74,7 +74,7 @@ class PolicyNet:
             out_size=out,
             obs_ndim=len(spec.obs_shape),
             activation=activation,
-            ortho_init=False,
+            weight_init="lecun",
         )
         template = self.net.init(jax.random.PRNGKey(0), jnp.zeros((1, *spec.obs_shape)))
         flat, self.unravel = ravel_pytree(template)

@@ -17,6 +17,7 @@ from rlcheck.drivers.common import EvalPlan, Schedule, make_schedule
 from rlcheck.envs.spec import EnvSpec
 from rlcheck.errors import UserError
 from rlcheck.experiment.spec import AlgoEntry, EnvEntry, EvalSpec, Spec, validation_message
+from rlcheck.glossary import rename_hint
 from rlcheck.registry import ALGORITHMS, action_space_kind, config_dict, make_agent, resolve_preset
 
 # Bump when what a unit stores changes meaning, so old results are not reused as new ones.
@@ -76,12 +77,18 @@ def unit_key(
 
 
 def validate_overrides(algo: str, overrides: dict[str, Any], where: str) -> dict[str, Any]:
-    """Check Config overrides by name and type; returns them with lists turned into tuples."""
+    """Check Config overrides by name and type; returns them with lists turned into tuples.
+
+    A field's old name (``rlcheck.glossary.RENAMES``) is an error that says its new name and
+    the value to write there.
+    """
     config_cls = ALGORITHMS[algo].config_cls
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
     hints = typing.get_type_hints(config_cls)
     checked = {}
     for name, value in overrides.items():
+        if name not in fields and (hint := rename_hint(algo, name, value)):
+            raise UserError(f"{where}.{name}: {hint}")
         if name not in fields:
             close = difflib.get_close_matches(name, fields, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""

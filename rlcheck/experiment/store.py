@@ -8,6 +8,9 @@ Tables:
     arrays    per (unit, seed, name) numpy arrays: every evaluation episode, the internals
               logged per update, the actual env steps at each checkpoint (seed −1: unit-wide).
     failures  every failed attempt at a unit, kept even after a later attempt succeeds.
+
+Config fields are read back under today's names: a store written before a field was renamed
+reads as if written after (``rlcheck.glossary.RENAMES``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from rlcheck.errors import UserError
+from rlcheck.glossary import rename_fields
 
 DB_NAME = "results.sqlite"
 
@@ -230,7 +234,7 @@ class Store:
     # ---- reading --------------------------------------------------------------------------
 
     def units(self) -> list[dict[str, Any]]:
-        """Every unit, oldest first, JSON columns decoded."""
+        """Every unit, oldest first, JSON columns decoded, config fields under today's names."""
         cursor = self._db.execute("SELECT * FROM units ORDER BY created_at, rowid")
         names = [d[0] for d in cursor.description]
         rows = []
@@ -238,6 +242,8 @@ class Store:
             row = dict(zip(names, values, strict=True))
             for column in ("config", "overrides", "seeds", "eval", "meta", "provenance"):
                 row[column] = json.loads(row[column])
+            for column in ("config", "overrides"):
+                row[column] = rename_fields(row["algo"], row[column])
             rows.append(row)
         return rows
 
@@ -271,11 +277,30 @@ class Store:
         ).fetchall()
 
     def runs(self) -> list[dict[str, Any]]:
-        """Every invocation, oldest first: id, started_at, finished_at, status, spec (parsed)."""
+        """Every invocation, oldest first: id, started_at, finished_at, status, spec (parsed,
+        its algo entries' config fields under today's names)."""
         cursor = self._db.execute(
             "SELECT id, started_at, finished_at, status, spec FROM runs ORDER BY id"
         )
         return [
-            {"id": i, "started_at": s, "finished_at": f, "status": st, "spec": json.loads(spec)}
+            {
+                "id": i,
+                "started_at": s,
+                "finished_at": f,
+                "status": st,
+                "spec": _renamed(json.loads(spec)),
+            }
             for i, s, f, st, spec in cursor
         ]
+
+
+def _renamed(spec: dict[str, Any]) -> dict[str, Any]:
+    """A stored spec (or a verdict's record of specs) with the config of each algo entry under
+    today's field names."""
+    for entry in spec.get("algo") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("config"), dict):
+            entry["config"] = rename_fields(str(entry.get("name")), entry["config"])
+    for inner in spec.get("specs") or []:
+        if isinstance(inner, dict):
+            _renamed(inner)
+    return spec

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from rlcheck.experiment.store import Store
+from rlcheck.glossary import GLOSSARY, UNITS, field_uses
 
 # Not a terminal (CI logs, pipes): rich would assume 80 columns and wrap the tables.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
@@ -115,6 +116,34 @@ def algorithms_table(algorithms: dict[str, Any]) -> None:
             escape(info.summary),
         )
     console.print(table)
+
+
+def fields_table(algorithms: dict[str, Any]) -> None:
+    """The glossary (``rlcheck algos --fields``): every Config field name several algorithms
+    share, its unit and meaning, and the algorithms where it is traced (an array value inside
+    the compiled program, so one program can vary it) or static (it sets shapes or program
+    structure); then what each unit counts."""
+    uses = field_uses({name: info.config_cls for name, info in algorithms.items()})
+    table = Table(
+        title="Config fields several algorithms share (rlcheck.glossary); traced: one compiled "
+        "program can vary it, static: it changes shapes or structure"
+    )
+    for column in ("field", "unit"):
+        table.add_column(column, no_wrap=True)
+    for column in ("meaning", "traced in", "static in"):
+        table.add_column(column, ratio=2 if column == "meaning" else 1, overflow="fold")
+    for name, term in GLOSSARY.items():
+        where = uses.get(name, [])
+        traced = ", ".join(u.algorithm for u in where if u.traced) or "—"
+        static = ", ".join(u.algorithm for u in where if not u.traced) or "—"
+        table.add_row(name, term.unit, escape(term.meaning), traced, static)
+    console.print(table)
+    legend = Table(title="Units")
+    for column in ("unit", "what it counts"):
+        legend.add_column(column)
+    for unit, what in UNITS.items():
+        legend.add_row(unit, escape(what))
+    console.print(legend)
 
 
 def units_table(store: Store) -> None:

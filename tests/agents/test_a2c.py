@@ -20,10 +20,10 @@ from rlcheck.registry import ALGORITHMS, make_agent, resolve_preset
 def test_defaults_are_sb3_defaults():
     c = a2c.default_config(envs.make("CartPole-v1").spec)
     assert (c.num_steps, c.learning_rate, c.gamma, c.gae_lambda) == (5, 7e-4, 0.99, 1.0)
-    assert (c.ent_coef, c.max_grad_norm, c.optimizer_eps, c.rms_decay) == (0.0, 0.5, 1e-5, 0.99)
+    assert (c.ent_coef, c.max_grad_norm, c.optimizer_eps, c.rmsprop_decay) == (0.0, 0.5, 1e-5, 0.99)
     assert c.optimizer == "rmsprop" and not c.norm_adv and not c.anneal_lr
     assert c.vf_coef == 1.0  # SB3's 0.5 on a plain MSE
-    assert c.hidden_sizes == (64, 64) and c.activation == "tanh" and c.ortho_init
+    assert c.hidden_sizes == (64, 64) and c.activation == "tanh" and c.weight_init == "orthogonal"
 
 
 def test_every_config_field_is_documented_and_marked():

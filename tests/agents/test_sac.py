@@ -25,7 +25,7 @@ def test_defaults_are_cleanrl_defaults():
         1e-3,
     )
     assert (c.learning_starts, c.batch_size, c.gamma, c.tau) == (5000, 256, 0.99, 0.005)
-    assert (c.policy_frequency, c.target_update_interval, c.n_critics) == (2, 1, 2)
+    assert (c.actor_update_interval, c.target_delay, c.n_critics) == (2, 1, 2)
     assert c.autotune and c.alpha_init == 1.0 and c.target_entropy is None
     assert (c.log_std_mode, c.log_std_min, c.log_std_max) == ("tanh", -5.0, 2.0)
     assert (c.alpha_loss, c.action_units, c.squash_epsilon) == ("alpha", "env", 1e-6)
@@ -75,7 +75,7 @@ def test_alpha_rises_when_entropy_is_below_target_and_falls_above(form):
 
 @pytest.mark.parametrize(("target_entropy", "direction"), [(5.0, 1), (-5.0, -1)])
 def test_autotuned_alpha_moves_toward_the_target_entropy(target_entropy, direction):
-    overrides = {**TINY, "target_entropy": target_entropy, "policy_frequency": 1}
+    overrides = {**TINY, "target_entropy": target_entropy, "actor_update_interval": 1}
     agent = make_agent("sac", PENDULUM, overrides, 1000)
     state = agent.init(jax.random.PRNGKey(0), agent.hparams()).replace(env_steps=jnp.int32(1))
     state, metrics = jax.jit(agent.update)(
@@ -103,7 +103,7 @@ def test_delayed_policy_updates_are_compensated(order):
 @functools.cache  # the test below asks for some of these twice; each is a fresh compile
 def _after_one_step(order, **learning_rates):
     """The learner after one gradient step of a tiny SAC in ``order`` with these step sizes."""
-    overrides = {**TINY, "policy_frequency": 1, "update_order": order, **learning_rates}
+    overrides = {**TINY, "actor_update_interval": 1, "update_order": order, **learning_rates}
     agent = make_agent("sac", PENDULUM, overrides, 1000)
     state = agent.init(jax.random.PRNGKey(0), agent.hparams()).replace(env_steps=jnp.int32(1))
     state, _ = jax.jit(agent.update)(
@@ -159,7 +159,7 @@ def test_env_units_shift_log_pi_by_the_log_half_range():
 
 
 def test_gsde_noise_is_a_function_of_the_state_within_a_rollout():
-    overrides = {**TINY, "use_sde": True, "num_envs": 4000, "log_std_init": -2.0}
+    overrides = {**TINY, "use_sde": True, "num_envs": 4000, "sde_log_std_init": -2.0}
     agent = make_agent("sac", PENDULUM, overrides, 8000)
     state = agent.init(jax.random.PRNGKey(0), agent.hparams()).replace(env_steps=jnp.int32(1))
     obs = jnp.tile(jnp.array([[0.5, -0.2, 1.0]]), (4000, 1))
@@ -186,7 +186,7 @@ FAST = {
     "actor_learning_rate": 1e-3,
     "critic_learning_rate": 1e-3,
     "alpha_learning_rate": 1e-3,
-    "policy_frequency": 1,
+    "actor_update_interval": 1,
 }
 
 

@@ -24,7 +24,7 @@ def test_defaults_are_cleanrl_defaults():
     assert (c.learning_starts, c.buffer_size, c.hidden_sizes) == (25_000, 1_000_000, (256, 256))
     assert (c.gamma, c.tau, c.policy_delay, c.n_critics) == (0.99, 0.005, 2, 2)
     assert (c.noise_std, c.target_policy_noise, c.target_noise_clip) == (0.1, 0.2, 0.5)
-    assert c.bootstrap_on_truncation and c.layer_init == "torch" and c.action_units == "env"
+    assert c.bootstrap_on_truncation and c.weight_init == "torch" and c.action_units == "env"
 
 
 @pytest.mark.parametrize("algo", ["td3", "ddpg", "sac"])

@@ -33,7 +33,7 @@ def test_ars_step_leaves_theta_when_all_returns_are_equal():
 
 def test_ars_strategy_climbs_a_quadratic():
     strategy = ars.ARSStrategy(num_directions=8, top_directions=4)
-    hparams = {"noise": jnp.asarray(0.1), "step_size": jnp.asarray(0.05)}
+    hparams = {"param_noise_std": jnp.asarray(0.1), "step_size": jnp.asarray(0.05)}
     target = jnp.array([1.0, -2.0, 0.5])
 
     def generation(state, key):

@@ -16,7 +16,7 @@ def test_recurrent_fn_has_discount_zero_once_the_episode_ends():
     states = jax.tree.map(lambda x: jnp.stack([x, x]), state)
     states = states.replace(time=jnp.array([5, 6]))
     recurrent_fn = mcts.make_recurrent_fn(env, env.params, depth=3)
-    params = {"discount": jnp.asarray(0.9), "pb_c_init": jnp.asarray(1.25)}
+    params = {"gamma": jnp.asarray(0.9), "pb_c_init": jnp.asarray(1.25)}
     out, next_states = recurrent_fn(params, jax.random.PRNGKey(1), jnp.array([0, 1]), states)
     # time 5 → 6: the episode goes on; time 6 → 7 = length: it has ended.
     np.testing.assert_allclose(out.discount, [0.9, 0.0])

@@ -56,7 +56,15 @@ def test_config_is_resolved_for_the_action_space():
             r"algo\[0\].config.norm_adv: Input should "
             r"be a valid boolean",
         ),
-        ({"name": "ppo", "config": {"activation": "gelu"}}, r"Input should be 'tanh' or 'relu'"),
+        (
+            {"name": "ppo", "config": {"activation": "gelu"}},
+            r"Input should be 'tanh', 'relu' or 'swish'",
+        ),
+        (
+            {"name": "ppo", "config": {"ortho_init": False}},
+            r"^spec.toml: algo\[0\].config.ortho_init: ppo's ortho_init was renamed weight_init; "
+            r'write weight_init = "lecun"$',
+        ),
         (
             {"name": "ppo", "config": {"num_minibatches": 3}},
             r"not divisible by num_minibatches = 3",
@@ -98,3 +106,19 @@ def test_a_preset_sets_published_fields_and_the_config_overrides_them():
 def test_unknown_presets(preset, env, message):
     with pytest.raises(UserError, match=message):
         _plan(env=[{"id": env}], algo=[{"name": "ppo", "preset": preset}])
+
+
+def test_an_old_field_name_says_the_new_one_only_where_it_was_renamed():
+    # SAC's target_update_interval counted gradient steps: it is target_delay now. DQN's
+    # counts env steps and keeps its name.
+    message = (
+        r"algo\[0\].config.target_update_interval: sac's target_update_interval was renamed "
+        r"target_delay; write target_delay = 4"
+    )
+    with pytest.raises(UserError, match=message):
+        _plan(
+            env=[{"id": "Pendulum-v1"}],
+            algo=[{"name": "sac", "config": {"target_update_interval": 4}}],
+        )
+    (dqn,) = _plan(algo=[{"name": "dqn", "config": {"target_update_interval": 4}}])
+    assert dqn.config["target_update_interval"] == 4

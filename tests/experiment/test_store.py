@@ -80,3 +80,54 @@ def test_failures_are_kept_and_never_replace_a_done_unit(tmp_path):
 def test_opening_a_directory_without_results(tmp_path):
     with pytest.raises(UserError, match="no rlcheck results here"):
         Store(tmp_path / "empty", create=False)
+
+
+def test_a_store_written_before_the_renames_reports_and_exports_todays_names(tmp_path):
+    import csv
+
+    from rlcheck.experiment.export import export
+    from rlcheck.report.analysis import analyze
+    from tests.report.synthetic import open_store, write_unit
+
+    # Written as rlcheck stored units before the Config vocabulary was unified (issue 14).
+    old_ppo = {"ortho_init": False, "adam_eps": 1e-5, "gamma": 0.99}
+    old_sac = {"target_update_interval": 2, "log_std_init": -3.0, "train_freq": 1}
+    spec = {"seeds": 4, "algo": [{"name": "ppo", "config": {"ortho_init": False}}]}
+    store, run = open_store(tmp_path, spec)
+    write_unit(
+        store,
+        run,
+        "CartPole-v1",
+        "ppo",
+        [1, 2, 3, 4],
+        config=old_ppo,
+        overrides={"ortho_init": False},
+    )
+    write_unit(store, run, "Pendulum-v1", "sac", [1, 2, 3, 4], config=old_sac, overrides=old_sac)
+    # DQN's target_update_interval (env steps) kept its name.
+    write_unit(
+        store, run, "CartPole-v1", "dqn", [1, 2, 3, 4], overrides={"target_update_interval": 9}
+    )
+
+    new_ppo = {"weight_init": "lecun", "optimizer_eps": 1e-5, "gamma": 0.99}
+    new_sac = {"target_delay": 2, "sde_log_std_init": -3.0, "train_frequency": 1}
+    ppo, sac, dqn = store.units()
+    assert (ppo["config"], ppo["overrides"]) == (new_ppo, {"weight_init": "lecun"})
+    assert (sac["config"], sac["overrides"]) == (new_sac, new_sac)
+    assert dqn["overrides"] == {"target_update_interval": 9}
+
+    analysis = analyze(store, reps=200, band_reps=100)
+    algos = {a["algo"]: a for env in analysis["envs"] for a in env["algos"]}
+    assert algos["ppo"]["config"] == new_ppo and algos["sac"]["overrides"] == new_sac
+    assert analysis["runs"][0]["spec"]["algo"] == [
+        {"name": "ppo", "config": {"weight_init": "lecun"}}
+    ]
+
+    export(store, "csv", tmp_path / "r.csv")
+    with (tmp_path / "r.csv").open() as f:
+        configs = {(r["algo"], r["config"]) for r in csv.DictReader(f)}
+    assert configs == {
+        ("ppo", '{"weight_init": "lecun"}'),
+        ("sac", '{"sde_log_std_init": -3.0, "target_delay": 2, "train_frequency": 1}'),
+        ("dqn", '{"target_update_interval": 9}'),
+    }

@@ -40,6 +40,8 @@ def record(
     threshold: float | None,
     status: str = "done",
     reason: str | None = None,
+    config: dict | None = None,
+    overrides: dict | None = None,
 ) -> UnitRecord:
     label = label or algo
     return UnitRecord(
@@ -48,8 +50,8 @@ def record(
         env_label=env,
         algo=algo,
         algo_label=label,
-        config={"learning_rate": 0.001},
-        overrides={},
+        config={"learning_rate": 0.001} if config is None else config,
+        overrides=overrides or {},
         seeds=list(range(seeds)),
         budget=BUDGET,
         eval={"checkpoints": CHECKPOINTS, "episodes": 4, "final_episodes": 5},
@@ -81,8 +83,11 @@ def write_unit(
     threshold: float | None = None,
     diverged: Sequence[int] = (),
     curves: np.ndarray | None = None,
+    config: dict | None = None,
+    overrides: dict | None = None,
 ) -> None:
-    """Stores a done unit whose seed i ends at ``finals[i]``.
+    """Stores a done unit whose seed i ends at ``finals[i]`` (``config``, ``overrides``: the
+    Config fields stored with it, as an older rlcheck might have written them).
 
     Each seed's final evaluation episodes are ``finals[i] + EPISODE_OFFSETS`` (their mean is
     ``finals[i]``); its learning curve, unless given, rises linearly from 0 to ``finals[i]``.
@@ -113,7 +118,7 @@ def write_unit(
             (seed, "final_episode_returns", final + EPISODE_OFFSETS),
             (seed, "train_episodes", np.ones(CHECKPOINTS, dtype=np.int64)),
         ]
-    unit = record(env, algo, label, n, threshold)
+    unit = record(env, algo, label, n, threshold, config=config, overrides=overrides)
     store.write_unit(run_id, unit, seed_rows, scalars, arrays)
 
 

@@ -18,7 +18,7 @@ from flax import struct
 
 from rlcheck.agents.common import distributions as dist
 from rlcheck.agents.common.advantages import gae
-from rlcheck.agents.common.networks import MLP
+from rlcheck.agents.common.networks import MLP, Activation, WeightInit
 from rlcheck.agents.common.normalize import RunningMeanStd, normalized_obs
 from rlcheck.agents.common.reward_scaling import rollout_rewards
 from rlcheck.agents.common.trust_region import categorical_kl, gaussian_kl
@@ -47,8 +47,8 @@ class ActorCritic:
 
     Args:
         spec: the env's spec (observation shape, action space).
-        hidden_sizes, activation, ortho_init: see :class:`rlcheck.agents.common.networks.MLP`;
-            with ``ortho_init`` the policy head is scaled by 0.01 and the value head by 1
+        hidden_sizes, activation, weight_init: see :class:`rlcheck.agents.common.networks.MLP`;
+            with "orthogonal" the policy head is scaled by 0.01 and the value head by 1
             (CleanRL's ``layer_init``, SB3's ``ortho_init``).
         critic: whether there is a critic at all (REINFORCE without a baseline has none).
     """
@@ -57,8 +57,8 @@ class ActorCritic:
         self,
         spec: EnvSpec,
         hidden_sizes: Sequence[int],
-        activation: str,
-        ortho_init: bool,
+        activation: Activation,
+        weight_init: WeightInit,
         critic: bool = True,
     ):
         self.spec = spec
@@ -68,7 +68,7 @@ class ActorCritic:
             "hidden_sizes": tuple(hidden_sizes),
             "obs_ndim": len(spec.obs_shape),
             "activation": activation,
-            "ortho_init": ortho_init,
+            "weight_init": weight_init,
         }
         self.actor = MLP(out_size=action_dim, output_scale=0.01, **mlp)
         self.critic = MLP(out_size=1, output_scale=1.0, **mlp) if critic else None

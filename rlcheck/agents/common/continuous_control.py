@@ -18,49 +18,36 @@ import jax.numpy as jnp
 import optax
 
 from rlcheck.agents.common.distributions import gaussian_log_prob
+from rlcheck.agents.common.networks import ACTIVATIONS, Activation, WeightInit, layer_initializers
 from rlcheck.core import Trajectory
 
-ACTIVATIONS = {"relu": nn.relu, "tanh": nn.tanh, "swish": nn.swish}
-
-
 # ---- networks ----------------------------------------------------------------------------------
-
-
-def _torch_uniform(fan_in: int) -> Callable:
-    # PyTorch's nn.Linear default, used by SB3 and CleanRL for every layer: weights
-    # (kaiming_uniform with a=√5) and biases both U(−1/√fan_in, 1/√fan_in).
-    bound = 1.0 / math.sqrt(fan_in)
-
-    def init(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
-        return jax.random.uniform(key, shape, dtype, -bound, bound)
-
-    return init
 
 
 class Network(nn.Module):
     """Hidden layers and a linear output layer; returns (last hidden features, output).
 
-    ``layer_init="torch"`` draws every weight and bias from PyTorch's ``nn.Linear`` default
-    U(±1/√fan_in) (what SB3 and CleanRL get); ``"lecun"`` is flax's default (LeCun-normal
-    weights, zero biases; what rejax gets). The features are what gSDE's noise is built from.
+    Weights follow ``weight_init`` (:func:`rlcheck.agents.common.networks.layer_initializers`):
+    "torch" is what SB3 and CleanRL get, "lecun" what rejax gets; with "orthogonal" the
+    hidden layers have gain √2 and the output layer ``output_scale``. The features are what
+    gSDE's noise is built from.
     """
 
     hidden_sizes: Sequence[int]
     out_size: int
-    activation: str = "relu"
-    layer_init: Literal["torch", "lecun"] = "torch"
+    activation: Activation = "relu"
+    weight_init: WeightInit = "torch"
+    output_scale: float = 1.0
 
     @nn.compact
     def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
         act = ACTIVATIONS[self.activation]
         for width in self.hidden_sizes:
-            x = act(nn.Dense(width, **self._init(x.shape[-1]))(x))
-        return x, nn.Dense(self.out_size, **self._init(x.shape[-1]))(x)
+            x = act(nn.Dense(width, **self._init(x.shape[-1], jnp.sqrt(2.0)))(x))
+        return x, nn.Dense(self.out_size, **self._init(x.shape[-1], self.output_scale))(x)
 
-    def _init(self, fan_in: int) -> dict:
-        if self.layer_init == "lecun":
-            return {}
-        return {"kernel_init": _torch_uniform(fan_in), "bias_init": _torch_uniform(fan_in)}
+    def _init(self, fan_in: int, gain: float | jax.Array) -> dict:
+        return layer_initializers(self.weight_init, fan_in, gain)
 
 
 def critic_init(critic: Network, key: jax.Array, n: int, obs: jax.Array, action: jax.Array) -> dict:
@@ -208,11 +195,11 @@ def polyak_update(target: Any, online: Any, tau: jax.Array | float) -> Any:
 
 
 def adam(learning_rate: jax.Array, hparams: dict[str, jax.Array]) -> optax.GradientTransformation:
-    """Adam with ``adam_eps``, after global-norm clipping when ``max_grad_norm`` is set.
+    """Adam with ``optimizer_eps``, after global-norm clipping when ``max_grad_norm`` is set.
 
     Rebuilt at every step from traced values; Adam's state does not depend on them.
     """
-    opt = optax.adam(learning_rate, eps=hparams["adam_eps"])
+    opt = optax.adam(learning_rate, eps=hparams["optimizer_eps"])
     if "max_grad_norm" in hparams:
         return optax.chain(optax.clip_by_global_norm(hparams["max_grad_norm"]), opt)
     return opt

@@ -1,15 +1,76 @@
-"""Small flax networks with the initialization choices made explicit."""
+"""Small flax networks with the initialization choices made explicit: the hidden activations
+and the weight-initialization schemes every network of rlcheck takes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu}
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "tanh": nn.tanh,
+    "relu": nn.relu,
+    "swish": nn.swish,
+}
+Activation = Literal["tanh", "relu", "swish"]
+
+# The schemes of a Config's ``weight_init`` (rlcheck.glossary says what each one is).
+WeightInit = Literal["orthogonal", "torch", "lecun"]
+Initializer = Callable[..., jax.Array]
+
+
+def torch_uniform(fan_in: int) -> Initializer:
+    """U(−1/√fan_in, 1/√fan_in): PyTorch's ``nn.Linear``/``nn.Conv2d`` default for weights
+    (kaiming_uniform with a = √5) and for biases, what SB3, CleanRL and MinAtar's networks get."""
+    bound = 1.0 / math.sqrt(fan_in)
+
+    def init(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+    return init
+
+
+# The same U(±1/√fan_in) drawn as a variance scaling (variance 1/(3·fan_in)). DQN's Q-network
+# has always drawn its "torch" kernels this way and the off-policy actor-critics theirs through
+# torch_uniform; the two round differently in the last bit for some fan_ins (5, 17, 120…), so
+# each network keeps its own and every result recorded before stays bit for bit the same.
+TORCH_KERNEL_BY_VARIANCE_SCALING = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
+
+
+def layer_initializers(
+    scheme: WeightInit,
+    fan_in: int,
+    gain: float | jax.Array,
+    torch_kernel: Literal["uniform", "variance_scaling"] = "uniform",
+) -> dict[str, Initializer]:
+    """The ``kernel_init``/``bias_init`` arguments of one flax Dense or Conv layer.
+
+    Args:
+        scheme: "orthogonal": orthogonal weights scaled by ``gain``, zero biases (Saxe et al.
+            2014; CleanRL's ``layer_init``, SB3's ``ortho_init``); "torch": weights and biases
+            from :func:`torch_uniform`; "lecun": flax's default, LeCun-normal weights and zero
+            biases (what rejax gets).
+        fan_in: inputs per output of the layer (a convolution's kh·kw·channels).
+        gain: the orthogonal scale: √2 before ReLU/tanh hidden layers, the head's own scale
+            for an output layer; the other schemes ignore it.
+        torch_kernel: how "torch" kernels are drawn (see TORCH_KERNEL_BY_VARIANCE_SCALING).
+    """
+    if scheme == "lecun":
+        return {}
+    if scheme == "orthogonal":
+        return {"kernel_init": nn.initializers.orthogonal(gain), "bias_init": nn.initializers.zeros}
+    if scheme != "torch":
+        raise ValueError(f"unknown weight_init '{scheme}' (orthogonal, torch or lecun)")
+    kernel = torch_uniform(fan_in)
+    if torch_kernel == "variance_scaling":
+        kernel = TORCH_KERNEL_BY_VARIANCE_SCALING
+    return {"kernel_init": kernel, "bias_init": torch_uniform(fan_in)}
+
 
 _NHWC = ("NHWC", "HWIO", "NHWC")
 
@@ -69,17 +130,17 @@ class MLP(nn.Module):
 
     Observations of rank 3 (height, width, channels — MinAtar's 10×10×c grids) first go through
     one 3×3 convolution with 16 channels and a ReLU, as in the MinAtar paper's networks (Young
-    & Tian 2019); everything else is flattened. ``ortho_init`` uses orthogonal weights with gain
-    √2 for hidden layers and ``output_scale`` for the output layer, zero biases (the "orthogonal
-    initialization and layer scaling" detail of Engstrom et al. 2020 / CleanRL's
-    ``layer_init``); otherwise flax's defaults (LeCun-normal weights, zero biases).
+    & Tian 2019); everything else is flattened. Weights follow ``weight_init`` (see
+    :func:`layer_initializers`); with "orthogonal" the hidden layers have gain √2 and the output
+    layer ``output_scale`` (the "orthogonal initialization and layer scaling" detail of
+    Engstrom et al. 2020).
     """
 
     hidden_sizes: Sequence[int]
     out_size: int
     obs_ndim: int = 1
-    activation: str = "tanh"
-    ortho_init: bool = True
+    activation: Activation = "tanh"
+    weight_init: WeightInit = "orthogonal"
     output_scale: float = 1.0
 
     @nn.compact
@@ -88,18 +149,14 @@ class MLP(nn.Module):
         x = obs
         if self.obs_ndim == 3:
             conv = nn.Conv(
-                16, (3, 3), conv_general_dilated=im2col_conv, **self._init(jnp.sqrt(2.0))
+                16, (3, 3), conv_general_dilated=im2col_conv, **self._init(9 * x.shape[-1])
             )
             x = nn.relu(conv(x))
         x = x.reshape((*x.shape[: x.ndim - self.obs_ndim], -1))
         for width in self.hidden_sizes:
-            x = act(nn.Dense(width, **self._init(jnp.sqrt(2.0)))(x))
-        return nn.Dense(self.out_size, **self._init(self.output_scale))(x)
+            x = act(nn.Dense(width, **self._init(x.shape[-1]))(x))
+        return nn.Dense(self.out_size, **self._init(x.shape[-1], self.output_scale))(x)
 
-    def _init(self, scale: float) -> dict:
-        if not self.ortho_init:
-            return {}
-        return {
-            "kernel_init": nn.initializers.orthogonal(scale),
-            "bias_init": nn.initializers.zeros,
-        }
+    def _init(self, fan_in: int, gain: float | jax.Array | None = None) -> dict:
+        """A layer's initializers: gain √2 unless given (the output layer's scale)."""
+        return layer_initializers(self.weight_init, fan_in, jnp.sqrt(2.0) if gain is None else gain)

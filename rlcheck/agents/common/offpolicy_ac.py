@@ -45,8 +45,8 @@ class OffPolicyActorCritic:
     """The base of :class:`rlcheck.agents.td3.TD3` and :class:`rlcheck.agents.sac.SAC`.
 
     It expects the subclass's Config to have the fields the two share (``num_envs``,
-    ``train_freq``, ``gradient_steps``, ``buffer_size``, ``batch_size``, the network fields,
-    ``n_critics``, ``uniform_warmup``, ``action_units``, ``normalize_obs``,
+    ``train_frequency``, ``gradient_steps``, ``buffer_size``, ``batch_size``, the network fields,
+    ``n_critics``, ``random_until_learning_starts``, ``action_units``, ``normalize_obs``,
     ``bootstrap_on_truncation``, ``learning_starts``, ``critic_learning_rate``, ``obs_clip``),
     its ``Learner`` to have ``critic``, ``critic_opt``, ``critic_updates`` and
     ``actor_updates``, and its ``State`` to have ``learner``, ``buffer``, ``obs_rms``,
@@ -71,8 +71,8 @@ class OffPolicyActorCritic:
         self.spec = spec
         self.config = config
         self.num_envs = config.num_envs
-        self.rollout_len = config.train_freq
-        steps_per_update = config.num_envs * config.train_freq
+        self.rollout_len = config.train_frequency
+        steps_per_update = config.num_envs * config.train_frequency
         # A buffer larger than the run's transitions would never fill: same results, less memory.
         self.capacity = min(
             config.buffer_size, max(budget // steps_per_update, 1) * steps_per_update
@@ -84,7 +84,7 @@ class OffPolicyActorCritic:
         net = {
             "hidden_sizes": config.hidden_sizes,
             "activation": config.activation,
-            "layer_init": config.layer_init,
+            "weight_init": config.weight_init,
         }
         self.actor = Network(out_size=actor_outputs_per_action * self.action_dim, **net)
         self.critic = Network(out_size=1, **net)
@@ -132,9 +132,12 @@ class OffPolicyActorCritic:
             state = state.replace(obs_rms=rms_update(state.obs_rms, obs))
         return state
 
-    def _uniform_warmup(self, state: Any, action: jax.Array, key: jax.Array) -> jax.Array:
-        """Uniform random actions instead of ``action`` until learning_starts (uniform_warmup)."""
-        if not self.config.uniform_warmup:
+    def _random_until_learning_starts(
+        self, state: Any, action: jax.Array, key: jax.Array
+    ) -> jax.Array:
+        """Uniform random actions instead of ``action`` until learning_starts (when
+        random_until_learning_starts)."""
+        if not self.config.random_until_learning_starts:
             return action
         warm_up = state.env_steps < state.hparams["learning_starts"]
         return jnp.where(warm_up, uniform_actions(key, action.shape), action)

@@ -121,7 +121,7 @@ def test_gsde_std_expln():
 
 
 def test_torch_init_is_uniform_in_one_over_sqrt_fan_in():
-    net = Network(hidden_sizes=(256,), out_size=1, layer_init="torch")
+    net = Network(hidden_sizes=(256,), out_size=1, weight_init="torch")
     params = net.init(jax.random.PRNGKey(0), jnp.zeros((1, 16)))["params"]
     first, out = params["Dense_0"], params["Dense_1"]
     for layer, fan_in in ((first, 16), (out, 256)):

@@ -1,3 +1,6 @@
+import math
+import typing
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -5,7 +8,15 @@ import numpy as np
 import pytest
 from jax import lax
 
-from rlcheck.agents.common.networks import MLP, im2col_conv
+from rlcheck.agents.common.continuous_control import Network
+from rlcheck.agents.common.networks import (
+    ACTIVATIONS,
+    MLP,
+    Activation,
+    WeightInit,
+    im2col_conv,
+    layer_initializers,
+)
 from rlcheck.agents.dqn import QNetwork
 
 NHWC = ("NHWC", "HWIO", "NHWC")
@@ -116,3 +127,45 @@ def test_networks_on_image_observations_equal_flax_conv(net, monkeypatch):
     reference = net.apply(params, obs)
     assert ours.shape == (2, 7, 3)
     np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-5)
+
+
+def test_every_activation_a_config_may_name_exists():
+    assert set(typing.get_args(Activation)) == set(ACTIVATIONS)
+
+
+def test_lecun_is_flaxs_own_default():
+    # No initializer passed: flax.linen.Dense's LeCun-normal kernels and zero biases.
+    assert layer_initializers("lecun", 17, 1.0) == {}
+
+
+# The on-policy MLP, the off-policy actor-critics' Network and DQN's Q-network, each with
+# 32 inputs, one hidden layer of 64 and 8 outputs (its head scaled by 0.5 where it can be).
+NETWORKS = {
+    "MLP": lambda scheme: MLP(hidden_sizes=(64,), out_size=8, weight_init=scheme, output_scale=0.5),
+    "Network": lambda scheme: Network(
+        hidden_sizes=(64,), out_size=8, weight_init=scheme, output_scale=0.5
+    ),
+    "QNetwork": lambda scheme: QNetwork(num_actions=8, hidden_sizes=(64,), weight_init=scheme),
+}
+
+
+@pytest.mark.parametrize("scheme", typing.get_args(WeightInit))
+@pytest.mark.parametrize("network", NETWORKS)
+def test_every_network_takes_every_weight_init_scheme(network, scheme):
+    params = NETWORKS[network](scheme).init(jax.random.key(8), jnp.zeros((1, 32)))["params"]
+    hidden, out = params["Dense_0"], params["Dense_1"]
+    out_scale = 1.0 if network == "QNetwork" else 0.5
+    for layer, fan_in, gain in ((hidden, 32, math.sqrt(2)), (out, 64, out_scale)):
+        kernel, bias = np.asarray(layer["kernel"]), np.asarray(layer["bias"])
+        if scheme == "orthogonal":
+            # Orthonormal rows or columns (whichever are fewer), scaled by the layer's gain.
+            small = kernel @ kernel.T if kernel.shape[0] <= kernel.shape[1] else kernel.T @ kernel
+            np.testing.assert_allclose(small, gain**2 * np.eye(len(small)), atol=1e-5)
+            assert not bias.any()
+        elif scheme == "torch":
+            bound = 1 / math.sqrt(fan_in)
+            assert np.abs(kernel).max() <= bound and np.abs(bias).max() <= bound
+            assert np.abs(kernel).max() > 0.9 * bound and np.abs(bias).max() > 0.5 * bound
+        else:
+            assert not bias.any()
+            assert kernel.std() == pytest.approx(1 / math.sqrt(fan_in), rel=0.15)

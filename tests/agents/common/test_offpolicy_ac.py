@@ -13,7 +13,7 @@ TINY = {"hidden_sizes": (8, 8), "batch_size": 4, "learning_starts": 0}
 @pytest.mark.parametrize("algo", ["td3", "sac"])
 def test_buffer_is_capped_at_what_the_run_collects(algo):
     # 2 envs × 3 steps per update: 1000 env steps are 166 whole updates, 996 transitions.
-    agent = make_agent(algo, PENDULUM, {**TINY, "num_envs": 2, "train_freq": 3}, 1000)
+    agent = make_agent(algo, PENDULUM, {**TINY, "num_envs": 2, "train_frequency": 3}, 1000)
     buffer = agent.init(jax.random.PRNGKey(0), agent.hparams()).buffer
     assert agent.capacity == 996
     assert {k: v.shape for k, v in buffer.data.items()} == {
@@ -60,13 +60,13 @@ def test_actor_step_runs_after_every_nth_critic_step_with_zeros_between():
         assert float(ran_by_name["actor_grad_norm"]) == float(due)
 
 
-def test_uniform_warmup_acts_uniformly_until_learning_starts():
+def test_random_until_learning_starts_acts_uniformly_until_learning_starts():
     agent = make_agent("sac", PENDULUM, {**TINY, "learning_starts": 10}, 1000)
     state = agent.init(jax.random.PRNGKey(0), agent.hparams())
     action = jnp.full((1000, 1), 0.25)
-    early = agent._uniform_warmup(state, action, jax.random.PRNGKey(1))
+    early = agent._random_until_learning_starts(state, action, jax.random.PRNGKey(1))
     assert float(early.min()) < -0.9 and float(early.max()) > 0.9
-    late = agent._uniform_warmup(
+    late = agent._random_until_learning_starts(
         state.replace(env_steps=jnp.int32(10)), action, jax.random.PRNGKey(1)
     )
     assert np.array_equal(late, action)
