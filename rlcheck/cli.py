@@ -151,7 +151,7 @@ def verdict(
     )
     recorded = {"verdict": env, "seeds": seeds, "budget": budget, "specs": plan.specs}
     failed, analysis = _execute(specs, "rlcheck verdict", target, workers, recorded)
-    headlines = [env_headline(e) for e in analysis["envs"]]
+    headlines = [env_headline(e, analysis["settings"]) for e in analysis["envs"]]
     (target / "verdict.md").write_text(markdown(headlines, plan.skipped))
     (target / "verdict.json").write_text(
         json.dumps({"envs": headlines, "skipped": plan.skipped}, indent=1) + "\n"
