@@ -22,6 +22,16 @@ app = typer.Typer(
 )
 
 DEMO_BUDGET = 300_000
+# Exit codes (README.md): all done; some unit failed; bad input; an internal error (a bug:
+# one line on stderr, the traceback in a log file); interrupted.
+EXIT_FAILED_UNITS = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL_ERROR = 3
+EXIT_INTERRUPTED = 130
+
+# The results directory of the command running, where an internal error's log goes; set by
+# the commands that have one (main resets it).
+_results_directory: Path | None = None
 
 Out = Annotated[
     Path | None,
@@ -142,7 +152,7 @@ def verdict(
     )
     recorded = {"verdict": env, "seeds": seeds, "budget": budget, "specs": plan.specs}
     failed, analysis = _execute(specs, "rlcheck verdict", target, workers, recorded)
-    headlines = [env_headline(e) for e in analysis["envs"]]
+    headlines = [env_headline(e, analysis["settings"]) for e in analysis["envs"]]
     (target / "verdict.md").write_text(markdown(headlines, plan.skipped))
     (target / "verdict.json").write_text(
         json.dumps({"envs": headlines, "skipped": plan.skipped}, indent=1) + "\n"
@@ -155,7 +165,7 @@ def verdict(
         console.print(f"  · not run: {what}: {why}", markup=False)
     console.print(f"Verdict: {target / 'verdict.md'}")
     if failed:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED_UNITS)
 
 
 @app.command()
@@ -172,6 +182,7 @@ def report(
     from rlcheck.report.terminal import console
 
     store = Store(directory, create=False)
+    _set_results_directory(directory)
     analysis = print_summary(store, console)
     html, summary = write_report(directory, output, analysis=analysis)
     store.close()
@@ -185,6 +196,7 @@ def list_units(directory: Annotated[Path, typer.Argument(help="results directory
     from rlcheck.report.terminal import units_table
 
     store = Store(directory, create=False)
+    _set_results_directory(directory)
     units_table(store)
     store.close()
 
@@ -227,6 +239,7 @@ def export(
     if format not in FORMATS:
         raise UserError(f"--format: unknown format '{format}' (choose {', '.join(FORMATS)})")
     store = Store(directory, create=False)
+    _set_results_directory(directory)
     target = output or directory / f"results.{format}"
     n = write(store, format, target, internals)
     store.close()
@@ -250,7 +263,7 @@ def _check_algos(names: list[str]) -> None:
 def _run(spec: Any, source: str, out: Path, workers: int | None) -> None:
     failed, _ = _execute([spec], source, out, workers, spec.model_dump())
     if failed:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED_UNITS)
 
 
 def _execute(
@@ -268,6 +281,9 @@ def _execute(
     from rlcheck.report.terminal import RichProgress, console, summary_table
 
     units = [unit for spec in specs for unit in plan_units(spec, source)]
+    for unit in units:
+        if unit.note is not None:
+            console.print(f"note: {unit.note}", markup=False)
     if workers is None:
         first = specs[0]
         workers = (
@@ -276,6 +292,7 @@ def _execute(
             else default_workers(max(len(spec.seed_list) for spec in specs))
         )
     store = Store(out)
+    _set_results_directory(out)
     run_id = store.start_run(recorded, provenance())
     status = "interrupted"
     try:
@@ -286,6 +303,9 @@ def _execute(
             outcomes = executor.run(units)
         failed = [o for o in outcomes if o.status == "failed"]
         status = "failed" if failed else "done"
+    except Exception:
+        status = "crashed"  # an internal error; main logs it
+        raise
     finally:
         store.finish_run(run_id, status)
     summary_table(store, [u.key for u in units])
@@ -318,24 +338,69 @@ def _one_line_warnings() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: bad input becomes one line on stderr and exit code 2, never a traceback."""
+    """Entry point: bad input becomes one line on stderr and exit code 2, an internal error one
+    line and exit code 3 (the traceback goes to a log file), never a traceback."""
     _one_line_warnings()
+    _set_results_directory(None)
     try:
         code = app(args=argv, prog_name="rlcheck", standalone_mode=False)
     except UserError as e:
         print(f"rlcheck: error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except TyperException as e:  # usage errors: unknown option, bad value, missing argument
         ctx = getattr(e, "ctx", None)
         where = ctx.command_path if ctx is not None else "rlcheck"
         print(f"{where}: error: {e.format_message()}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except typer.Exit as e:
         return e.exit_code
     except (typer.Abort, KeyboardInterrupt):
         print("rlcheck: interrupted; finished units are stored, rerun to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as e:
+        log = _log_internal_error(e, sys.argv[1:] if argv is None else argv)
+        print(f"rlcheck: internal error: {_what_failed(e)}; traceback in {log}", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
     return code if isinstance(code, int) else 0
+
+
+def _set_results_directory(directory: Path | None) -> None:
+    global _results_directory
+    _results_directory = directory
+
+
+def _what_failed(error: BaseException) -> str:
+    """The error in one line, and where in rlcheck it was raised: the innermost frame of the
+    package, so that a bug in the report names the report's function, not numpy's."""
+    import traceback
+
+    package = Path(__file__).resolve().parent
+    frames = traceback.extract_tb(error.__traceback__)
+    ours = [f for f in frames if Path(f.filename).resolve().is_relative_to(package)]
+    message = (str(error).strip().splitlines() or [""])[0]
+    what = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    if ours:
+        where = Path(ours[-1].filename).resolve().relative_to(package.parent)
+        what += f" (in {ours[-1].name}, {where}:{ours[-1].lineno})"
+    return what
+
+
+def _log_internal_error(error: BaseException, argv: list[str]) -> Path:
+    """Writes the command and the traceback to a log file: in the results directory when the
+    command has one, else in rlcheck's directory under the system's temp directory."""
+    import datetime
+    import tempfile
+    import traceback
+
+    directory = _results_directory
+    if directory is None or not directory.is_dir():
+        directory = Path(tempfile.gettempdir()) / "rlcheck"
+        directory.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    log = directory / f"rlcheck-error-{stamp}.log"
+    text = "".join(traceback.format_exception(error))
+    log.write_text(f"rlcheck {' '.join(argv)}\n\n{text}")
+    return log
 
 
 if __name__ == "__main__":

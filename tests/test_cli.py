@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -270,3 +271,60 @@ def test_same_spec_twice_gives_identical_numbers(tmp_path):
             ).fetchall()
         )
     assert values[0] == values[1] and len(values[0]) > 0
+
+
+def _internal_error(capsys, argv):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 3
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    log = Path(err.rsplit("traceback in ", 1)[1].strip())
+    return err, log
+
+
+def test_an_internal_error_is_one_line_and_a_log_in_the_results_directory(
+    capsys, monkeypatch, tmp_path
+):
+    from rlcheck import stats
+
+    def broken(*args, **kwargs):
+        raise ValueError("timepoints must be strictly increasing\nsecond line")
+
+    monkeypatch.setattr(stats, "short_term_risk", broken)
+    spec = tmp_path / "spec.toml"
+    spec.write_text(spec_text())
+    out = tmp_path / "out"
+    err, log = _internal_error(capsys, ["run", str(spec), "--out", str(out), "--workers", "0"])
+    assert err.startswith(
+        "rlcheck: internal error: ValueError: timepoints must be strictly increasing (in "
+        "_reliability, rlcheck/report/analysis.py:"
+    )
+    assert log.parent == out and log.name.startswith("rlcheck-error-")
+    text = log.read_text()
+    assert text.startswith(f"rlcheck run {spec} --out {out} --workers 0\n")
+    assert "Traceback (most recent call last)" in text and "in broken" in text
+    # The unit trained before the report failed stays stored, and the run is on record.
+    db = sqlite3.connect(out / "results.sqlite")
+    assert db.execute("SELECT status FROM units").fetchall() == [("done",)]
+    assert db.execute("SELECT status FROM runs").fetchall() == [("done",)]
+    monkeypatch.undo()
+    assert main(["report", str(out)]) == 0
+
+
+def test_an_internal_error_without_a_results_directory_logs_in_the_temp_directory(
+    capsys, monkeypatch, tmp_path
+):
+    import tempfile
+
+    from rlcheck.experiment import spec as spec_module
+
+    def broken(path):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(spec_module, "load_spec", broken)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    err, log = _internal_error(capsys, ["run", "spec.toml"])
+    # Where in rlcheck: the innermost frame of the package, the caller of the broken function.
+    assert err.startswith("rlcheck: internal error: KeyError: 'boom' (in run, rlcheck/cli.py:")
+    assert log.parent == tmp_path / "rlcheck"
+    assert "KeyError: 'boom'" in log.read_text()

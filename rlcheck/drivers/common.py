@@ -37,12 +37,19 @@ class Schedule:
     every algorithm, so curves line up; an agent learns in blocks of
     ``steps_per_update`` env steps, so its evaluation at checkpoint c happens after
     ``update_ends[c]`` updates, i.e. at most one block before the nominal step.
+
+    Checkpoints never share an update: where the requested ones are closer than one update,
+    those falling in the same update are one checkpoint, at the last of their nominal steps
+    (so the last checkpoint stays at the budget), and a checkpoint before the first update is
+    evaluated after it. ``update_ends`` is strictly increasing and at least 1; ``requested``
+    says how many checkpoints were asked for (more than ``len(grid)`` when some were merged).
     """
 
     budget: int
     steps_per_update: int
     grid: np.ndarray
     update_ends: np.ndarray
+    requested: int
 
     @property
     def num_updates(self) -> int:
@@ -55,9 +62,13 @@ class Schedule:
 
     @property
     def checkpoint_env_steps(self) -> np.ndarray:
-        """Env steps actually trained on at each checkpoint's evaluation (a checkpoint that
-        falls before the first update is evaluated after it)."""
-        return np.maximum(self.update_ends, 1) * self.steps_per_update
+        """Env steps actually trained on at each checkpoint's evaluation (strictly increasing)."""
+        return self.update_ends * self.steps_per_update
+
+    @property
+    def merged(self) -> bool:
+        """Whether some requested checkpoints were merged (closer than one update)."""
+        return len(self.grid) < self.requested
 
 
 def make_schedule(budget: int, steps_per_update: int, checkpoints: int, algo: str) -> Schedule:
@@ -69,8 +80,10 @@ def make_schedule(budget: int, steps_per_update: int, checkpoints: int, algo: st
     grid = np.array(
         [round(budget * (c + 1) / checkpoints) for c in range(checkpoints)], dtype=np.int64
     )
-    update_ends = grid // steps_per_update
-    return Schedule(budget, steps_per_update, grid, update_ends)
+    update_ends = np.maximum(grid // steps_per_update, 1)
+    # The grid never decreases, so neither do the update ends: keep the last of each run.
+    last = np.append(update_ends[1:] != update_ends[:-1], True)
+    return Schedule(budget, steps_per_update, grid[last], update_ends[last], checkpoints)
 
 
 def env_seeds(seed: int, stream: int, n: int) -> list[int]:
@@ -98,22 +111,17 @@ RESULT_KEYS = (
 
 
 def checkpoint_flags(schedule: Schedule) -> tuple[np.ndarray, np.ndarray]:
-    """Per update: whether a checkpoint evaluation follows it, and that checkpoint's index.
-
-    A checkpoint that falls before the first update (tiny budgets) is evaluated after it.
-    """
+    """Per update: whether a checkpoint evaluation follows it, and that checkpoint's index."""
     is_checkpoint = np.zeros(schedule.num_updates, bool)
     checkpoint = np.zeros(schedule.num_updates, np.int32)
-    for c, end in enumerate(schedule.update_ends):
-        index = max(int(end), 1) - 1
-        is_checkpoint[index] = True
-        checkpoint[index] = c
+    is_checkpoint[schedule.update_ends - 1] = True
+    checkpoint[schedule.update_ends - 1] = np.arange(len(schedule.update_ends))
     return is_checkpoint, checkpoint
 
 
 def per_checkpoint(rows: dict[str, np.ndarray], schedule: Schedule) -> dict[str, np.ndarray]:
     """Per-update rows (seed axis first) → per-checkpoint results (see ``RESULT_KEYS``)."""
-    ends = np.maximum(schedule.update_ends, 1)
+    ends = schedule.update_ends
     eval_at = ends - 1
     bounds = np.concatenate([[0], ends])
     sums = np.cumsum(rows["train_return_sum"], axis=1)

@@ -55,8 +55,26 @@ class UnitPlan:
 
     @property
     def checkpoints(self) -> int:
-        """Checkpoint evaluations of each seed."""
+        """Checkpoint evaluations of each seed (fewer than requested where some were merged)."""
         return len(self.schedule.grid)
+
+    @property
+    def note(self) -> str | None:
+        """One line for the user when requested checkpoints were merged because they were closer
+        than one update (see ``rlcheck.drivers.common.Schedule``), else None."""
+        schedule = self.schedule
+        kind = ALGORITHMS[self.algo.name].kind
+        # Planners learn nothing and are evaluated once: they have no checkpoints to merge.
+        if not schedule.merged or kind == "planner":
+            return None
+        steps = f"at {self.steps_per_update:,} env steps per update"
+        if kind == "search":
+            # Policy search learns in whole generations, of at least this many env steps.
+            steps = f"with generations of at least {self.steps_per_update:,} env steps"
+        return (
+            f"{self.algo.display} on {self.env.name}: {schedule.requested} checkpoints "
+            f"requested, {len(schedule.grid)} fit in {self.budget:,} env steps {steps}"
+        )
 
 
 def unit_key(

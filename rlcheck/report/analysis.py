@@ -21,6 +21,23 @@ MAX_SEEDS = 49
 # Tail probability of the CVaR risk metrics (Chan et al. 2020 use 0.05).
 RISK_ALPHA = 0.05
 RANDOM_ALGO = "random"
+RELIABILITY_METRICS = (
+    "dispersion_across_time",
+    "short_term_risk",
+    "long_term_risk",
+    "dispersion_across_runs",
+    "risk_across_runs",
+    "dispersion_across_rollouts",
+    "risk_across_rollouts",
+)
+_TIME_METRICS = RELIABILITY_METRICS[:5]
+_ROLLOUT_METRICS = RELIABILITY_METRICS[5:]
+# Reasons a metric is missing, where several metrics share them.
+NO_THRESHOLD = "the env has no solve threshold (set env.solve_threshold in the spec)"
+NO_CHECKPOINTS = "no checkpoints: the method is evaluated once, at the end"
+NO_USABLE_SEED = "no seed has a usable final return"
+NO_TARGET = "no solve threshold and no random baseline to measure it against"
+ONE_SEED = "needs at least 2 usable seeds; this unit has 1"
 # Slopes of learning curves are reported per this many env steps, so they read as returns.
 SLOPE_UNIT = 1000
 
@@ -69,6 +86,9 @@ def analyze(
       A dict of lists, dicts, strings, ints, floats and None (never NaN or inf): ``settings``,
       ``envs`` (one entry per env with its algos, comparisons, profile, sample efficiency and
       verdict), ``failed_units``, ``failed_attempts``, ``cost``, ``provenance`` and ``runs``.
+      A metric that cannot be computed from the stored results (one checkpoint, one seed,
+      every seed diverged, no threshold…) is None, and the key ``<metric>_reason`` beside it
+      says why; it is never an exception.
     """
     rows = store.units()
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -181,14 +201,16 @@ def _analyze_env(
     threshold = env_spec.get("solve_threshold")
     baseline = next((u for u in units if u.row["algo"] == RANDOM_ALGO), None)
     random_episodes = _random_episodes(baseline)
-    random_bound = None
-    if random_episodes is not None:
+    random_bound, random_reason = None, _random_reason(baseline, random_episodes)
+    if random_reason is None:
         random_bound = stats.random_upper_bound(random_episodes, CONFIDENCE)
     reps, band_reps, seed = settings["reps"], settings["band_reps"], settings["seed"]
     algos = [
         _analyze_algo(u, threshold, baseline, random_episodes, reps, band_reps, seed) for u in units
     ]
     ranked = _ranked_scores(units)
+    profile = _profile(units, ranked, band_reps, seed)
+    efficiency = _sample_efficiency(units, threshold, random_bound)
     env = {
         "env": env_label,
         "env_id": rows[0]["env"],
@@ -197,12 +219,12 @@ def _analyze_env(
         "time_limit": env_spec.get("time_limit"),
         "solve_threshold": threshold,
         "random_baseline": baseline.label if baseline is not None else None,
-        "random_bound": random_bound,
+        **_metric("random_bound", random_bound, random_reason),
         "budgets": sorted({r["budget"] for r in rows}),
         "algos": algos,
         "comparisons": _comparisons(units, ranked, reps, seed),
-        "profile": _profile(units, ranked, band_reps, seed),
-        "sample_efficiency": _sample_efficiency(units, threshold, random_bound),
+        **_metric("profile", profile, NO_USABLE_SEED),
+        **_metric("sample_efficiency", efficiency, NO_TARGET),
         "failed_units": [
             {"algo": r["algo_label"], "reason": r["reason"] or "unknown", "unit_key": r["key"]}
             for r in rows
@@ -215,6 +237,15 @@ def _analyze_env(
     }
     env["verdict"] = env_verdict(_finite(env), settings)
     return env
+
+
+def _random_reason(baseline: _Unit | None, episodes: np.ndarray | None) -> str | None:
+    """Why the random baseline gives no bound on this env, or None when it does."""
+    if baseline is None:
+        return f"no random baseline on this env (add the {RANDOM_ALGO} algo)"
+    if episodes is None:
+        return "the random baseline has fewer than 2 usable final evaluation episodes"
+    return None
 
 
 def _random_episodes(baseline: _Unit | None) -> np.ndarray | None:
@@ -239,19 +270,24 @@ def _analyze_algo(
     finals = u.finals[usable]
     # NaN marks a diverged seed, which failure_rate counts as a failure.
     marked = np.where(usable, u.finals, np.nan)
-    failure: dict[str, Any] = {"solve": None, "random": None}
-    if threshold is not None and len(marked):
-        failure["solve"] = _failure(stats.unsolved_rate(marked, threshold, CONFIDENCE))
-    if random_episodes is not None and u is not baseline and len(marked):
-        failure["random"] = _failure(
+    solve = random = None
+    if threshold is not None:
+        solve = _failure(stats.unsolved_rate(marked, threshold, CONFIDENCE))
+    random_reason = _random_reason(baseline, random_episodes)
+    if u is baseline:
+        random_reason = "this is the random baseline"
+    elif random_reason is None:
+        random = _failure(
             stats.no_better_than_random_rate(marked, random_episodes, CONFIDENCE, CONFIDENCE)
         )
+    failure = {**_metric("solve", solve, NO_THRESHOLD), **_metric("random", random, random_reason)}
     iqm = None
     if len(finals):
         estimate = stats.interval_estimates(
             {u.label: finals[:, None]}, ("iqm",), reps, CONFIDENCE, seed
         )[u.label]["iqm"]
         iqm = _estimate(estimate, len(finals))
+    curve = _curve(u, band_reps, seed)
     return {
         "label": u.label,
         "algo": row["algo"],
@@ -271,23 +307,31 @@ def _analyze_algo(
             {"seed": int(s), "final_return": f, "diverged": bool(bad)}
             for s, f, bad in zip(u.seeds, u.finals, ~usable, strict=True)
         ],
-        "final": _describe(finals),
-        "iqm": iqm,
+        "final": _describe(finals, _unusable_reason(u)),
+        **_metric("iqm", iqm, _unusable_reason(u)),
         "failure": failure,
-        "curve": _curve(u, band_reps, seed),
+        **_metric("curve", curve, NO_CHECKPOINTS),
         "reliability": _reliability(u, band_reps, seed),
         "cost": _cost(row, len(u.seeds)),
     }
 
 
-def _describe(finals: np.ndarray) -> dict[str, Any]:
+def _metric(key: str, value: Any, reason: str) -> dict[str, Any]:
+    """``{key: value}``, or ``{key: None, key_reason: reason}`` when the value is missing."""
+    return {key: value} if value is not None else {key: None, f"{key}_reason": reason}
+
+
+def _describe(finals: np.ndarray, unusable: str) -> dict[str, Any]:
+    """Mean, std, median, min and max of the usable final returns (``unusable``: why there
+    are none, for the reasons)."""
     n = len(finals)
     if not n:
-        return {"n": 0, "mean": None, "std": None, "median": None, "min": None, "max": None}
+        keys = ("mean", "std", "median", "min", "max")
+        return {"n": 0, **dict.fromkeys(keys), **{f"{k}_reason": unusable for k in keys}}
     return {
         "n": n,
         "mean": float(finals.mean()),
-        "std": float(finals.std(ddof=1)) if n > 1 else None,
+        **_metric("std", float(finals.std(ddof=1)) if n > 1 else None, ONE_SEED),
         "median": float(np.median(finals)),
         "min": float(finals.min()),
         "max": float(finals.max()),
@@ -313,6 +357,13 @@ def _estimate(estimate: stats.Estimate, n: int) -> dict[str, Any]:
         "high": float(estimate.high),
         "n": n,
     }
+
+
+def _unusable_reason(u: _Unit) -> str:
+    """Why a unit has no usable seed (only meaningful when it has none)."""
+    if u.diverged.all():
+        return "every seed diverged"
+    return "no seed has a finite final return"
 
 
 def _usable_curves(u: _Unit) -> np.ndarray | None:
@@ -341,7 +392,7 @@ def _curve(u: _Unit, band_reps: int, seed: int) -> dict[str, Any] | None:
     return {
         "steps": u.checkpoint_steps.tolist(),
         "env_steps": u.checkpoint_env_steps.tolist(),
-        "band": band,
+        **_metric("band", band, _no_curves_reason(u)),
         "seeds": [
             {"seed": int(s), "diverged": bool(bad), "returns": c.tolist()}
             for s, bad, c in zip(u.seeds, ~u.usable, u.curves, strict=True)
@@ -359,34 +410,78 @@ def _per_seed_iqm(values: np.ndarray, name: str, band_reps: int, seed: int) -> d
     return _estimate(estimate, len(values))
 
 
+def _no_curves_reason(u: _Unit) -> str:
+    """Why a unit has no usable learning curve (only meaningful when it has none)."""
+    if u.curves is None:
+        return NO_CHECKPOINTS
+    if u.diverged.all():
+        return "every seed diverged"
+    return "no seed that did not diverge has a finite evaluation at every checkpoint"
+
+
+def _time_reason(u: _Unit, curves: np.ndarray | None, times: np.ndarray | None) -> str | None:
+    """Why the metrics across time and runs cannot be computed, or None when they can."""
+    if curves is None or times is None:
+        return _no_curves_reason(u)
+    if len(times) < 2:
+        return f"needs at least 2 checkpoints; this unit has {len(times)}"
+    if np.any(np.diff(times) <= 0):
+        # Results stored before checkpoints closer than one update were merged.
+        return "checkpoints at repeated env steps"
+    return None
+
+
 def _reliability(u: _Unit, band_reps: int, seed: int) -> dict[str, Any]:
-    """Chan et al. 2020 metrics; per-seed ones are summarised by their IQM over seeds."""
+    """Chan et al. 2020 metrics; per-seed ones are summarised by their IQM over seeds.
+
+    Every metric of ``RELIABILITY_METRICS`` is there: a dict, or None with its reason.
+    """
     metrics: dict[str, Any] = {}
+    reasons: dict[str, str] = {}
     curves = _usable_curves(u)
     times = None if u.checkpoint_env_steps is None else u.checkpoint_env_steps.astype(float)
-    if curves is not None and times is not None and len(times) >= 2:
+    across_time = _time_reason(u, curves, times)
+    if across_time is not None:
+        reasons.update(dict.fromkeys(_TIME_METRICS, across_time))
+    else:
         srt = stats.short_term_risk(curves, times, RISK_ALPHA) * SLOPE_UNIT
         metrics["short_term_risk"] = _per_seed_iqm(srt, "srt", band_reps, seed)
         metrics["long_term_risk"] = _per_seed_iqm(
             stats.long_term_risk(curves, RISK_ALPHA), "lrt", band_reps, seed
         )
-        last = times[-1:]
-        metrics["dispersion_across_runs"] = {
-            "point": float(stats.dispersion_across_runs(curves, times, last)[0]),
-            "n": len(curves),
-        }
-        metrics["risk_across_runs"] = {
-            "point": float(stats.risk_across_runs(curves, times, last, RISK_ALPHA)[0]),
-            "n": len(curves),
-        }
-        if len(times) >= 3:
-            # A quarter of training, and at least two detrended points so the IQR means something.
-            window = max((times[-1] - times[0]) / 4, 2 * float(np.max(np.diff(times))))
+        if len(curves) < 2:
+            reasons["dispersion_across_runs"] = reasons["risk_across_runs"] = (
+                f"needs at least 2 usable seeds; this unit has {len(curves)}"
+            )
+        else:
+            last = times[-1:]
+            metrics["dispersion_across_runs"] = {
+                "point": float(stats.dispersion_across_runs(curves, times, last)[0]),
+                "n": len(curves),
+            }
+            metrics["risk_across_runs"] = {
+                "point": float(stats.risk_across_runs(curves, times, last, RISK_ALPHA)[0]),
+                "n": len(curves),
+            }
+        # A quarter of training, and at least two detrended points so the IQR means something.
+        window = max((times[-1] - times[0]) / 4, 2 * float(np.max(np.diff(times))))
+        if len(times) < 4:
+            reasons["dispersion_across_time"] = (
+                f"needs at least 4 checkpoints; this unit has {len(times)}"
+            )
+        elif times[-1] - times[1] < window - 1:
+            # The detrended curve starts at the second checkpoint; no window would fit in it.
+            reasons["dispersion_across_time"] = "checkpoints too unevenly spaced for one window"
+        else:
             dispersion = stats.dispersion_across_time(curves, times, window)
             per_seed = np.median(dispersion, axis=1) * SLOPE_UNIT
             metrics["dispersion_across_time"] = _per_seed_iqm(per_seed, "dt", band_reps, seed)
             metrics["dispersion_across_time"]["window_env_steps"] = window
-    if u.episodes is not None and u.usable.any():
+    if u.episodes is None:
+        reasons.update(dict.fromkeys(_ROLLOUT_METRICS, "no final evaluation episodes stored"))
+    elif not u.usable.any():
+        reasons.update(dict.fromkeys(_ROLLOUT_METRICS, _unusable_reason(u)))
+    else:
         rollouts = u.episodes[u.usable]
         metrics["dispersion_across_rollouts"] = _per_seed_iqm(
             stats.dispersion_across_rollouts(rollouts), "df", band_reps, seed
@@ -395,6 +490,11 @@ def _reliability(u: _Unit, band_reps: int, seed: int) -> dict[str, Any]:
             stats.risk_across_rollouts(rollouts, RISK_ALPHA), "rf", band_reps, seed
         )
         metrics["rollouts_per_seed"] = int(rollouts.shape[1])
+    for key in RELIABILITY_METRICS:
+        value = metrics.pop(key, None)
+        if value is not None and value["point"] is None:
+            value, reasons[key] = None, "not finite for any seed"
+        metrics.update(_metric(key, value, reasons[key] if value is None else ""))
     return metrics
 
 
@@ -442,6 +542,7 @@ def _comparisons(
         test = tests.get((a, b))
         p = None if test is None or math.isnan(test.p) else test.p
         p_adjusted = None if test is None or math.isnan(test.p_adjusted) else test.p_adjusted
+        no_test = "needs at least 2 seeds per algo" if test is None else "undefined for these ties"
         winner = a if estimate.low > 0.5 else b if estimate.high < 0.5 else None
         held_back = None
         if winner is not None and test is None:
@@ -459,8 +560,8 @@ def _comparisons(
                 "low": float(estimate.low),
                 "high": float(estimate.high),
             },
-            "mann_whitney_p": p,
-            "holm_p": p_adjusted,
+            **_metric("mann_whitney_p", p, no_test),
+            **_metric("holm_p", p_adjusted, no_test),
             "holm_applied": holm,
             "ci_excludes_half": winner is not None,
             "better": None if held_back else winner,
@@ -559,6 +660,7 @@ def _sample_efficiency(
             low, high = stats.wilson_interval(count, n, CONFIDENCE)
             fraction.append({"reached": count, "rate": count / n, "low": low, "high": high})
         median = float(np.median(first))
+        median_reason = "not reached by half the seeds"
         algos[u.label] = {
             "n": n,
             "reached": int(reached.sum()),
@@ -566,7 +668,7 @@ def _sample_efficiency(
                 {"seed": int(s), "env_steps": f if math.isfinite(f) else None}
                 for s, f in zip(u.seeds, first.tolist(), strict=True)
             ],
-            "median_env_steps": median if math.isfinite(median) else None,
+            **_metric("median_env_steps", median if math.isfinite(median) else None, median_reason),
             "env_steps": steps.tolist(),
             "fraction": fraction,
         }

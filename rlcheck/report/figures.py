@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from PIL import Image
 
-from rlcheck.report.format import fmt_steps
+from rlcheck.report.format import fmt, fmt_digits, fmt_level, fmt_steps
 
 # Figures are drawn on matplotlib.figure.Figure directly, never through pyplot, so the report
 # leaves the caller's backend and open figures alone; Figure.savefig renders PNG with Agg.
@@ -59,12 +59,15 @@ def algo_colors(analysis: dict[str, Any]) -> dict[str, str]:
     return {label: palette[i % len(palette)] for i, label in enumerate(labels)}
 
 
-def env_figures(env: dict[str, Any], colors: dict[str, str]) -> dict[str, Png | None]:
+def env_figures(
+    env: dict[str, Any], colors: dict[str, str], confidence: float
+) -> dict[str, Png | None]:
     """Every figure of one env, as PNGs (None where there is nothing to draw).
 
     Args:
       env: one entry of ``analyze(store)["envs"]``.
       colors: ``algo_colors(analysis)``.
+      confidence: the level of the intervals (the analysis settings' ``confidence``).
 
     Returns:
       {"learning_curves", "final_scores", "failure_rates", "profile", "improvement",
@@ -72,8 +75,8 @@ def env_figures(env: dict[str, Any], colors: dict[str, str]) -> dict[str, Png | 
     """
     return {
         "learning_curves": _learning_curves(env, colors),
-        "final_scores": _final_scores(env, colors),
-        "failure_rates": _failure_rates(env, colors),
+        "final_scores": _final_scores(env, colors, fmt_level(confidence)),
+        "failure_rates": _failure_rates(env, colors, fmt_level(confidence)),
         "profile": _performance_profile(env, colors),
         "improvement": _improvement_matrix(env),
         "sample_efficiency": _sample_efficiency(env, colors),
@@ -101,7 +104,16 @@ def _learning_curves(env: dict[str, Any], colors: dict[str, str]) -> Png | None:
                     x, _array(band["low"]), _array(band["high"]), color=color, alpha=0.25
                 )
                 label = f"{algo['label']} (IQM, n={band['n']})"
-                ax.plot(x, _array(band["iqm"]), color=color, linewidth=2, label=_text(label))
+                # A single checkpoint is a point, which a line alone would not show.
+                marker = "o" if len(x) == 1 else None
+                ax.plot(
+                    x,
+                    _array(band["iqm"]),
+                    color=color,
+                    linewidth=2,
+                    marker=marker,
+                    label=_text(label),
+                )
         _threshold(ax, env["solve_threshold"], "solve threshold")
         ax.set_xlabel("env steps per seed")
         ax.set_ylabel("evaluation return")
@@ -111,7 +123,7 @@ def _learning_curves(env: dict[str, Any], colors: dict[str, str]) -> Png | None:
         return _png(fig)
 
 
-def _final_scores(env: dict[str, Any], colors: dict[str, str]) -> Png | None:
+def _final_scores(env: dict[str, Any], colors: dict[str, str], level: str) -> Png | None:
     """Every seed's final return (box and points), the IQM with its CI, diverged seeds apart."""
     algos = env["algos"]
     if not algos:
@@ -158,7 +170,7 @@ def _final_scores(env: dict[str, Any], colors: dict[str, str]) -> Png | None:
                     color="black",
                     markersize=4,
                     capsize=3,
-                    label=None if _has_label(ax, "IQM, 95% CI") else "IQM, 95% CI",
+                    label=None if _has_label(ax, f"IQM, {level} CI") else f"IQM, {level} CI",
                 )
         _threshold(ax, env["solve_threshold"], "solve threshold")
         ax.set_xticks(range(len(algos)), [_tick(a["label"]) for a in algos])
@@ -168,11 +180,11 @@ def _final_scores(env: dict[str, Any], colors: dict[str, str]) -> Png | None:
         return _png(fig)
 
 
-def _failure_rates(env: dict[str, Any], colors: dict[str, str]) -> Png | None:
+def _failure_rates(env: dict[str, Any], colors: dict[str, str], level: str) -> Png | None:
     """Failure rate of each algo with its Wilson interval, one panel per criterion."""
     titles = {
-        "solve": "below the solve threshold\n(final return < {:.4g})",
-        "random": "no better than random\n(final return ≤ {:.4g})",
+        "solve": "below the solve threshold\n(final return < {})",
+        "random": "no better than random\n(final return ≤ {})",
     }
     algos = env["algos"]
     present = [k for k in titles if any(a["failure"][k] for a in algos)]
@@ -206,8 +218,8 @@ def _failure_rates(env: dict[str, Any], colors: dict[str, str]) -> Png | None:
             ax.set_yticks(range(len(algos)), [_tick(a["label"]) for a in algos])
             ax.set_ylim(len(algos) - 0.5, -0.5)
             ax.set_xlim(-0.03, 1.12)
-            ax.set_xlabel("failure rate (95% Wilson CI)")
-            ax.set_title(titles[key].format(threshold), fontsize=8)
+            ax.set_xlabel(f"failure rate ({level} Wilson CI)")
+            ax.set_title(titles[key].format(fmt(threshold)), fontsize=8)
         fig.suptitle(_text(env["env"]), fontsize=9)
         return _png(fig)
 
@@ -256,7 +268,9 @@ def _improvement_matrix(env: dict[str, Any]) -> Png | None:
                 ax.text(
                     j,
                     i,
-                    f"{cell['point']:.2f}\n[{cell['low']:.2f}, {cell['high']:.2f}]",
+                    "{}\n[{}, {}]".format(
+                        *(fmt_digits(cell[k], 2) for k in ("point", "low", "high"))
+                    ),
                     ha="center",
                     va="center",
                     fontsize=7,
@@ -298,7 +312,7 @@ def _sample_efficiency(env: dict[str, Any], colors: dict[str, str]) -> Png | Non
         ax.set_ylabel("fraction of seeds that reached it")
         ax.xaxis.set_major_formatter(_steps_formatter())
         ax.set_title(
-            _text(f"{env['env']}: first checkpoint at or above {efficiency['threshold']:.4g}")
+            _text(f"{env['env']}: first checkpoint at or above {fmt(efficiency['threshold'])}")
         )
         _legend(ax)
         return _png(fig)

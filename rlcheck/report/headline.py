@@ -1,9 +1,9 @@
 """The headline of ``rlcheck verdict``: can RL solve this env, how reliably, at what cost, and
 does a simpler method do as well or better — written from the report's analysis.
 
-"Better" is claimed only where the report's comparison claims it (the 95% CI of P(A > B)
-excludes 0.5, Holm-corrected); "as well" means not distinguishable with these seeds while its
-IQM is at least the best RL algorithm's lower CI bound.
+"Better" is claimed only where the report's comparison claims it (the confidence interval of
+P(A > B) excludes 0.5, Holm-corrected); "as well" means not distinguishable with these seeds
+while its IQM is at least the best RL algorithm's lower CI bound.
 """
 
 from __future__ import annotations
@@ -11,15 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from rlcheck.registry import BASELINES, RANDOM
-from rlcheck.report.format import fmt, fmt_ci, fmt_steps
+from rlcheck.report.format import fmt, fmt_ci, fmt_p, fmt_seconds, fmt_steps
 from rlcheck.report.verdict import success_phrase
 
 
-def env_headline(env: dict[str, Any]) -> dict[str, Any]:
+def env_headline(env: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     """The verdict on one env of ``rlcheck.report.analysis.analyze(store)["envs"]``.
 
     Args:
         env: one env's analysis (with its algos, comparisons and sample efficiency).
+        settings: the analysis settings (the confidence level and α of its tests).
 
     Returns:
         {"env", "rl_solves": True/False/None (None: no threshold and no random baseline),
@@ -35,22 +36,24 @@ def env_headline(env: dict[str, Any]) -> dict[str, Any]:
         lines.append(f"No RL algorithm has results on {env['env']}.")
         out.update(headline=lines[0], lines=lines)
         return out
+    confidence = settings["confidence"]
     best = max(rl, key=lambda a: a["iqm"]["point"])
     out["best_rl"] = best["label"]
     criterion = best["failure"]["solve"] or best["failure"]["random"]
     goal = "solved it" if best["failure"]["solve"] else "beat the random policy"
     if criterion is not None:
-        passed, n, share = success_phrase(criterion)
+        passed, n, share = success_phrase(criterion, confidence)
         out["rl_solves"] = passed > 0
         lines.append(
-            f"Best RL algorithm: {best['label']}, IQM final return {fmt_ci(best['iqm'])}; it "
-            f"{goal} in {passed} of {n} seeds ({share})."
+            f"Best RL algorithm: {best['label']}, IQM final return "
+            f"{fmt_ci(best['iqm'], confidence)}; it {goal} in {passed} of {n} seeds ({share})."
         )
     else:
-        lines.append(f"Best RL algorithm: {best['label']}, IQM final return {fmt_ci(best['iqm'])}.")
+        iqm = fmt_ci(best["iqm"], confidence)
+        lines.append(f"Best RL algorithm: {best['label']}, IQM final return {iqm}.")
     lines.append(f"Cost of {best['label']}: {_cost(best, env)}.")
     for a in sorted(simpler, key=lambda a: -a["iqm"]["point"]):
-        relation, sentence = _compare(a, best, env)
+        relation, sentence = _compare(a, best, env, settings)
         out["simpler"].append({"algo": a["label"], "relation": relation, "sentence": sentence})
         lines.append(sentence)
     out["headline"] = _headline(env["env"], best, out)
@@ -71,24 +74,27 @@ def _cost(algo: dict[str, Any], env: dict[str, Any]) -> str:
             f"{fmt(env['sample_efficiency']['threshold'])}"
         )
     if cost["wall_s"] is not None:
-        wall = f"{cost['wall_s']:.1f} s wall for all seeds"
+        wall = f"{fmt_seconds(cost['wall_s'])} wall for all seeds"
         if cost.get("compile_s"):  # None: not recorded; 0: nothing compiled (host planners)
-            wall += f" ({cost['compile_s']:.1f} s of it compiling)"
+            wall += f" ({fmt_seconds(cost['compile_s'])} of it compiling)"
         parts.append(wall)
     return ", ".join(parts)
 
 
-def _compare(a: dict[str, Any], best: dict[str, Any], env: dict[str, Any]) -> tuple[str, str]:
+def _compare(
+    a: dict[str, Any], best: dict[str, Any], env: dict[str, Any], settings: dict[str, Any]
+) -> tuple[str, str]:
     pair = next(
         (p for p in env["comparisons"]["pairs"] if {p["a"], p["b"]} == {a["label"], best["label"]}),
         None,
     )
     cost = _cost(a, env)
-    iqm = f"IQM {fmt_ci(a['iqm'])}"
+    confidence = settings["confidence"]
+    iqm = f"IQM {fmt_ci(a['iqm'], confidence)}"
     if pair is None:
         return "unclear", f"{a['label']}: {iqm}, {cost}; not compared."
     p = env["comparisons"]["matrix"][a["label"]][best["label"]]
-    probability = f"P({a['label']} > {best['label']}) = {fmt_ci(p, 2)}"
+    probability = f"P({a['label']} > {best['label']}) = {fmt_ci(p, confidence, 2)}"
     if pair["better"] == a["label"]:
         relation = "better"
     elif pair["better"] == best["label"]:
@@ -101,9 +107,9 @@ def _compare(a: dict[str, Any], best: dict[str, Any], env: dict[str, Any]) -> tu
     if pair.get("held_back") == "holm" and pair.get("holm_p") is not None:
         # The interval alone would call it; the correction for testing every pair does not.
         probability += (
-            f"; the interval excludes 0.5, but the Mann–Whitney p = {pair['holm_p']:.2g} after "
+            f"; the interval excludes 0.5, but the Mann–Whitney p {fmt_p(pair['holm_p'])} after "
             f"Holm's correction for {env['comparisons'].get('tests', 'all')} comparisons is not "
-            "below 0.05"
+            f"below {fmt(settings['alpha'])}"
         )
     words = {
         "better": f"does better than {best['label']} ({probability})",

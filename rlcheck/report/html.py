@@ -10,7 +10,19 @@ from typing import Any
 from rlcheck.experiment.store import Store
 from rlcheck.report.analysis import analyze
 from rlcheck.report.figures import Png, algo_colors, env_figures
-from rlcheck.report.format import fmt, fmt_interval, fmt_pct, fmt_steps
+from rlcheck.report.format import (
+    NA,
+    Footnotes,
+    fmt,
+    fmt_count,
+    fmt_interval,
+    fmt_level,
+    fmt_p_value,
+    fmt_pct,
+    fmt_rate,
+    fmt_seconds,
+    fmt_steps,
+)
 
 SECTIONS = {
     "verdict": "Verdict",
@@ -92,7 +104,10 @@ def render_html(analysis: dict[str, Any]) -> str:
       A complete HTML document that needs no other file and no network.
     """
     colors = algo_colors(analysis)
-    figures = {env["env"]: env_figures(env, colors) for env in analysis["envs"]}
+    settings = analysis["settings"]
+    figures = {
+        env["env"]: env_figures(env, colors, settings["confidence"]) for env in analysis["envs"]
+    }
     envs = analysis["envs"]
     units = sum(len(e["algos"]) + len(e["failed_units"]) for e in envs)
     parts = [
@@ -115,22 +130,36 @@ def render_html(analysis: dict[str, Any]) -> str:
         ),
         _verdict_section(analysis),
         _figure_section(
-            "learning-curves", envs, figures, "learning_curves", _curves_note(analysis)
+            "learning-curves", analysis, figures, "learning_curves", _curves_note(settings)
         ),
-        _figure_section("final-scores", envs, figures, "final_scores", _final_note(), _final_table),
         _figure_section(
-            "failure-rates", envs, figures, "failure_rates", _failure_note(), _failure_table
+            "final-scores", analysis, figures, "final_scores", _final_note(settings), _final_table
         ),
-        _figure_section("performance-profiles", envs, figures, "profile", _profile_note(analysis)),
         _figure_section(
-            "improvement", envs, figures, "improvement", _improvement_note(analysis), _pair_table
+            "failure-rates",
+            analysis,
+            figures,
+            "failure_rates",
+            _failure_note(settings),
+            _failure_table,
+        ),
+        _figure_section(
+            "performance-profiles", analysis, figures, "profile", _profile_note(settings)
+        ),
+        _figure_section(
+            "improvement",
+            analysis,
+            figures,
+            "improvement",
+            _improvement_note(settings),
+            _pair_table,
         ),
         _figure_section(
             "sample-efficiency",
-            envs,
+            analysis,
             figures,
             "sample_efficiency",
-            _efficiency_note(),
+            _efficiency_note(settings),
             _efficiency_table,
         ),
         _reliability_section(analysis),
@@ -177,14 +206,24 @@ def _section(key: str, *content: Any) -> Markup:
     return Markup(f'<section id="{key}"><h2>{SECTIONS[key]}</h2>{body}</section>')
 
 
+def _footnotes(notes: Footnotes) -> Markup:
+    """The reasons of a table's n/a cells, under it."""
+    if not notes.reasons:
+        return Markup("")
+    return _join(*(_tag("p", line, cls="note") for line in notes.lines()))
+
+
 def _figure_section(
     key: str,
-    envs: list[dict[str, Any]],
+    analysis: dict[str, Any],
     figures: dict[str, dict[str, Png | None]],
     figure: str,
     note: str,
     table: Any = None,
 ) -> Markup:
+    """A section's note, its figure per env and, given ``table(env, settings)``, a table per
+    env."""
+    envs, settings = analysis["envs"], analysis["settings"]
     blocks = []
     images = []
     for env in envs:
@@ -204,7 +243,7 @@ def _figure_section(
     if table is not None:
         for env in envs:
             if env["algos"]:
-                blocks += [_tag("h3", env["env"]), table(env)]
+                blocks += [_tag("h3", env["env"]), table(env, settings)]
     return _section(key, _tag("p", note, cls="note"), *blocks)
 
 
@@ -243,114 +282,151 @@ def _verdict_section(analysis: dict[str, Any]) -> Markup:
             )
         )
     settings = analysis["settings"]
+    alpha = fmt(settings["alpha"])
     blocks.append(_tag("p", settings["diverged_treatment"], cls="note"))
     blocks.append(
         _tag(
             "p",
-            '"A is better than B" is claimed only when the 95% CI of P(A > B) excludes 0.5 '
-            "and, with more than two algos on an env, the Mann–Whitney test of the pair stays "
-            f"below α = {settings['alpha']:g} after Holm–Bonferroni correction. Seeds needed: "
-            f"one-sided Welch test at α = {settings['alpha']:g} with {settings['power']:.0%} "
-            "power for the observed difference in mean final return (Colas et al. 2018).",
+            f'"A is better than B" is claimed only when the {_level(settings)} CI of P(A > B) '
+            "excludes 0.5 and, with more than two algos on an env, the Mann–Whitney test of the "
+            f"pair stays below α = {alpha} after Holm–Bonferroni correction. Seeds needed: "
+            f"one-sided Welch test at α = {alpha} with {fmt_pct(settings['power'])} power for "
+            "the observed difference in mean final return (Colas et al. 2018).",
             cls="note",
         )
     )
     return _section("verdict", *blocks)
 
 
-def _curves_note(analysis: dict[str, Any]) -> str:
+def _level(settings: dict[str, Any]) -> str:
+    return fmt_level(settings["confidence"])
+
+
+def _curves_note(settings: dict[str, Any]) -> str:
     return (
         "Thick line: IQM over seeds of the mean evaluation return at each checkpoint; band: "
-        "pointwise 95% stratified-bootstrap CI (whole runs resampled, "
-        f"{analysis['settings']['band_reps']:,} replicates); thin lines: every seed; red dotted "
+        f"pointwise {_level(settings)} stratified-bootstrap CI (whole runs resampled, "
+        f"{fmt_count(settings['band_reps'])} replicates); thin lines: every seed; red dotted "
         "lines: diverged seeds (not in the IQM). x: env steps actually taken by each checkpoint."
     )
 
 
-def _final_note() -> str:
+def _final_note(settings: dict[str, Any]) -> str:
     return (
         "Final return: each seed's mean over its final evaluation episodes. Every seed is a "
-        "point; boxes show quartiles; diamonds the IQM with its 95% stratified-bootstrap CI; "
-        "red crosses at the bottom: diverged seeds."
+        f"point; boxes show quartiles; diamonds the IQM with its {_level(settings)} "
+        "stratified-bootstrap CI; red crosses at the bottom: diverged seeds."
     )
 
 
-def _final_table(env: dict[str, Any]) -> Markup:
+def _final_table(env: dict[str, Any], settings: dict[str, Any]) -> Markup:
+    notes = Footnotes()
+
+    def value(described: dict[str, Any], key: str) -> str:
+        if described[key] is None:
+            return notes.na(described[f"{key}_reason"])
+        return fmt(described[key])
+
     rows = []
     for a in env["algos"]:
         final = a["final"]
-        spread = f"{fmt(final['mean'])} ± {fmt(final['std'])}" if final["n"] else None
+        spread = value(final, "mean")
+        if final["n"]:
+            spread += f" ± {value(final, 'std')}"
         rows.append(
             [
                 a["label"],
                 a["seeds"],
                 len(a["diverged"]),
                 spread,
-                fmt(final["median"]),
-                fmt(final["min"]),
-                fmt(final["max"]),
-                fmt_interval(a["iqm"]),
+                value(final, "median"),
+                value(final, "min"),
+                value(final, "max"),
+                fmt_interval(a["iqm"]) if a["iqm"] else notes.na(a["iqm_reason"]),
                 a["iqm"]["n"] if a["iqm"] else 0,
             ]
         )
-    return _table(
-        ["algo", "seeds", "diverged", "mean ± std", "median", "min", "max", "IQM [95% CI]", "n"],
-        rows,
-    )
+    headers = ["algo", "seeds", "diverged", "mean ± std", "median", "min", "max"]
+    return _join(_table([*headers, f"IQM [{_level(settings)} CI]", "n"], rows), _footnotes(notes))
 
 
-def _failure_note() -> str:
+def _failure_note(settings: dict[str, Any]) -> str:
+    level = _level(settings)
     return (
-        "Share of seeds whose final return misses each criterion, with 95% Wilson intervals. "
-        "Solve threshold: the env's reward threshold (Gymnasium registry, or the spec). No "
-        "better than random: final return at or below the upper end of the 95% t interval of "
-        "the random baseline's mean return over all its final evaluation episodes on the same "
-        "env. Diverged seeds count as failures."
+        f"Share of seeds whose final return misses each criterion, with {level} Wilson "
+        "intervals. Solve threshold: the env's reward threshold (Gymnasium registry, or the "
+        f"spec). No better than random: final return at or below the upper end of the {level} "
+        "t interval of the random baseline's mean return over all its final evaluation "
+        "episodes on the same env. Diverged seeds count as failures."
     )
 
 
-def _failure_table(env: dict[str, Any]) -> Markup:
+def _failure_table(env: dict[str, Any], settings: dict[str, Any]) -> Markup:
+    """One row per algo and criterion the env has (a solve threshold, a random baseline's
+    bound); n/a where a criterion does not apply to an algo."""
+    notes = Footnotes()
     rows = []
+    names = {"solve": "solve threshold", "random": "no better than random"}
+    applies = [c for c in names if any(a["failure"][c] is not None for a in env["algos"])]
     for a in env["algos"]:
-        for rate in (a["failure"]["solve"], a["failure"]["random"]):
-            if rate is not None:
+        for criterion in applies:
+            rate = a["failure"][criterion]
+            if rate is None:
+                rows.append(
+                    [
+                        a["label"],
+                        names[criterion],
+                        None,
+                        notes.na(a["failure"][f"{criterion}_reason"]),
+                    ]
+                )
+            else:
                 rows.append(
                     [
                         a["label"],
                         rate["criterion"],
                         f"{rate['failures']}/{rate['n']}",
-                        _rate_interval(rate),
+                        fmt_rate(rate),
                     ]
                 )
     if not rows:
-        return _tag(
-            "p",
-            "No failure criterion: the env has no known solve threshold and no random baseline. "
-            "Set env.solve_threshold in the spec or add the random algo.",
-            cls="note",
-        )
-    return _table(["algo", "criterion", "failed", "failure rate [95% CI]"], rows, left=2)
-
-
-def _profile_note(analysis: dict[str, Any]) -> str:
-    return (
-        "Fraction of seeds whose final return exceeds τ, for every τ between the lowest and "
-        "highest final return on the env, with pointwise 95% stratified-bootstrap bands "
-        f"({analysis['settings']['band_reps']:,} replicates). A diverged seed never exceeds τ."
+        reasons = {a["failure"][f"{c}_reason"] for a in env["algos"] for c in names}
+        return _tag("p", "No failure criterion: " + "; ".join(sorted(reasons)) + ".", cls="note")
+    return _join(
+        _table(
+            ["algo", "criterion", "failed", f"failure rate [{_level(settings)} CI]"], rows, left=2
+        ),
+        _footnotes(notes),
     )
 
 
-def _improvement_note(analysis: dict[str, Any]) -> str:
+def _profile_note(settings: dict[str, Any]) -> str:
+    return (
+        "Fraction of seeds whose final return exceeds τ, for every τ between the lowest and "
+        f"highest final return on the env, with pointwise {_level(settings)} "
+        f"stratified-bootstrap bands ({fmt_count(settings['band_reps'])} replicates). A "
+        "diverged seed never exceeds τ."
+    )
+
+
+def _improvement_note(settings: dict[str, Any]) -> str:
     return (
         "P(A > B): the chance that a seed of A ends with a higher final return than a seed of "
-        "B (ties count ½), with a 95% stratified-bootstrap CI "
-        f"({analysis['settings']['reps']:,} replicates); bold cells exclude 0.5. Each pair "
+        f"B (ties count ½), with a {_level(settings)} stratified-bootstrap CI "
+        f"({fmt_count(settings['reps'])} replicates); bold cells exclude 0.5. Each pair "
         "is resampled once: P(B > A) = 1 − P(A > B), so its interval is the mirror image. "
         "Mann–Whitney p-values are Holm–Bonferroni adjusted over the pairs of the env."
     )
 
 
-def _pair_table(env: dict[str, Any]) -> Markup:
+def _pair_table(env: dict[str, Any], settings: dict[str, Any]) -> Markup:
+    notes = Footnotes()
+
+    def p_value(pair: dict[str, Any], key: str) -> str:
+        if pair[key] is None:
+            return notes.na(pair[f"{key}_reason"])
+        return fmt_p_value(pair[key])
+
     rows = []
     for p in env["comparisons"]["pairs"]:
         needed = p["seeds_needed"]
@@ -373,56 +449,58 @@ def _pair_table(env: dict[str, Any]) -> Markup:
                 p["a"],
                 p["b"],
                 fmt_interval(p["p_a_beats_b"], 2),
-                _fmt_p(p["mann_whitney_p"]),
-                _fmt_p(p["holm_p"]),
+                p_value(p, "mann_whitney_p"),
+                p_value(p, "holm_p"),
                 decision,
                 seeds,
             ]
         )
     if not rows:
         return _tag("p", "Only one algo has results on this env.", cls="note")
-    return _table(
-        ["A", "B", "P(A > B) [95% CI]", "Mann–Whitney p", "Holm p", "decision", "seeds needed"],
-        rows,
-        left=2,
-    )
+    headers = ["A", "B", f"P(A > B) [{_level(settings)} CI]", "Mann–Whitney p", "Holm p"]
+    return _join(_table([*headers, "decision", "seeds needed"], rows, left=2), _footnotes(notes))
 
 
-def _efficiency_note() -> str:
+def _efficiency_note(settings: dict[str, Any]) -> str:
     return (
         "Fraction of seeds whose evaluation return has reached the threshold at some "
-        "checkpoint by each env step, with 95% Wilson bands. Seeds that never reach it are "
-        "censored at the budget (never dropped); diverged seeds count as never reaching it."
+        f"checkpoint by each env step, with {_level(settings)} Wilson bands. Seeds that never "
+        "reach it are censored at the budget (never dropped); diverged seeds count as never "
+        "reaching it."
     )
 
 
-def _efficiency_table(env: dict[str, Any]) -> Markup:
+def _efficiency_table(env: dict[str, Any], settings: dict[str, Any]) -> Markup:
     efficiency = env["sample_efficiency"]
     if efficiency is None:
-        return _tag(
-            "p", "No threshold: no known solve threshold and no random baseline.", cls="note"
-        )
+        return _tag("p", f"{NA}: {env['sample_efficiency_reason']}.", cls="note")
+    notes = Footnotes()
     rows = []
-    for label, a in efficiency["algos"].items():
-        reached = [s["env_steps"] for s in a["per_seed"] if s["env_steps"] is not None]
-        median = (
-            fmt_steps(a["median_env_steps"])
-            if a["median_env_steps"] is not None
-            else "not reached by half the seeds"
-        )
+    for a in env["algos"]:
+        label = a["label"]
+        if label not in efficiency["algos"]:
+            # No learning curve (a planner): every column is n/a for the same reason.
+            na = notes.na(a["curve_reason"])
+            rows.append([label, na, na, na, na])
+            continue
+        e = efficiency["algos"][label]
+        reached = [s["env_steps"] for s in e["per_seed"] if s["env_steps"] is not None]
+        median = e["median_env_steps"]
+        none = "no seed reached it"
         rows.append(
             [
                 label,
-                f"{a['reached']}/{a['n']}",
-                median,
-                fmt_steps(min(reached)) if reached else None,
-                fmt_steps(max(reached)) if reached else None,
+                f"{e['reached']}/{e['n']}",
+                fmt_steps(median) if median is not None else notes.na(e["median_env_steps_reason"]),
+                fmt_steps(min(reached)) if reached else notes.na(none),
+                fmt_steps(max(reached)) if reached else notes.na(none),
             ]
         )
     threshold = f"threshold {fmt(efficiency['threshold'])} ({efficiency['source']})"
     return _join(
         _tag("p", threshold, cls="note"),
         _table(["algo", "reached", "median env steps", "fastest", "slowest reached"], rows),
+        _footnotes(notes),
     )
 
 
@@ -451,12 +529,13 @@ _RELIABILITY = [
 
 
 def _reliability_section(analysis: dict[str, Any]) -> Markup:
+    settings = analysis["settings"]
     blocks: list[Any] = [
         _tag(
             "p",
             "Reliability metrics of Chan et al. (ICLR 2020). Per-seed metrics (DT, SRT, LRT, DF, "
-            "RF) show the IQM over seeds [95% stratified-bootstrap CI, "
-            f"{analysis['settings']['band_reps']:,} replicates]; DR and RR are computed across "
+            f"RF) show the IQM over seeds [{_level(settings)} stratified-bootstrap CI, "
+            f"{fmt_count(settings['band_reps'])} replicates]; DR and RR are computed across "
             "seeds. ↓: lower is more reliable; ↑: higher is. Diverged seeds are left out; n says "
             "how many seeds each uses.",
             cls="note",
@@ -464,13 +543,14 @@ def _reliability_section(analysis: dict[str, Any]) -> Markup:
     ]
     for env in analysis["envs"]:
         rows = []
+        notes = Footnotes()
         for a in env["algos"]:
             metrics = a["reliability"]
             row: list[Any] = [a["label"]]
             for key, _, _ in _RELIABILITY:
-                value = metrics.get(key)
+                value = metrics[key]
                 if value is None:
-                    row.append(None)
+                    row.append(notes.na(metrics[f"{key}_reason"]))
                 elif "low" in value:
                     row.append(fmt_interval(value))
                 else:
@@ -481,6 +561,7 @@ def _reliability_section(analysis: dict[str, Any]) -> Markup:
         blocks += [
             _tag("h3", env["env"]),
             _table(["algo", *(name for _, name, _ in _RELIABILITY), "n"], rows),
+            _footnotes(notes),
         ]
     definitions = "".join(
         f"<li><b>{escape(name)}</b>: {escape(text)}</li>" for _, name, text in _RELIABILITY
@@ -499,11 +580,11 @@ def _cost_section(analysis: dict[str, Any]) -> Markup:
                     env["env"],
                     a["label"],
                     c["seeds"],
-                    _count(c["env_steps_per_seed"]),
-                    _count(c["env_steps_total"]),
-                    _count(c["simulator_calls"]),
-                    _seconds(c["wall_s"]),
-                    _seconds(c["compile_s"]),
+                    fmt_count(c["env_steps_per_seed"]),
+                    fmt_count(c["env_steps_total"]),
+                    fmt_count(c["simulator_calls"]),
+                    fmt_seconds(c["wall_s"]),
+                    fmt_seconds(c["compile_s"]),
                     c["workers"],
                     c["device"],
                     c["driver"],
@@ -511,7 +592,8 @@ def _cost_section(analysis: dict[str, Any]) -> Markup:
             )
     total = analysis["cost"]
     note = (
-        f"Total: {_count(total['env_steps'])} env steps, {_seconds(total['wall_s'])} wall time. "
+        f"Total: {fmt_count(total['env_steps'])} env steps, {fmt_seconds(total['wall_s'])} wall "
+        "time. "
         "Wall time is the whole unit (all seeds trained together, compile included); compile "
         "time is the longest compilation among the unit's worker processes. Simulator calls "
         "are the model steps a planner takes on its copy of the env (MPC, MCTS; LQR's "
@@ -593,21 +675,3 @@ def _provenance_section(analysis: dict[str, Any]) -> Markup:
             ),
         ]
     return _section("provenance", *blocks)
-
-
-def _rate_interval(rate: dict[str, Any]) -> str:
-    return f"{fmt_pct(rate['rate'])} [{fmt_pct(rate['low'])}, {fmt_pct(rate['high'])}]"
-
-
-def _fmt_p(p: float | None) -> str | None:
-    if p is None:
-        return None
-    return f"{p:.2g}" if p >= 0.001 else "< 0.001"
-
-
-def _count(value: int | None) -> str | None:
-    return None if value is None else f"{value:,}"
-
-
-def _seconds(value: float | None) -> str | None:
-    return None if value is None else f"{value:.1f} s"

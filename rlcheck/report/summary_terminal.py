@@ -11,13 +11,22 @@ from rich.table import Table
 
 from rlcheck.experiment.store import Store
 from rlcheck.report.analysis import analyze
-from rlcheck.report.format import fmt, fmt_interval, fmt_pct, fmt_steps
+from rlcheck.report.format import (
+    Footnotes,
+    fmt,
+    fmt_interval,
+    fmt_level,
+    fmt_rate,
+    fmt_seconds,
+    fmt_steps,
+)
 from rlcheck.report.terminal import console as default_console
 
 
 def print_summary(source: Store | dict[str, Any], console: Console | None = None) -> dict:
-    """Prints, per (env, algo), the IQM and failure rates with 95% CIs and the costs, then each
-    env's verdict.
+    """Prints, per (env, algo), the IQM and failure rates with their confidence intervals and
+    the costs, then each env's verdict. A number that could not be computed shows as n/a, with
+    its reason below the table.
 
     Args:
       source: a results store, or its ``analyze`` result when already computed.
@@ -28,32 +37,38 @@ def print_summary(source: Store | dict[str, Any], console: Console | None = None
     """
     analysis = source if isinstance(source, dict) else analyze(source)
     out = console or default_console
-    table = Table(title="IQM final return and failure rates (95% CIs)")
+    level = fmt_level(analysis["settings"]["confidence"])
+    table = Table(title=f"IQM final return and failure rates ({level} CIs)")
     for column in (
         "env",
         "algo",
         "seeds",
-        "IQM [95% CI]",
-        "unsolved [95% CI]",
-        "≤ random [95% CI]",
+        f"IQM [{level} CI]",
+        f"unsolved [{level} CI]",
+        f"≤ random [{level} CI]",
     ):
         table.add_column(column, justify="left" if column in ("env", "algo") else "right")
+    notes = Footnotes()
     for env in analysis["envs"]:
         for algo in env["algos"]:
             seeds = str(algo["seeds"])
             if algo["diverged"]:
                 seeds += f" ({len(algo['diverged'])} diverged)"
+            failure = algo["failure"]
+            iqm = algo["iqm"]
             table.add_row(
                 escape(env["env"]),
                 escape(algo["label"]),
                 seeds,
-                escape(fmt_interval(algo["iqm"])),
-                escape(_rate(algo["failure"]["solve"])),
-                escape(_rate(algo["failure"]["random"])),
+                escape(fmt_interval(iqm) if iqm is not None else notes.na(algo["iqm_reason"])),
+                escape(_rate(failure, "solve", notes)),
+                escape(_rate(failure, "random", notes)),
             )
         for failed in env["failed_units"]:
             table.add_row(escape(env["env"]), escape(failed["algo"]), "", "[red]unit failed[/red]")
     out.print(table)
+    for line in notes.lines():
+        out.print(f"[dim]{escape(line)}[/dim]")
     out.print(_cost_table(analysis))
     for env in analysis["envs"]:
         thresholds = []
@@ -61,8 +76,8 @@ def print_summary(source: Store | dict[str, Any], console: Console | None = None
             thresholds.append(f"unsolved: final return < {fmt(env['solve_threshold'])}")
         if env["random_bound"] is not None:
             thresholds.append(
-                f"≤ random: final return ≤ {fmt(env['random_bound'])} (upper end of the 95% CI "
-                f"of {escape(env['random_baseline'])}'s mean return)"
+                f"≤ random: final return ≤ {fmt(env['random_bound'])} (upper end of the {level} "
+                f"CI of {escape(env['random_baseline'])}'s mean return)"
             )
         if thresholds:
             out.print(f"[dim]{escape(env['env'])}: {'; '.join(thresholds)}[/dim]")
@@ -71,13 +86,11 @@ def print_summary(source: Store | dict[str, Any], console: Console | None = None
     return analysis
 
 
-def _rate(rate: dict[str, Any] | None) -> str:
+def _rate(failure: dict[str, Any], criterion: str, notes: Footnotes) -> str:
+    rate = failure[criterion]
     if rate is None:
-        return "—"
-    return (
-        f"{rate['failures']}/{rate['n']} = {fmt_pct(rate['rate'])} "
-        f"[{fmt_pct(rate['low'])}, {fmt_pct(rate['high'])}]"
-    )
+        return notes.na(failure[f"{criterion}_reason"])
+    return f"{rate['failures']}/{rate['n']} = {fmt_rate(rate)}"
 
 
 def _cost_table(analysis: dict[str, Any]) -> Table:
@@ -95,11 +108,7 @@ def _cost_table(analysis: dict[str, Any]) -> Table:
                 escape(algo["label"]),
                 fmt_steps(c["env_steps_per_seed"]),
                 "—" if calls is None else fmt_steps(calls / max(c["seeds"], 1)),
-                _seconds(c["wall_s"]),
-                _seconds(c["compile_s"]),
+                fmt_seconds(c["wall_s"]),
+                fmt_seconds(c["compile_s"]),
             )
     return table
-
-
-def _seconds(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f} s"

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from rlcheck.experiment.store import Store
 from rlcheck.glossary import GLOSSARY, UNITS, field_uses
+from rlcheck.report.format import Footnotes, fmt, fmt_count, fmt_seconds
 
 # Not a terminal (CI logs, pipes): rich would assume 80 columns and wrap the tables.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
@@ -58,13 +59,10 @@ class RichProgress:
         if outcome.status == "stored":
             console.print(f"[dim]· {name}: already stored, skipped[/dim]")
         elif outcome.status == "done":
-            console.print(f"[green]✓[/green] {name}: {seeds} seeds in {outcome.wall_s:.1f} s")
+            wall = fmt_seconds(outcome.wall_s)
+            console.print(f"[green]✓[/green] {name}: {seeds} seeds in {wall}")
         else:
             console.print(f"[red]✗ {name}: failed: {escape(outcome.reason or '')}[/red]")
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.1f}" if abs(x) < 1e5 else f"{x:.3g}"
 
 
 def summary_table(store: Store, unit_keys: list[str] | None = None) -> None:
@@ -73,7 +71,7 @@ def summary_table(store: Store, unit_keys: list[str] | None = None) -> None:
     for column in ("env", "algo", "seeds", "mean ± std", "median", "min", "max", "failed seeds"):
         table.add_column(column, justify="left" if column in ("env", "algo") else "right")
     wanted = None if unit_keys is None else set(unit_keys)
-    notes = []
+    notes, footnotes = [], Footnotes()
     for unit in store.units():
         if wanted is not None and unit["key"] not in wanted:
             continue
@@ -87,18 +85,23 @@ def summary_table(store: Store, unit_keys: list[str] | None = None) -> None:
         finals = np.array([r for _, status, r, _ in rows if status == "ok"])
         diverged = sum(status != "ok" for _, status, _, _ in rows)
         if len(finals):
-            spread = finals.std(ddof=1) if len(finals) > 1 else 0.0
+            if len(finals) > 1:
+                spread = fmt(finals.std(ddof=1))
+            else:
+                spread = footnotes.na("needs at least 2 usable seeds; this unit has 1")
             stats = (
-                f"{_fmt(finals.mean())} ± {_fmt(spread)}",
-                _fmt(np.median(finals)),
-                _fmt(finals.min()),
-                _fmt(finals.max()),
+                f"{fmt(finals.mean())} ± {spread}",
+                fmt(np.median(finals)),
+                fmt(finals.min()),
+                fmt(finals.max()),
             )
         else:
-            stats = ("—", "—", "—", "—")
+            stats = (footnotes.na("every seed diverged"),) * 4
         failed = f"{diverged}/{n}" + (" diverged" if diverged else "")
         table.add_row(env, algo, str(n), *stats, failed)
     console.print(table)
+    for line in footnotes.lines():
+        console.print(f"[dim]{escape(line)}[/dim]")
     for note in notes:
         console.print(f"[red]failed:[/red] {note}")
 
@@ -149,7 +152,7 @@ def fields_table(algorithms: dict[str, Any]) -> None:
 def units_table(store: Store) -> None:
     """Every stored unit and its status (``rlcheck ls``)."""
     table = Table(title=f"Units in {escape(str(store.directory))}")
-    for column in ("unit", "env", "algo", "seeds", "budget", "status", "wall s", "stored at"):
+    for column in ("unit", "env", "algo", "seeds", "budget", "status", "wall", "stored at"):
         table.add_column(column)
     for u in store.units():
         status = (
@@ -165,9 +168,9 @@ def units_table(store: Store) -> None:
             escape(u["env_label"]),
             escape(u["algo_label"]),
             str(len(u["seeds"])),
-            str(u["budget"]),
+            fmt_count(u["budget"]),
             status,
-            f"{u['wall_s']:.1f}" if u["wall_s"] is not None else "",
+            fmt_seconds(u["wall_s"]) if u["wall_s"] is not None else "",
             u["created_at"],
         )
     console.print(table)

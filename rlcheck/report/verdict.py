@@ -4,23 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlcheck.report.format import fmt, fmt_ci, fmt_p, fmt_pct, fmt_steps
+from rlcheck.report.format import (
+    fmt,
+    fmt_ci,
+    fmt_level,
+    fmt_p,
+    fmt_pct,
+    fmt_pct_range,
+    fmt_steps,
+)
 
 
-def success_phrase(rate: dict[str, Any]) -> tuple[int, int, str]:
+def success_phrase(rate: dict[str, Any], confidence: float) -> tuple[int, int, str]:
     """Seeds that passed a failure criterion: (passed, n, "88%, 95% CI 64–97%").
 
     Args:
       rate: a failure-rate dict of the analysis (failures, n, low, high).
+      confidence: the level of its interval (the analysis settings' ``confidence``).
 
     Returns:
       (passed, n, the share passing with its Wilson interval in words).
     """
     passed, n = rate["n"] - rate["failures"], rate["n"]
-    share = (
-        f"{fmt_pct(passed / n)}, 95% CI {100 * (1 - rate['high']):.0f}–"
-        f"{100 * (1 - rate['low']):.0f}%"
-    )
+    interval = fmt_pct_range(1 - rate["high"], 1 - rate["low"])
+    share = f"{fmt_pct(passed / n)}, {fmt_level(confidence)} CI {interval}"
     return passed, n, share
 
 
@@ -51,9 +58,10 @@ def env_verdict(env: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]
     if env["budgets"]:
         setting.append(f"{'/'.join(fmt_steps(b) for b in env['budgets'])} env steps per seed")
     lead = f"On {env['env']}" + (f" ({', '.join(setting)})" if setting else "") + ":"
+    confidence = settings["confidence"]
     clauses, short = [], []
     for algo in algos:
-        text, line = _algo_sentence(algo)
+        text, line = _algo_sentence(algo, confidence)
         clauses.append(text)
         short.append(line)
     comparisons, pair_short = [], []
@@ -86,19 +94,19 @@ def env_verdict(env: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def _algo_sentence(algo: dict[str, Any]) -> tuple[str, str]:
+def _algo_sentence(algo: dict[str, Any], confidence: float) -> tuple[str, str]:
     label = algo["label"]
     line: str | None
     solve, random = algo["failure"]["solve"], algo["failure"]["random"]
     if solve is not None:
-        passed, n, share = success_phrase(solve)
+        passed, n, share = success_phrase(solve, confidence)
         text = (
             f"{label} reached the solve threshold ({fmt(solve['threshold'])}) in {passed} of "
             f"{n} seeds ({share})"
         )
         line = f"{label} {passed}/{n} solved"
     elif random is not None:
-        passed, n, share = success_phrase(random)
+        passed, n, share = success_phrase(random, confidence)
         text = (
             f"{label} beat the random baseline (mean return above {fmt(random['threshold'])}) "
             f"in {passed} of {n} seeds ({share})"
@@ -107,7 +115,7 @@ def _algo_sentence(algo: dict[str, Any]) -> tuple[str, str]:
     else:
         text, line = label, None
     if algo["iqm"] is not None:
-        text += f", IQM final return {fmt_ci(algo['iqm'])}"
+        text += f", IQM final return {fmt_ci(algo['iqm'], confidence)}"
         line = line or f"{label} IQM {fmt(algo['iqm']['point'])}"
     else:
         text += ", no seed has a usable final return"
@@ -130,12 +138,13 @@ def _pair_sentence(
 ) -> tuple[str, str]:
     """One comparison, written with x first unless y is the one shown to be better."""
     matrix = env["comparisons"]["matrix"]
+    confidence = settings["confidence"]
     winner = pair["better"]
     if winner is not None:
         loser = y if winner == x else x
         text = (
             f"{winner} is better than {loser}: P({winner} > {loser}) = "
-            f"{fmt_ci(matrix[winner][loser], 2)}"
+            f"{fmt_ci(matrix[winner][loser], confidence, 2)}"
         )
         if pair["holm_applied"]:
             text += (
@@ -145,7 +154,7 @@ def _pair_sentence(
         return text + ".", f"{winner} > {loser}"
     n_a, n_b = pair["n_a"], pair["n_b"]
     seeds = f"{n_a} seed{'s' if n_a > 1 else ''}" if n_a == n_b else f"{n_a} and {n_b} seeds"
-    probability = f"P({x} > {y}) = {fmt_ci(matrix[x][y], 2)}"
+    probability = f"P({x} > {y}) = {fmt_ci(matrix[x][y], confidence, 2)}"
     if pair["held_back"] == "holm":
         text = (
             f"{x} and {y} are not distinguishable with {seeds}: {probability} excludes 0.5, but "
@@ -160,7 +169,9 @@ def _pair_sentence(
     else:
         text = f"{x} and {y} are not distinguishable with {seeds} ({probability})"
     needed = pair["seeds_needed"] or {}
-    power = f"{settings['power']:.0%} power (one-sided Welch test, α = {settings['alpha']:g})"
+    power = (
+        f"{fmt_pct(settings['power'])} power (one-sided Welch test, α = {fmt(settings['alpha'])})"
+    )
     difference = f"the observed difference in mean final return ({fmt(needed.get('effect'))})"
     if needed.get("seeds") is not None:
         text += f"; about {needed['seeds']} seeds per algo would detect {difference} with {power}"

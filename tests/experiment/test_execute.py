@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from rlcheck.experiment.execute import Executor
 from rlcheck.experiment.plan import plan_units
@@ -77,3 +78,57 @@ def test_results_are_stored_per_seed_and_checkpoint(tmp_path):
     assert store.array(key, 0, "eval_episode_returns").shape == (2, 2)
     assert store.array(key, 1, "internals").shape == (10, len(unit["meta"]["metric_names"]))
     np.testing.assert_array_equal(store.array(key, -1, "checkpoint_steps"), [160, 320])
+
+
+class _Progress:
+    """Records what the executor reports of a unit's seed-checkpoints."""
+
+    def __init__(self):
+        self.total = self.done = 0
+
+    def start_unit(self, unit, total):
+        self.total = total
+
+    def advance(self, unit_key, n=1):
+        self.done += n
+
+    def end_unit(self, unit, outcome):
+        pass
+
+
+@pytest.mark.parametrize("env", ["CartPole-v1", "gymnasium:CartPole-v1"])
+def test_checkpoints_closer_than_one_update_are_stored_merged(tmp_path, env):
+    # 32 env steps per update, 20 checkpoints requested every 16 steps: one per update.
+    spec = parse_spec(
+        {
+            "seeds": 2,
+            "budget": 320,
+            "eval": {"checkpoints": 20, "episodes": 2, "final_episodes": 2},
+            "env": [{"id": env}],
+            "algo": [{"name": "random", "config": {"num_envs": 2, "num_steps": 16}}],
+        },
+        "spec",
+    )
+    (unit,) = plan_units(spec, "spec")
+    assert unit.checkpoints == 10
+    assert unit.note == (
+        f"random on {env}: 20 checkpoints requested, 10 fit in 320 env steps at 32 env steps "
+        "per update"
+    )
+    store, progress = Store(tmp_path), _Progress()
+    with Executor(store, store.start_run({}, {}), workers=0, progress=progress) as executor:
+        (outcome,) = executor.run([unit])
+    assert outcome.status == "done", outcome.reason
+    assert progress.total == progress.done == 2 * 10
+    key = unit.key
+    nominal = [48, *range(80, 320, 32), 320]
+    np.testing.assert_array_equal(store.array(key, -1, "checkpoint_steps"), nominal)
+    np.testing.assert_array_equal(
+        store.array(key, -1, "checkpoint_env_steps"), np.arange(1, 11) * 32
+    )
+    evals = [(s, step) for _, s, step, m, _ in store.scalars(key) if m == "eval_return"]
+    assert evals == [(s, step) for s in (0, 1) for step in nominal]
+    assert store.array(key, 0, "eval_episode_returns").shape == (10, 2)
+    # Every training episode that ended is counted in exactly one checkpoint's interval.
+    assert store.array(key, 0, "train_episodes").shape == (10,)
+    store.close()

@@ -22,8 +22,8 @@ PROVENANCE = {
 }
 
 
-def checkpoint_steps() -> np.ndarray:
-    return np.linspace(BUDGET / CHECKPOINTS, BUDGET, CHECKPOINTS).astype(np.int64)
+def checkpoint_steps(checkpoints: int = CHECKPOINTS) -> np.ndarray:
+    return np.linspace(BUDGET / checkpoints, BUDGET, checkpoints).astype(np.int64)
 
 
 def open_store(directory: Path, spec: dict | None = None) -> tuple[Store, int]:
@@ -85,24 +85,30 @@ def write_unit(
     curves: np.ndarray | None = None,
     config: dict | None = None,
     overrides: dict | None = None,
+    steps: np.ndarray | None = None,
+    env_steps: np.ndarray | None = None,
+    episode_offsets: np.ndarray = EPISODE_OFFSETS,
 ) -> None:
     """Stores a done unit whose seed i ends at ``finals[i]`` (``config``, ``overrides``: the
     Config fields stored with it, as an older rlcheck might have written them).
 
-    Each seed's final evaluation episodes are ``finals[i] + EPISODE_OFFSETS`` (their mean is
-    ``finals[i]``); its learning curve, unless given, rises linearly from 0 to ``finals[i]``.
-    A diverged seed's final return is stored as NaN (SQLite keeps it as NULL).
+    Each seed's final evaluation episodes are ``finals[i] + episode_offsets`` (their mean is
+    ``finals[i]``); its learning curve, unless given, rises linearly from 0 to ``finals[i]``
+    over the nominal checkpoint ``steps`` (default ``checkpoint_steps()``; an empty array: no
+    checkpoints, as for a planner), evaluated at ``env_steps`` (default: ``ENV_STEPS_LAG``
+    before each). A diverged seed's final return is stored as NaN (SQLite keeps it as NULL).
     """
     finals = np.asarray(finals, dtype=float)
     n = len(finals)
-    steps = checkpoint_steps()
+    steps = checkpoint_steps() if steps is None else np.asarray(steps, dtype=np.int64)
+    env_steps = steps - ENV_STEPS_LAG if env_steps is None else np.asarray(env_steps)
     if curves is None:
-        curves = finals[:, None] * np.linspace(0.2, 1.0, CHECKPOINTS)
+        curves = finals[:, None] * np.linspace(0.2, 1.0, len(steps))
     seed_rows, scalars, arrays = [], [], []
     arrays += [
         (-1, "checkpoint_steps", steps),
-        (-1, "checkpoint_env_steps", steps - ENV_STEPS_LAG),
-        (-1, "update_env_steps", steps - ENV_STEPS_LAG),
+        (-1, "checkpoint_env_steps", env_steps),
+        (-1, "update_env_steps", env_steps),
     ]
     for seed in range(n):
         bad = seed in diverged
@@ -115,8 +121,8 @@ def write_unit(
         scalars.append((seed, BUDGET, "final_return", final))
         arrays += [
             (seed, "eval_episode_returns", np.repeat(curves[seed][:, None], 4, axis=1)),
-            (seed, "final_episode_returns", final + EPISODE_OFFSETS),
-            (seed, "train_episodes", np.ones(CHECKPOINTS, dtype=np.int64)),
+            (seed, "final_episode_returns", final + episode_offsets),
+            (seed, "train_episodes", np.ones(len(steps), dtype=np.int64)),
         ]
     unit = record(env, algo, label, n, threshold, config=config, overrides=overrides)
     store.write_unit(run_id, unit, seed_rows, scalars, arrays)

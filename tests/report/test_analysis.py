@@ -263,6 +263,14 @@ def test_env_without_threshold_or_baseline_has_no_failure_rates(tmp_path):
     (env,) = analyze(store, reps=REPS, band_reps=BAND_REPS)["envs"]
     store.close()
     assert env["solve_threshold"] is None
-    assert env["algos"][0]["failure"] == {"solve": None, "random": None}
+    assert env["algos"][0]["failure"] == {
+        "solve": None,
+        "solve_reason": "the env has no solve threshold (set env.solve_threshold in the spec)",
+        "random": None,
+        "random_reason": "no random baseline on this env (add the random algo)",
+    }
     assert env["sample_efficiency"] is None
+    assert env["sample_efficiency_reason"] == (
+        "no solve threshold and no random baseline to measure it against"
+    )
     assert env["comparisons"]["pairs"] == []

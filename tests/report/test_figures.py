@@ -35,7 +35,7 @@ def test_colours_are_shared_across_envs(analysis):
 
 
 def test_every_figure_is_drawn_at_one_and_a_half_times_its_display_size(analysis):
-    figures = env_figures(analysis["envs"][0], algo_colors(analysis))
+    figures = env_figures(analysis["envs"][0], algo_colors(analysis), 0.95)
     assert set(figures) == {
         "learning_curves",
         "final_scores",
@@ -53,7 +53,7 @@ def test_every_figure_is_drawn_at_one_and_a_half_times_its_display_size(analysis
 
 def test_figures_without_data_are_left_out(analysis):
     env = analysis["envs"][1]
-    figures = env_figures(env, algo_colors(analysis))
+    figures = env_figures(env, algo_colors(analysis), 0.95)
     assert figures["improvement"] is None
     assert figures["failure_rates"] is None
     assert figures["sample_efficiency"] is None

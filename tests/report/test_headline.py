@@ -2,6 +2,8 @@
 
 from rlcheck.report import headline
 
+SETTINGS = {"confidence": 0.95, "alpha": 0.05}
+
 
 def _algo(label, iqm, low, solved, n, *, algo=None, steps=1000, calls=None):
     return {
@@ -49,7 +51,7 @@ def test_headline_says_which_simpler_method_does_better_or_as_well():
         "comparisons": {"pairs": pairs, "matrix": matrix},
         "sample_efficiency": {"threshold": 475, "algos": {"ppo": {"median_env_steps": 40000}}},
     }
-    out = headline.env_headline(env)
+    out = headline.env_headline(env, SETTINGS)
     assert out["best_rl"] == "ppo" and out["rl_solves"] is True
     relations = {s["algo"]: s["relation"] for s in out["simpler"]}
     # random is the floor, not a simpler method; dqn is RL.
@@ -73,7 +75,7 @@ def test_a_pair_held_back_by_holm_says_why():
         "algos": [_algo("trpo", 500.0, 500.0, 8, 8), _algo("cma_es", 450.0, 400.0, 5, 8)],
         "comparisons": {"pairs": [pair], "matrix": matrix, "tests": 36},
     }
-    (simpler,) = headline.env_headline(env)["simpler"]
+    (simpler,) = headline.env_headline(env, SETTINGS)["simpler"]
     assert simpler["relation"] == "unclear"
     assert "P(cma_es > trpo) = 0.34, 95% CI [0.24, 0.44]" in simpler["sentence"]
     held_back = "Mann–Whitney p = 0.081 after Holm's correction for 36 comparisons"

@@ -7,7 +7,6 @@ import pytest
 
 from rlcheck import stats
 from rlcheck.report.analysis import analyze
-from rlcheck.report.format import fmt, fmt_ci, fmt_pct, fmt_steps
 from rlcheck.report.verdict import env_verdict, success_phrase
 from tests.report.synthetic import open_store, write_failed_unit, write_unit
 
@@ -31,22 +30,10 @@ def envs(tmp_path_factory):
     return {env["env"]: env for env in analysis["envs"]} | {"settings": analysis["settings"]}
 
 
-def test_number_formats():
-    assert fmt(498.26) == "498"
-    assert fmt(-85.234) == "-85.2"
-    assert fmt(0.012345) == "0.0123"
-    assert fmt(12345.6) == "12,346"
-    assert fmt(None) == "—"
-    assert fmt_steps(200_000) == "200k"
-    assert fmt_steps(1_500_000) == "1.5M"
-    assert fmt_pct(0.875) == "88%"
-    assert fmt_ci({"point": 0.7312, "low": 0.58, "high": 0.881}, 2) == "0.73, 95% CI [0.58, 0.88]"
-
-
 def test_success_phrase_turns_the_failure_interval_around():
     low, high = stats.wilson_interval(2, 16)
     rate = {"failures": 2, "n": 16, "rate": 2 / 16, "low": low, "high": high}
-    assert success_phrase(rate) == (14, 16, "88%, 95% CI 64–97%")
+    assert success_phrase(rate, 0.95) == (14, 16, "88%, 95% CI 64–97%")
 
 
 def test_clear_difference_is_claimed(envs):
