@@ -72,8 +72,8 @@ GLOSSARY: dict[str, Term] = {
     ),
     "obs_clip": Term("normalized observations are clipped to ±this", "running stds"),
     "normalize_reward": Term(
-        "divide rewards by the running std of the discounted return (Gymnasium "
-        "NormalizeReward, SB3 VecNormalize)",
+        "divide rewards by the running std of the discounted return (as SB3 VecNormalize; "
+        "rlcheck.agents.common.reward_scaling says how Gymnasium's NormalizeReward differs)",
         "none",
     ),
     "clip_reward": Term("clip the (scaled) rewards to ±reward_clip", "none"),
