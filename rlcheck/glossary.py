@@ -72,9 +72,8 @@ GLOSSARY: dict[str, Term] = {
     ),
     "obs_clip": Term("normalized observations are clipped to ±this", "running stds"),
     "normalize_reward": Term(
-        "divide rewards by the running std of the discounted return (SB3 VecNormalize's "
-        "numbers; rlcheck/agents/common/reward_scaling.py says where Gymnasium's "
-        "NormalizeReward differs)",
+        "divide rewards by the running std of the discounted return (as SB3 VecNormalize; "
+        "rlcheck.agents.common.reward_scaling says how Gymnasium's NormalizeReward differs)",
         "none",
     ),
     "clip_reward": Term("clip the (scaled) rewards to ±reward_clip", "none"),

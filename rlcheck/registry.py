@@ -68,8 +68,8 @@ ALGORITHMS: dict[str, AlgoInfo] = {
         ddpg.Config,
         ddpg.default_config,
         ddpg.DDPG,
-        "Deep Deterministic Policy Gradient (TD3's code, one critic, no smoothing); CleanRL "
-        "defaults",
+        "Deep Deterministic Policy Gradient (TD3 with one critic, no target smoothing); "
+        "CleanRL defaults",
         ddpg.PRESETS,
         action_spaces=frozenset({"continuous"}),
     ),

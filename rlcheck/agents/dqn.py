@@ -33,6 +33,7 @@ from rlcheck.agents.common.networks import (
     layer_initializers,
 )
 from rlcheck.agents.common.nstep import n_step_returns
+from rlcheck.agents.common.offpolicy import run_if
 from rlcheck.agents.common.prioritized import (
     Priorities,
     priorities_add,
@@ -703,8 +704,6 @@ class DQN:
     def update(self, state: State, traj: Trajectory, key: jax.Array) -> tuple[State, dict]:
         hp = state.hparams
         state = self._store(state, traj)
-        # Under vmap a lax.cond on per-seed data runs both branches anyway, so the gradient
-        # steps always run and their results are kept only once learning has started.
         learning = state.env_steps > hp["learning_starts"]
         beta = linear_schedule(hp["per_beta"], 1.0, self.budget, state.env_steps)
         optimizer = self._optimizer(hp)
@@ -716,13 +715,8 @@ class DQN:
             (loss, aux), grads = jax.value_and_grad(self._loss, has_aux=True)(
                 params, state.target_params, hp, batch, weights
             )
-            updates, new_opt_state = optimizer.update(grads, opt_state, params)
-            new_params = optax.apply_updates(params, updates)
-            params, opt_state = jax.tree.map(
-                lambda new, old: jnp.where(learning, new, old),
-                (new_params, new_opt_state),
-                (params, opt_state),
-            )
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            params = optax.apply_updates(params, updates)
             stats = {
                 "loss": loss,
                 "q_mean": aux["q_mean"],
@@ -731,15 +725,24 @@ class DQN:
             }
             if priorities is not None:
                 new_priorities = aux["priority"] + hp["per_eps"]
-                priorities = priorities_update(
-                    priorities, slots, new_priorities, hp["per_alpha"], learning
-                )
+                priorities = priorities_update(priorities, slots, new_priorities, hp["per_alpha"])
                 stats["priority_mean"] = jnp.mean(new_priorities)
                 stats["is_weight_mean"] = jnp.mean(weights)
             return (params, opt_state, priorities), stats
 
-        (params, opt_state, priorities), stats = jax.lax.scan(
-            gradient_step,
+        def gradient_steps(carry: tuple, keys: jax.Array) -> tuple[tuple, dict]:
+            return jax.lax.scan(gradient_step, carry, keys)
+
+        # No gradient steps before learning starts (zeros for their internals). In the fused
+        # driver the step counter and the hparams are the same for every seed of a program
+        # (unbatched under its seed vmap), so while learning_starts is too this is a real
+        # branch and the warm-up costs no gradient steps. Under the host driver every state
+        # leaf is batched: vmap turns the branch into a select, so the steps run and are
+        # discarded, with the same results (and the same keys: the steps' keys come from
+        # `key` alone, which nothing else uses).
+        (params, opt_state, priorities), stats = run_if(
+            learning,
+            gradient_steps,
             (state.params, state.opt_state, state.priorities),
             jax.random.split(key, self.config.gradient_steps),
         )
@@ -752,7 +755,7 @@ class DQN:
             params=params, target_params=target_params, opt_state=opt_state, priorities=priorities
         )
 
-        metrics = {k: jnp.where(learning, jnp.mean(v), 0.0) for k, v in stats.items()}
+        metrics = {k: jnp.mean(v) for k, v in stats.items()}
         metrics["epsilon"] = self.epsilon(state)
         metrics["learning_rate"] = hp["learning_rate"]
         metrics["gradient_steps"] = learning * jnp.float32(self.config.gradient_steps)

@@ -2,9 +2,14 @@
 
 Reads top to bottom: the Config (every implementation detail a named field; defaults are
 CleanRL's ``ppo.py`` for discrete actions and ``ppo_continuous_action.py`` for continuous ones),
-the networks, acting, then the update: reward scaling, GAE, and epochs of minibatch steps on the
-clipped surrogate. The Gymnasium wrappers CleanRL relies on (NormalizeObservation,
-NormalizeReward, clipping) are state of the agent here, one copy per seed.
+acting, then the update: reward scaling, GAE, and epochs of minibatch steps on the clipped
+surrogate. The networks, the action distribution and the rollout's targets (reward scaling,
+then GAE) are the ones A2C and TRPO use too (:mod:`rlcheck.agents.common.actor_critic`); the
+loss, the epochs of minibatches and the early stop are PPO's own, here. What CleanRL takes from
+Gymnasium wrappers (NormalizeObservation, NormalizeReward, clipping) is state of the agent here,
+one copy per seed; the reward scaling equals SB3's ``VecNormalize`` and differs from
+Gymnasium's ``NormalizeReward`` from the first episode end on
+(:mod:`rlcheck.agents.common.reward_scaling` says how).
 """
 
 from __future__ import annotations
@@ -16,18 +21,20 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from rlcheck.agents.common import distributions as dist
-from rlcheck.agents.common.actor_critic import ActorCriticState, flatten_rollout
-from rlcheck.agents.common.advantages import gae
+from rlcheck.agents.common.actor_critic import (
+    ActorCritic,
+    ActorCriticState,
+    actor_critic_targets,
+    flatten_rollout,
+)
 from rlcheck.agents.common.losses import (
     clipped_policy_loss,
     explained_variance,
     normalize_advantages,
     value_loss,
 )
-from rlcheck.agents.common.networks import MLP, Activation, WeightInit
+from rlcheck.agents.common.networks import Activation, WeightInit
 from rlcheck.agents.common.normalize import normalized_obs, observe, rms_init
-from rlcheck.agents.common.reward_scaling import rollout_rewards
 from rlcheck.core import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.envs.spec import Box, EnvSpec
 
@@ -71,9 +78,9 @@ class Config:
     )
     normalize_reward: bool = static(
         False,
-        "divide rewards by the running std of the discounted "
-        "return (Gymnasium NormalizeReward; Engstrom et al. 2020 "
-        "'reward scaling')",
+        "divide rewards by the running std of the discounted return (Engstrom et al. 2020 "
+        "'reward scaling'); as SB3's VecNormalize, which differs from CleanRL's Gymnasium "
+        "NormalizeReward at episode ends (see rlcheck.agents.common.reward_scaling)",
         unit="none",
     )
     clip_reward: bool = static(False, "clip (scaled) rewards to ±reward_clip", unit="none")
@@ -188,7 +195,30 @@ def default_config(spec: EnvSpec, **overrides: Any) -> Config:
     return Config(**{**base, **overrides})
 
 
+# The same state as A2C's: one optimizer over actor and critic.
 State = ActorCriticState
+
+
+# PPO keeps the log-std of continuous actions beside the two networks, {"actor": net, "critic",
+# "log_std"}, where ActorCritic nests it in the actor, {"actor": {"net", "log_std"}, "critic"}.
+# The leaves are the same; their order is not, and optax's global-norm clipping sums the squared
+# gradients leaf by leaf in tree order, so the float rounding of the clipped steps depends on it.
+# Each algorithm keeps the order its results were recorded with (tests/test_golden.py: PPO's and
+# A2C's Pendulum-v1 returns each move with the other's order).
+def _ppo_layout(params: dict) -> dict:
+    """ActorCritic's parameters in PPO's layout."""
+    actor = params["actor"]
+    out = {"actor": actor["net"], "critic": params["critic"]}
+    if "log_std" in actor:
+        out["log_std"] = actor["log_std"]
+    return out
+
+
+def _actor(params: dict) -> dict:
+    """The actor's parameters as ActorCritic takes them, from PPO's layout."""
+    if "log_std" in params:
+        return {"net": params["actor"], "log_std": params["log_std"]}
+    return {"net": params["actor"]}
 
 
 class PPO:
@@ -219,28 +249,13 @@ class PPO:
                 f"num_minibatches = {config.num_minibatches}"
             )
         self.num_updates = max(budget // self.batch_size, 1)
-        self.continuous = isinstance(spec.action_space, Box)
-        action_dim = spec.action_space.shape[0] if self.continuous else spec.action_space.n
-        mlp = {
-            "hidden_sizes": config.hidden_sizes,
-            "obs_ndim": len(spec.obs_shape),
-            "activation": config.activation,
-            "weight_init": config.weight_init,
-        }
-        self.actor = MLP(out_size=action_dim, output_scale=0.01, **mlp)
-        self.critic = MLP(out_size=1, output_scale=1.0, **mlp)
+        self.net = ActorCritic(spec, config.hidden_sizes, config.activation, config.weight_init)
 
     def hparams(self) -> dict[str, jax.Array]:
         return traced_values(self.config)
 
-    # ---- networks -------------------------------------------------------------------------
-
     def init(self, key: jax.Array, hparams: dict[str, jax.Array]) -> State:
-        key_actor, key_critic = jax.random.split(key)
-        x = jnp.zeros((1, *self.spec.obs_shape))
-        params = {"actor": self.actor.init(key_actor, x), "critic": self.critic.init(key_critic, x)}
-        if self.continuous:
-            params["log_std"] = jnp.zeros(self.spec.action_space.shape)
+        params = _ppo_layout(self.net.init(key))
         return State(
             params=params,
             opt_state=self._optimizer(hparams, hparams["learning_rate"]).init(params),
@@ -257,91 +272,43 @@ class PPO:
             optax.adam(learning_rate, eps=hparams["optimizer_eps"]),
         )
 
-    def _prepare_obs(self, state: State, obs: jax.Array) -> jax.Array:
-        return normalized_obs(state, obs, self.config.normalize_obs)
-
-    def _value(self, params: dict, x: jax.Array) -> jax.Array:
-        return self.critic.apply(params["critic"], x)[..., 0]
-
-    def _log_prob_entropy(
-        self, params: dict, x: jax.Array, action: jax.Array
-    ) -> tuple[jax.Array, jax.Array]:
-        out = self.actor.apply(params["actor"], x)
-        if self.continuous:
-            log_std = jnp.broadcast_to(params["log_std"], out.shape)
-            return dist.gaussian_log_prob(out, log_std, action), dist.gaussian_entropy(log_std)
-        return dist.categorical_log_prob(out, action), dist.categorical_entropy(out)
-
     # ---- acting ---------------------------------------------------------------------------
 
     def act(self, state: State, obs: jax.Array, key: jax.Array) -> tuple[State, jax.Array, dict]:
         state, x = observe(state, obs, self.config.normalize_obs)
-        out = self.actor.apply(state.params["actor"], x)
-        if self.continuous:
-            log_std = jnp.broadcast_to(state.params["log_std"], out.shape)
-            action = dist.gaussian_sample(key, out, log_std)
-            log_prob = dist.gaussian_log_prob(out, log_std, action)
-        else:
-            action = dist.categorical_sample(key, out)
-            log_prob = dist.categorical_log_prob(out, action)
-        aux = {"x": x, "log_prob": log_prob, "value": self._value(state.params, x)}
+        d = self.net.dist(_actor(state.params), x)
+        action = self.net.sample(d, key)
+        aux = {
+            "x": x,
+            "log_prob": self.net.log_prob(d, action),
+            "value": self.net.value(state.params["critic"], x),
+        }
         return state, action, aux
 
     def policy(
         self, state: State, obs: jax.Array, key: jax.Array, deterministic: bool
     ) -> jax.Array:
-        out = self.actor.apply(state.params["actor"], self._prepare_obs(state, obs))
-        if self.continuous:
-            if deterministic:
-                return out
-            return dist.gaussian_sample(
-                key, out, jnp.broadcast_to(state.params["log_std"], out.shape)
-            )
-        return jnp.argmax(out, axis=-1) if deterministic else dist.categorical_sample(key, out)
+        x = normalized_obs(state, obs, self.config.normalize_obs)
+        return self.net.action(_actor(state.params), x, key, deterministic)
 
     # ---- learning -------------------------------------------------------------------------
 
-    def _advantages(
-        self, state: State, traj: Trajectory, rewards: jax.Array
-    ) -> tuple[jax.Array, jax.Array]:
-        values = traj.aux["value"]
-        last_value = self._value(state.params, self._prepare_obs(state, traj.last_obs))
-        next_values = jnp.concatenate([values[1:], last_value[None]], axis=0)
-        truncated = traj.truncated
-        if self.config.bootstrap_on_truncation:
-            # Where an episode was cut, the next observation in the rollout belongs to a new
-            # episode; bootstrap from the cut episode's own final observation instead.
-            final_values = self._value(state.params, self._prepare_obs(state, traj.final_obs))
-            next_values = jnp.where(truncated, final_values, next_values)
-            terminated = traj.terminated
-        else:
-            terminated = traj.terminated | truncated
-        return gae(
-            rewards,
-            values,
-            next_values,
-            terminated,
-            truncated,
-            state.hparams["gamma"],
-            state.hparams["gae_lambda"],
-        )
-
     def _loss(self, params: dict, hparams: dict, mb: dict) -> tuple[jax.Array, dict]:
-        log_prob, entropy = self._log_prob_entropy(params, mb["x"], mb["action"])
+        d = self.net.dist(_actor(params), mb["x"])
         advantages = (
             normalize_advantages(mb["advantages"]) if self.config.norm_adv else mb["advantages"]
         )
         pg_loss, diagnostics = clipped_policy_loss(
-            log_prob, mb["log_prob"], advantages, hparams["clip_coef"]
+            self.net.log_prob(d, mb["action"]), mb["log_prob"], advantages, hparams["clip_coef"]
         )
         v_loss = value_loss(
-            self._value(params, mb["x"]),
+            self.net.value(params["critic"], mb["x"]),
             mb["value"],
             mb["returns"],
             hparams["clip_coef"],
             self.config.clip_vloss,
         )
-        entropy = jnp.mean(entropy)
+        entropy = jnp.mean(self.net.entropy(d))
         loss = pg_loss - hparams["ent_coef"] * entropy + hparams["vf_coef"] * v_loss
         return loss, {
             "policy_loss": pg_loss,
@@ -385,14 +352,7 @@ class PPO:
         return (params, opt_state, hparams, learning_rate, batch, stopped), {**stats, "ran": ran}
 
     def update(self, state: State, traj: Trajectory, key: jax.Array) -> tuple[State, dict]:
-        state, rewards = rollout_rewards(
-            state,
-            traj.reward,
-            traj.terminated | traj.truncated,
-            self.config.normalize_reward,
-            self.config.clip_reward,
-        )
-        advantages, returns = self._advantages(state, traj, rewards)
+        state, advantages, returns = actor_critic_targets(self.net, state, traj, self.config)
         batch = {
             "x": traj.aux["x"],
             "action": traj.action,

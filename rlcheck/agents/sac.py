@@ -7,12 +7,16 @@ samples of the policy), then the update: the rollout goes into the seed's replay
 once learning has started, ``gradient_steps`` steps follow, each a critic step on the
 entropy-regularized clipped double-Q target, an actor step and an α step (the last two every
 ``actor_update_interval``-th time, repeated to compensate), and a Polyak update of the target
-critics.
+critics. What SAC shares with DDPG and TD3 are small pure functions it composes here: the math
+(networks, squashing, targets, the critics' step) from
+:mod:`rlcheck.agents.common.continuous_control`, the replay and the loop of gradient steps from
+:mod:`rlcheck.agents.common.offpolicy`.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,9 +27,14 @@ import optax
 from flax import struct
 
 from rlcheck.agents.common.continuous_control import (
+    Network,
     adam,
+    adam_step,
     bound_log_std,
     critic_apply,
+    critic_init,
+    critic_step,
+    critic_units,
     gsde_std,
     polyak_update,
     squashed_gaussian,
@@ -34,10 +43,21 @@ from rlcheck.agents.common.continuous_control import (
 )
 from rlcheck.agents.common.networks import Activation, WeightInit
 from rlcheck.agents.common.normalize import RunningMeanStd, rms_init
-from rlcheck.agents.common.offpolicy_ac import OffPolicyActorCritic
-from rlcheck.agents.common.replay import Replay
-from rlcheck.core import Trajectory, all_finite, static, traced
-from rlcheck.envs.spec import EnvSpec
+from rlcheck.agents.common.offpolicy import (
+    every_nth,
+    gradient_steps_once_started,
+    prepare_obs,
+    replay_capacity,
+    rollout_transitions,
+    sample_minibatch,
+    step_internals,
+    track_obs,
+    transition_buffer,
+    uniform_until_learning_starts,
+)
+from rlcheck.agents.common.replay import Replay, replay_add
+from rlcheck.core import Trajectory, all_finite, static, traced, traced_values
+from rlcheck.envs.spec import Box, EnvSpec
 
 # SB3's ε inside gSDE's standard deviation, sqrt(variance + ε).
 _SDE_EPSILON = 1e-6
@@ -344,12 +364,11 @@ class State:
     hparams: dict
 
 
-class SAC(OffPolicyActorCritic):
+class SAC:
     """SAC's pure functions for one env spec and config (see :mod:`rlcheck.core`).
 
-    The setup, replay buffer, observation handling, critic regression step and the loop over
-    gradient steps are :class:`~rlcheck.agents.common.offpolicy_ac.OffPolicyActorCritic`'s,
-    the same for TD3; the actor outputs a Gaussian's mean and log-std (gSDE: the mean only).
+    The actor outputs a Gaussian's mean and log-std (gSDE: the mean only; its noise scale is a
+    parameter matrix).
     """
 
     name = "sac"
@@ -367,24 +386,46 @@ class SAC(OffPolicyActorCritic):
         "actor_grad_norm",
     )
     metric_names = (*losses, "critic_updates", "actor_updates")
-    actor_losses = ("actor_loss", "alpha_loss", "entropy", "alpha", "actor_grad_norm")
 
     def __init__(self, spec: EnvSpec, config: Config, budget: int):
-        # gSDE's actor outputs the mean only; its noise scale is a parameter matrix.
-        super().__init__(spec, config, budget, actor_outputs_per_action=1 if config.use_sde else 2)
+        if not isinstance(spec.action_space, Box):
+            raise ValueError(f"{self.name} needs continuous (Box) actions")
+        self.spec = spec
+        self.config = config
+        self.num_envs = config.num_envs
+        self.rollout_len = config.train_frequency
+        self.capacity = replay_capacity(
+            config.buffer_size, budget, config.num_envs * config.train_frequency
+        )
+        self.action_dim = spec.action_space.shape[0]
+        self.low = np.asarray(spec.action_space.low, np.float32)
+        self.high = np.asarray(spec.action_space.high, np.float32)
+        self.obs_size = math.prod(spec.obs_shape)
+        net = {
+            "hidden_sizes": config.hidden_sizes,
+            "activation": config.activation,
+            "weight_init": config.weight_init,
+        }
+        outputs_per_action = 1 if config.use_sde else 2
+        self.actor = Network(out_size=outputs_per_action * self.action_dim, **net)
+        self.critic = Network(out_size=1, **net)
         # log |d env_action / d unit_action|, what log π changes by in env units.
         self.log_scale = float(np.sum(np.log((self.high - self.low) / 2.0)))
         self.features = config.hidden_sizes[-1] if config.hidden_sizes else self.obs_size
+
+    def hparams(self) -> dict[str, jax.Array]:
+        return traced_values(self.config)
 
     # ---- networks -------------------------------------------------------------------------
 
     def init(self, key: jax.Array, hparams: dict[str, jax.Array]) -> State:
         key_actor, key_critic, key_noise = jax.random.split(key, 3)
-        actor = {"net": self.actor.init(key_actor, jnp.zeros((1, self.obs_size)))}
+        obs, action = jnp.zeros((1, self.obs_size)), jnp.zeros((1, self.action_dim))
+        actor = {"net": self.actor.init(key_actor, obs)}
         if self.config.use_sde:
             columns = self.action_dim if self.config.sde_full_std else 1
             actor["sde_log_std"] = jnp.full((self.features, columns), hparams["sde_log_std_init"])
-        critic = self._init_critics(key_critic)
+        critic = critic_init(self.critic, key_critic, self.config.n_critics, obs, action)
         log_alpha = jnp.log(hparams["alpha_init"])
         learner = Learner(
             actor=actor,
@@ -399,13 +440,26 @@ class SAC(OffPolicyActorCritic):
         )
         return State(
             learner=learner,
-            buffer=self._init_buffer(),
+            buffer=transition_buffer(self.capacity, self.spec.obs_shape, self.action_dim),
             obs_rms=rms_init(self.spec.obs_shape),
             sde_noise=self._sde_matrices(actor, key_noise, self.num_envs),
             env_steps=jnp.asarray(0, jnp.int32),
             metrics={name: jnp.float32(0) for name in self.losses},
             hparams=hparams,
         )
+
+    def _obs(self, state: State, obs: jax.Array) -> jax.Array:
+        """Observations as the networks take them (normalize_obs)."""
+        return prepare_obs(
+            obs,
+            state.obs_rms,
+            state.hparams["obs_clip"],
+            self.config.normalize_obs,
+            self.spec.obs_shape,
+        )
+
+    def _critic_units(self, action: jax.Array) -> jax.Array:
+        return critic_units(action, self.config.action_units, self.low, self.high)
 
     # ---- the policy -----------------------------------------------------------------------
 
@@ -463,27 +517,28 @@ class SAC(OffPolicyActorCritic):
     # ---- acting ---------------------------------------------------------------------------
 
     def act(self, state: State, obs: jax.Array, key: jax.Array) -> tuple[State, jax.Array, dict]:
-        state = self._track_obs(state, obs)
-        hp = state.hparams
+        config, hp = self.config, state.hparams
+        state = state.replace(obs_rms=track_obs(state.obs_rms, obs, config.normalize_obs))
         key_policy, key_uniform = jax.random.split(key)
-        mean, log_std, features = self._gaussian(
-            state.learner.actor, self._prepare_obs(state, obs), hp
-        )
-        if self.config.use_sde:
+        mean, log_std, features = self._gaussian(state.learner.actor, self._obs(state, obs), hp)
+        if config.use_sde:
             # Each env keeps its matrix for the whole rollout: noise that is a smooth function
             # of the state, not white noise.
             noise = jnp.einsum("ef,efa->ea", features, state.sde_noise)
         else:
             noise = jnp.exp(log_std) * jax.random.normal(key_policy, mean.shape)
         action = jnp.tanh(mean + noise)
-        return self._acted(
-            state, self._random_until_learning_starts(state, action, key_uniform), obs
-        )
+        if config.random_until_learning_starts:
+            action = uniform_until_learning_starts(
+                action, key_uniform, state.env_steps, hp["learning_starts"]
+            )
+        state = state.replace(env_steps=state.env_steps + self.num_envs)
+        return state, unit_to_box(action, self.low, self.high), {"obs": obs}
 
     def policy(
         self, state: State, obs: jax.Array, key: jax.Array, deterministic: bool
     ) -> jax.Array:
-        x = self._prepare_obs(state, obs)
+        x = self._obs(state, obs)
         if deterministic:
             action = jnp.tanh(self._gaussian(state.learner.actor, x, state.hparams)[0])
         else:
@@ -503,7 +558,7 @@ class SAC(OffPolicyActorCritic):
     ) -> tuple[jax.Array, jax.Array]:
         """E[α·log π(a|s) − min_i Q_i(s, a)], a ~ π reparameterized; also returns log π."""
         action, log_prob = self._sample(actor, obs, key, hparams)
-        qs = critic_apply(self.critic, critic, obs, self._critic_action(action))
+        qs = critic_apply(self.critic, critic, obs, self._critic_units(action))
         return jnp.mean(alpha * log_prob - jnp.min(qs, axis=0)), log_prob
 
     def _actor_alpha_step(
@@ -514,25 +569,25 @@ class SAC(OffPolicyActorCritic):
         (loss, log_prob), grads = jax.value_and_grad(self._actor_loss, has_aux=True)(
             learner.actor, learner.critic, obs, key, alpha, hparams
         )
-        updates, actor_opt = adam(hparams["actor_learning_rate"], hparams).update(
-            grads, learner.actor_opt, learner.actor
+        actor, actor_opt = adam_step(
+            grads, learner.actor_opt, learner.actor, hparams["actor_learning_rate"], hparams
         )
         learner = learner.replace(
-            actor=optax.apply_updates(learner.actor, updates),
-            actor_opt=actor_opt,
-            actor_updates=learner.actor_updates + 1,
+            actor=actor, actor_opt=actor_opt, actor_updates=learner.actor_updates + 1
         )
         target_entropy = hparams.get("target_entropy", -float(self.action_dim))
         a_loss, a_grad = jax.value_and_grad(alpha_loss)(
             learner.log_alpha, log_prob, target_entropy, self.config.alpha_loss
         )
         if self.config.autotune:
-            a_update, alpha_opt = adam(hparams["alpha_learning_rate"], hparams).update(
-                a_grad, learner.alpha_opt, learner.log_alpha
+            log_alpha, alpha_opt = adam_step(
+                a_grad,
+                learner.alpha_opt,
+                learner.log_alpha,
+                hparams["alpha_learning_rate"],
+                hparams,
             )
-            learner = learner.replace(
-                log_alpha=optax.apply_updates(learner.log_alpha, a_update), alpha_opt=alpha_opt
-            )
+            learner = learner.replace(log_alpha=log_alpha, alpha_opt=alpha_opt)
         values = {
             "actor_loss": loss,
             "alpha_loss": a_loss,
@@ -544,57 +599,71 @@ class SAC(OffPolicyActorCritic):
 
     def _actor_alpha_steps(
         self, hparams: dict, obs: jax.Array, key: jax.Array, learner: Learner
-    ) -> tuple[Learner, dict, jax.Array]:
+    ) -> tuple[Learner, dict]:
         """actor_update_interval actor and α steps in a row on one minibatch (CleanRL)."""
         learner, values = jax.lax.scan(
             functools.partial(self._actor_alpha_step, hparams, obs),
             learner,
             jax.random.split(key, self.config.actor_update_interval),
         )
-        return learner, jax.tree.map(jnp.mean, values), jnp.float32(1)
+        return learner, jax.tree.map(jnp.mean, values)
 
     def _critic_phase(
         self,
         hp: dict,
         batch: dict,
-        obs: jax.Array,
-        next_obs: jax.Array,
         key: jax.Array,
         alpha: jax.Array,
         learner: Learner,
     ) -> tuple[Learner, dict]:
         """One critic step toward r + γ(1 − d)(min_i Q'_i(s', a') − α·log π(a'|s')), a' ~ π."""
-        next_action, next_log_prob = self._sample(learner.actor, next_obs, key, hp)
+        next_action, next_log_prob = self._sample(learner.actor, batch["next_obs"], key, hp)
         next_qs = critic_apply(
-            self.critic, learner.critic_target, next_obs, self._critic_action(next_action)
+            self.critic, learner.critic_target, batch["next_obs"], self._critic_units(next_action)
         )
         target = td_target(
             batch["reward"], batch["done"], hp["gamma"], next_qs, next_log_prob, alpha
         )
-        return self._critic_step(hp, learner, obs, batch["action"], target)
+        critic, critic_opt, values = critic_step(
+            self.critic,
+            learner.critic,
+            learner.critic_opt,
+            batch["obs"],
+            self._critic_units(batch["action"]),
+            target,
+            hp,
+        )
+        learner = learner.replace(
+            critic=critic, critic_opt=critic_opt, critic_updates=learner.critic_updates + 1
+        )
+        return learner, values
 
     def _gradient_step(self, state: State, learner: Learner, key: jax.Array) -> tuple:
         """On one fresh minibatch: a critic step and, when due, the actor and α steps, in
         ``update_order``; then the target update."""
         hp = state.hparams
         key_sample, key_next, key_actor = jax.random.split(key, 3)
-        batch, obs, next_obs = self._minibatch(state, key_sample)
-        actor_phase = functools.partial(self._actor_alpha_steps, hp, obs, key_actor)
+        batch = sample_minibatch(
+            state.buffer, key_sample, self.config.batch_size, functools.partial(self._obs, state)
+        )
+        actor_phase = functools.partial(self._actor_alpha_steps, hp, batch["obs"], key_actor)
         critic_phase = functools.partial(
-            self._critic_phase, hp, batch, obs, next_obs, key_next, self._alpha(learner, hp)
+            self._critic_phase, hp, batch, key_next, self._alpha(learner, hp)
         )
         n = self.config.actor_update_interval
         if self.config.update_order == "actor_first":
             # The actor steps on the critic as the last step left it. The critic's count is
             # then one short of this step's number: due at n − 1 modulo n, the same gradient
             # steps as critic_first.
-            learner, actor_values, actor_ran = self._every_nth(
-                n, actor_phase, learner, due_at=n - 1
+            learner, actor_values, actor_ran = every_nth(
+                n, learner.critic_updates, actor_phase, learner, due_at=n - 1
             )
             learner, critic_values = critic_phase(learner)
         else:
             learner, critic_values = critic_phase(learner)
-            learner, actor_values, actor_ran = self._every_nth(n, actor_phase, learner)
+            learner, actor_values, actor_ran = every_nth(
+                n, learner.critic_updates, actor_phase, learner
+            )
 
         tau = hp["tau"]
         if self.config.target_delay > 1:
@@ -603,17 +672,33 @@ class SAC(OffPolicyActorCritic):
         learner = learner.replace(
             critic_target=polyak_update(learner.critic_target, learner.critic, tau)
         )
-        return learner, self._step_internals(critic_values, actor_values, actor_ran)
+        return learner, step_internals(critic_values, actor_values, actor_ran)
 
     def update(self, state: State, traj: Trajectory, key: jax.Array) -> tuple[State, dict]:
-        """The rollout into the replay buffer, then (see :meth:`_learn`) ``gradient_steps``
-        calls of :meth:`_gradient_step` once learning has started; gSDE's noise matrices are
-        redrawn for the next rollout."""
-        state = self._store_rollout(state, traj)
+        """The rollout into the replay buffer, then ``gradient_steps`` calls of
+        :meth:`_gradient_step` once learning has started; gSDE's noise matrices are redrawn
+        for the next rollout."""
+        transitions = rollout_transitions(
+            traj, traj.aux["obs"], self.low, self.high, self.config.bootstrap_on_truncation
+        )
+        state = state.replace(buffer=replay_add(state.buffer, transitions))
         key_steps, key_noise = jax.random.split(key)
-        state, metrics = self._learn(state, key_steps, self._gradient_step)
-        sde_noise = self._sde_matrices(state.learner.actor, key_noise, self.num_envs)
-        return state.replace(sde_noise=sde_noise), metrics
+        # SB3 and CleanRL train once more than learning_starts transitions are stored.
+        learner, metrics = gradient_steps_once_started(
+            state.env_steps > state.hparams["learning_starts"],
+            functools.partial(self._gradient_step, state),
+            state.learner,
+            key_steps,
+            self.config.gradient_steps,
+            state.metrics,
+        )
+        counters = {
+            "critic_updates": learner.critic_updates.astype(jnp.float32),
+            "actor_updates": learner.actor_updates.astype(jnp.float32),
+        }
+        sde_noise = self._sde_matrices(learner.actor, key_noise, self.num_envs)
+        state = state.replace(learner=learner, metrics=metrics, sde_noise=sde_noise)
+        return state, {**metrics, **counters}
 
     def params_finite(self, state: State) -> jax.Array:
         return all_finite((state.learner.actor, state.learner.critic, state.learner.log_alpha))

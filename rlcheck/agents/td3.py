@@ -2,39 +2,63 @@
 updates and target policy smoothing, for continuous actions.
 
 Reads top to bottom: the Config (every detail a named field; defaults are CleanRL's
-``td3_continuous_action.py``), the presets, acting (uniform random actions until
+``td3_continuous_action.py``), the presets, the networks, acting (uniform random actions until
 ``learning_starts``, then the deterministic actor plus Gaussian or Ornstein–Uhlenbeck noise),
-then the update: the rollout goes into the seed's replay buffer and, once learning has started,
-``gradient_steps`` critic steps follow, the actor and both target networks moving every
-``policy_delay``-th one. DDPG (:mod:`rlcheck.agents.ddpg`) is this code with the three tricks
-switched off, as in Stable-Baselines3.
+the actor's loss and step, then the update: the rollout goes into the seed's replay buffer and,
+once learning has started, ``gradient_steps`` gradient steps follow, each a critic step toward
+the clipped double-Q target of a smoothed target action, and every ``policy_delay``-th one an
+actor step after which both target networks move. The pieces DDPG and SAC use too are small
+pure functions: the math (networks, noise, targets, the critics' step, −Q₁ as the actor's loss)
+in :mod:`rlcheck.agents.common.continuous_control`, the replay and the loop of gradient steps in
+:mod:`rlcheck.agents.common.offpolicy`. DDPG (:mod:`rlcheck.agents.ddpg`) composes the same
+pieces with the three additions off.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import struct
 
 from rlcheck.agents.common.continuous_control import (
+    Network,
+    action_noise,
     adam,
+    adam_step,
     critic_apply,
-    ou_noise_step,
+    critic_init,
+    critic_step,
+    critic_units,
+    deterministic_actor_loss,
     polyak_update,
+    target_policy_smoothing,
     td_target,
     unit_to_box,
 )
 from rlcheck.agents.common.networks import Activation, WeightInit
 from rlcheck.agents.common.normalize import RunningMeanStd, rms_init
-from rlcheck.agents.common.offpolicy_ac import OffPolicyActorCritic
-from rlcheck.agents.common.replay import Replay
-from rlcheck.core import Trajectory, all_finite, static, traced
-from rlcheck.envs.spec import EnvSpec
+from rlcheck.agents.common.offpolicy import (
+    every_nth,
+    gradient_steps_once_started,
+    prepare_obs,
+    replay_capacity,
+    rollout_transitions,
+    sample_minibatch,
+    step_internals,
+    track_obs,
+    transition_buffer,
+    uniform_until_learning_starts,
+)
+from rlcheck.agents.common.replay import Replay, replay_add
+from rlcheck.core import Trajectory, all_finite, static, traced, traced_values
+from rlcheck.envs.spec import Box, EnvSpec
 
 
 @dataclass(frozen=True)
@@ -214,21 +238,6 @@ def default_config(spec: EnvSpec, **overrides: Any) -> Config:
     return Config(**overrides)
 
 
-def target_policy_smoothing(
-    action: jax.Array,
-    key: jax.Array,
-    noise_std: jax.Array | float,
-    noise_clip: jax.Array | float,
-) -> jax.Array:
-    """TD3's target action: clip(μ'(s') + clip(ε, −c, c), −1, 1), ε ~ N(0, σ²), in [-1, 1] units.
-
-    Smoothing the target over nearby actions keeps the critic from exploiting narrow peaks
-    of its own errors (Fujimoto et al. 2018, section 5.3).
-    """
-    noise = jnp.clip(noise_std * jax.random.normal(key, action.shape), -noise_clip, noise_clip)
-    return jnp.clip(action + noise, -1.0, 1.0)
-
-
 @struct.dataclass
 class Learner:
     """What the gradient steps change."""
@@ -254,27 +263,47 @@ class State:
     hparams: dict
 
 
-class TD3(OffPolicyActorCritic):
-    """TD3's pure functions for one env spec and config (see :mod:`rlcheck.core`).
-
-    The setup, replay buffer, observation handling, critic regression step and the loop over
-    gradient steps are :class:`~rlcheck.agents.common.offpolicy_ac.OffPolicyActorCritic`'s,
-    the same for SAC; the actor is a deterministic μ(s) (one output per action dimension).
-    """
+class TD3:
+    """TD3's pure functions for one env spec and config (see :mod:`rlcheck.core`)."""
 
     name = "td3"
     # Means over the update's gradient steps (actor ones over its actor steps; the latest value
     # when it had none), then the cumulative step counters (the policy delay at work).
     losses = ("critic_loss", "actor_loss", "q_mean", "critic_grad_norm", "actor_grad_norm")
     metric_names = (*losses, "critic_updates", "actor_updates")
-    actor_losses = ("actor_loss", "actor_grad_norm")
+
+    def __init__(self, spec: EnvSpec, config: Config, budget: int):
+        if not isinstance(spec.action_space, Box):
+            raise ValueError(f"{self.name} needs continuous (Box) actions")
+        self.spec = spec
+        self.config = config
+        self.num_envs = config.num_envs
+        self.rollout_len = config.train_frequency
+        self.capacity = replay_capacity(
+            config.buffer_size, budget, config.num_envs * config.train_frequency
+        )
+        self.action_dim = spec.action_space.shape[0]
+        self.low = np.asarray(spec.action_space.low, np.float32)
+        self.high = np.asarray(spec.action_space.high, np.float32)
+        self.obs_size = math.prod(spec.obs_shape)
+        net = {
+            "hidden_sizes": config.hidden_sizes,
+            "activation": config.activation,
+            "weight_init": config.weight_init,
+        }
+        self.actor = Network(out_size=self.action_dim, **net)
+        self.critic = Network(out_size=1, **net)
+
+    def hparams(self) -> dict[str, jax.Array]:
+        return traced_values(self.config)
 
     # ---- networks -------------------------------------------------------------------------
 
     def init(self, key: jax.Array, hparams: dict[str, jax.Array]) -> State:
         key_actor, key_critic = jax.random.split(key)
-        actor = self.actor.init(key_actor, jnp.zeros((1, self.obs_size)))
-        critic = self._init_critics(key_critic)
+        obs, action = jnp.zeros((1, self.obs_size)), jnp.zeros((1, self.action_dim))
+        actor = self.actor.init(key_actor, obs)
+        critic = critic_init(self.critic, key_critic, self.config.n_critics, obs, action)
         learner = Learner(
             actor=actor,
             actor_target=actor,
@@ -287,7 +316,7 @@ class TD3(OffPolicyActorCritic):
         )
         return State(
             learner=learner,
-            buffer=self._init_buffer(),
+            buffer=transition_buffer(self.capacity, self.spec.obs_shape, self.action_dim),
             obs_rms=rms_init(self.spec.obs_shape),
             noise=jnp.zeros((self.num_envs, self.action_dim)),
             env_steps=jnp.asarray(0, jnp.int32),
@@ -299,34 +328,48 @@ class TD3(OffPolicyActorCritic):
         """μ(s) in [-1, 1] units."""
         return jnp.tanh(self.actor.apply(params, x)[1])
 
+    def _obs(self, state: State, obs: jax.Array) -> jax.Array:
+        """Observations as the networks take them (normalize_obs)."""
+        return prepare_obs(
+            obs,
+            state.obs_rms,
+            state.hparams["obs_clip"],
+            self.config.normalize_obs,
+            self.spec.obs_shape,
+        )
+
+    def _critic_units(self, action: jax.Array) -> jax.Array:
+        return critic_units(action, self.config.action_units, self.low, self.high)
+
     # ---- acting ---------------------------------------------------------------------------
 
     def act(self, state: State, obs: jax.Array, key: jax.Array) -> tuple[State, jax.Array, dict]:
-        state = self._track_obs(state, obs)
-        hp = state.hparams
+        config, hp = self.config, state.hparams
+        state = state.replace(obs_rms=track_obs(state.obs_rms, obs, config.normalize_obs))
         key_noise, key_uniform = jax.random.split(key)
-        greedy = self._actor(state.learner.actor, self._prepare_obs(state, obs))
+        greedy = self._actor(state.learner.actor, self._obs(state, obs))
         warm_up = state.env_steps < hp["learning_starts"]
-        if self.config.exploration_noise == "ou":
-            noise = ou_noise_step(
-                state.noise, key_noise, hp["noise_std"], hp["ou_theta"], hp["ou_dt"]
-            )
-            # SB3 draws from the process only once it acts with the actor.
-            noise = jnp.where(
-                warm_up & self.config.random_until_learning_starts, state.noise, noise
-            )
-            state = state.replace(noise=noise)
-        else:
-            noise = hp["noise_std"] * jax.random.normal(key_noise, greedy.shape)
-        action = jnp.clip(greedy + noise, -1.0, 1.0)
-        return self._acted(
-            state, self._random_until_learning_starts(state, action, key_uniform), obs
+        noise, ou_state = action_noise(
+            config.exploration_noise,
+            state.noise,
+            key_noise,
+            hp["noise_std"],
+            hp["ou_theta"],
+            hp["ou_dt"],
+            hold=warm_up & config.random_until_learning_starts,
         )
+        action = jnp.clip(greedy + noise, -1.0, 1.0)
+        if config.random_until_learning_starts:
+            action = uniform_until_learning_starts(
+                action, key_uniform, state.env_steps, hp["learning_starts"]
+            )
+        state = state.replace(noise=ou_state, env_steps=state.env_steps + self.num_envs)
+        return state, unit_to_box(action, self.low, self.high), {"obs": obs}
 
     def policy(
         self, state: State, obs: jax.Array, key: jax.Array, deterministic: bool
     ) -> jax.Array:
-        action = self._actor(state.learner.actor, self._prepare_obs(state, obs))
+        action = self._actor(state.learner.actor, self._obs(state, obs))
         if not deterministic:
             noise = state.hparams["noise_std"] * jax.random.normal(key, action.shape)
             action = jnp.clip(action + noise, -1.0, 1.0)
@@ -335,20 +378,15 @@ class TD3(OffPolicyActorCritic):
     # ---- learning -------------------------------------------------------------------------
 
     def _actor_loss(self, actor: dict, critic: dict, obs: jax.Array) -> jax.Array:
-        # −Q₁(s, μ(s)): the first critic only (TD3 paper, SB3, CleanRL).
-        first = jax.tree.map(lambda p: p[:1], critic)
-        action = self._critic_action(self._actor(actor, obs))
-        return -jnp.mean(critic_apply(self.critic, first, obs, action))
+        action = self._critic_units(self._actor(actor, obs))
+        return deterministic_actor_loss(self.critic, critic, obs, action)
 
-    def _actor_step(
-        self, hparams: dict, obs: jax.Array, learner: Learner
-    ) -> tuple[Learner, dict, jax.Array]:
+    def _actor_step(self, hparams: dict, obs: jax.Array, learner: Learner) -> tuple[Learner, dict]:
         """One actor step, then both target networks move toward the online ones."""
         loss, grads = jax.value_and_grad(self._actor_loss)(learner.actor, learner.critic, obs)
-        updates, actor_opt = adam(hparams["actor_learning_rate"], hparams).update(
-            grads, learner.actor_opt, learner.actor
+        actor, actor_opt = adam_step(
+            grads, learner.actor_opt, learner.actor, hparams["actor_learning_rate"], hparams
         )
-        actor = optax.apply_updates(learner.actor, updates)
         learner = learner.replace(
             actor=actor,
             actor_opt=actor_opt,
@@ -356,39 +394,69 @@ class TD3(OffPolicyActorCritic):
             critic_target=polyak_update(learner.critic_target, learner.critic, hparams["tau"]),
             actor_updates=learner.actor_updates + 1,
         )
-        values = {"actor_loss": loss, "actor_grad_norm": optax.tree.norm(grads)}
-        return learner, values, jnp.float32(1)
+        return learner, {"actor_loss": loss, "actor_grad_norm": optax.tree.norm(grads)}
 
     def _gradient_step(self, state: State, learner: Learner, key: jax.Array) -> tuple:
         """One critic step on a fresh minibatch; every policy_delay-th, an actor step."""
         hp = state.hparams
         key_sample, key_smoothing = jax.random.split(key)
-        batch, obs, next_obs = self._minibatch(state, key_sample)
-
+        batch = sample_minibatch(
+            state.buffer, key_sample, self.config.batch_size, functools.partial(self._obs, state)
+        )
         next_action = target_policy_smoothing(
-            self._actor(learner.actor_target, next_obs),
+            self._actor(learner.actor_target, batch["next_obs"]),
             key_smoothing,
             hp["target_policy_noise"],
             hp["target_noise_clip"],
         )
         next_qs = critic_apply(
-            self.critic, learner.critic_target, next_obs, self._critic_action(next_action)
+            self.critic, learner.critic_target, batch["next_obs"], self._critic_units(next_action)
         )
         target = td_target(batch["reward"], batch["done"], hp["gamma"], next_qs)
-        learner, critic_values = self._critic_step(hp, learner, obs, batch["action"], target)
-        learner, actor_values, actor_ran = self._every_nth(
-            self.config.policy_delay, functools.partial(self._actor_step, hp, obs), learner
+        critic, critic_opt, critic_values = critic_step(
+            self.critic,
+            learner.critic,
+            learner.critic_opt,
+            batch["obs"],
+            self._critic_units(batch["action"]),
+            target,
+            hp,
         )
-        return learner, self._step_internals(critic_values, actor_values, actor_ran)
+        learner = learner.replace(
+            critic=critic, critic_opt=critic_opt, critic_updates=learner.critic_updates + 1
+        )
+        learner, actor_values, actor_ran = every_nth(
+            self.config.policy_delay,
+            learner.critic_updates,
+            functools.partial(self._actor_step, hp, batch["obs"]),
+            learner,
+        )
+        return learner, step_internals(critic_values, actor_values, actor_ran)
 
     def update(self, state: State, traj: Trajectory, key: jax.Array) -> tuple[State, dict]:
-        """The rollout into the replay buffer, then (see :meth:`_learn`) ``gradient_steps``
-        calls of :meth:`_gradient_step` once learning has started."""
-        state = self._store_rollout(state, traj)
+        """The rollout into the replay buffer, then ``gradient_steps`` calls of
+        :meth:`_gradient_step` once learning has started."""
+        transitions = rollout_transitions(
+            traj, traj.aux["obs"], self.low, self.high, self.config.bootstrap_on_truncation
+        )
+        state = state.replace(buffer=replay_add(state.buffer, transitions))
         if self.config.exploration_noise == "ou":
             ended = jnp.any(traj.terminated | traj.truncated, axis=0)
             state = state.replace(noise=jnp.where(ended[:, None], 0.0, state.noise))
-        return self._learn(state, key, self._gradient_step)
+        # SB3 and CleanRL train once more than learning_starts transitions are stored.
+        learner, metrics = gradient_steps_once_started(
+            state.env_steps > state.hparams["learning_starts"],
+            functools.partial(self._gradient_step, state),
+            state.learner,
+            key,
+            self.config.gradient_steps,
+            state.metrics,
+        )
+        counters = {
+            "critic_updates": learner.critic_updates.astype(jnp.float32),
+            "actor_updates": learner.actor_updates.astype(jnp.float32),
+        }
+        return state.replace(learner=learner, metrics=metrics), {**metrics, **counters}
 
     def params_finite(self, state: State) -> jax.Array:
         return all_finite((state.learner.actor, state.learner.critic))

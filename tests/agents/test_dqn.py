@@ -222,6 +222,48 @@ def test_target_network_moves_every_target_update_interval_env_steps():
     assert synced == [False, False, True, False, False, True]  # after env steps 30 and 60
 
 
+def _seed_vmapped_update(agent, shared_counter):
+    """``update`` vmapped over 2 seeds as a driver runs it: the fused driver's step counter and
+    hparams are one value for all seeds (in_axes None), the host driver's are batched."""
+    state = agent.init(jax.random.PRNGKey(0), agent.hparams())
+    axes = jax.tree.map(lambda _: 0, state)
+    if shared_counter:
+        axes = axes.replace(env_steps=None, hparams=jax.tree.map(lambda _: None, state.hparams))
+    update = jax.vmap(agent.update, in_axes=(axes, 0, 0), out_axes=(axes, 0))
+    batched = jax.vmap(agent.init, in_axes=(0, None))(
+        jax.random.split(jax.random.PRNGKey(1), 2), agent.hparams()
+    )
+    if shared_counter:
+        batched = batched.replace(env_steps=state.env_steps, hparams=state.hparams)
+    return update, batched
+
+
+def test_warm_up_takes_no_gradient_steps_when_the_seeds_share_the_step_counter():
+    agent = make_agent(
+        "dqn", CARTPOLE, {"train_frequency": 10, "learning_starts": 25, "hidden_sizes": (8,)}, 1000
+    )
+    traj = jax.tree.map(
+        lambda x: jnp.stack([x, x]), _trajectory(np.ones((10, 1)), np.zeros((10, 1), bool), 1)
+    )
+    keys = jax.random.split(jax.random.PRNGKey(2), 2)
+    results = {}
+    for shared in (True, False):
+        update, state = _seed_vmapped_update(agent, shared)
+        program = jax.make_jaxpr(update)(state, traj, keys)
+        # A shared counter keeps learning_starts' test a branch (a cond: the warm-up skips the
+        # steps); a batched one turns it into a select of both branches' results.
+        has_branch = any(eqn.primitive.name == "cond" for eqn in program.eqns)
+        assert has_branch == shared
+        update = jax.jit(update)
+        for _ in range(4):  # env steps 10, 20 (warm-up), 30, 40 (learning)
+            state = state.replace(env_steps=state.env_steps + 10)
+            state, metrics = update(state, traj, keys)
+        assert metrics["gradient_steps"].tolist() == [1.0, 1.0]
+        results[shared] = jax.tree.leaves(state.params)
+    for a, b in zip(results[True], results[False], strict=True):
+        np.testing.assert_array_equal(a, b)  # the same numbers either way
+
+
 def test_conv_network_for_minatar_matches_the_papers_size():
     spec = envs.make("Breakout-MinAtar").spec
     agent = make_agent("dqn", spec, {}, 100_000)

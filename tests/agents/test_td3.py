@@ -39,21 +39,6 @@ def test_every_field_is_documented_and_every_preset_validates(algo):
             make_agent(algo, PENDULUM, overrides, 20_000)
 
 
-def test_target_policy_smoothing_clips_the_noise_then_the_action():
-    key = jax.random.PRNGKey(0)
-    action = jnp.full(10_000, 0.2)
-    smoothed = td3.target_policy_smoothing(action, key, 100.0, 0.5)
-    # Huge noise is clipped to ±0.5 around the action: almost all of it lands on the edges.
-    assert float(smoothed.min()) == pytest.approx(-0.3)
-    assert float(smoothed.max()) == pytest.approx(0.7)
-    assert float(jnp.mean(jnp.abs(smoothed - 0.2) > 0.49)) > 0.99
-    near_edge = td3.target_policy_smoothing(jnp.full(10_000, 0.9), key, 100.0, 0.5)
-    assert float(near_edge.max()) == 1.0  # then the action is clipped to [-1, 1]
-    small = td3.target_policy_smoothing(action, key, 0.2, 0.5) - 0.2
-    # N(0, 0.2²) clipped at 2.5σ: std ≈ 0.2·0.986.
-    assert float(jnp.std(small)) == pytest.approx(0.197, rel=0.03)
-
-
 def _one_step(obs, action, reward, terminated=False, truncated=False):
     """A rollout of one step of one env, as the drivers hand it to update."""
     as_array = lambda x: jnp.asarray(x, jnp.float32).reshape(1, 1, -1)  # noqa: E731

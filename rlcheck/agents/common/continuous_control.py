@@ -1,15 +1,17 @@
-"""What DDPG, TD3 and SAC share: networks, action scaling, squashed Gaussians, targets, replay.
+"""The math DDPG, TD3 and SAC share: networks, action scaling and noise, squashed Gaussians,
+the critics' targets, loss and step, the deterministic actor's loss, Polyak averaging.
 
-The three off-policy actor-critics differ only in how the actor explores and in their targets;
-everything else is written once here as small pure functions. Actions live in the policy's
-``[-1, 1]`` units inside the agents (the tanh output), as in Stable-Baselines3, and are scaled
-to the env's action box only when they leave the agent.
+Small pure functions that each algorithm's module composes in its own update; the replay,
+observation and gradient-step plumbing they share is in :mod:`rlcheck.agents.common.offpolicy`.
+Actions live in the policy's ``[-1, 1]`` units inside the agents (the tanh output), as in
+Stable-Baselines3, and are scaled to the env's action box only when they leave the agent.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import flax.linen as nn
@@ -19,7 +21,6 @@ import optax
 
 from rlcheck.agents.common.distributions import gaussian_log_prob
 from rlcheck.agents.common.networks import ACTIVATIONS, Activation, WeightInit, layer_initializers
-from rlcheck.core import Trajectory
 
 # ---- networks ----------------------------------------------------------------------------------
 
@@ -75,6 +76,16 @@ def box_to_unit(action: jax.Array, low: jax.Array, high: jax.Array) -> jax.Array
     return 2.0 * (action - low) / (high - low) - 1.0
 
 
+def critic_units(
+    action: jax.Array, units: Literal["env", "unit"], low: jax.Array, high: jax.Array
+) -> jax.Array:
+    """An action in [-1, 1] as the critics take it: in the env's box (``units="env"``,
+    CleanRL) or unchanged (``"unit"``, SB3)."""
+    if units == "env":
+        return unit_to_box(action, low, high)
+    return action
+
+
 def uniform_actions(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     """Uniform actions in [-1, 1]: the warm-up before ``learning_starts`` (SB3, CleanRL)."""
     return jax.random.uniform(key, shape, minval=-1.0, maxval=1.0)
@@ -94,6 +105,51 @@ def ou_noise_step(
         Lillicrap et al. 2016, "Continuous control with deep reinforcement learning" (DDPG).
     """
     return noise - theta * noise * dt + sigma * jnp.sqrt(dt) * jax.random.normal(key, noise.shape)
+
+
+def action_noise(
+    kind: Literal["normal", "ou"],
+    ou_state: jax.Array,
+    key: jax.Array,
+    sigma: jax.Array | float,
+    theta: jax.Array | float,
+    dt: jax.Array | float,
+    hold: jax.Array | bool,
+) -> tuple[jax.Array, jax.Array]:
+    """A deterministic actor's exploration noise for one step, in [-1, 1] units.
+
+    Args:
+        kind: "normal": independent N(0, σ²) per step and dimension (TD3 paper, CleanRL);
+            "ou": the next value of each env's Ornstein–Uhlenbeck process (DDPG paper).
+        ou_state: the OU processes, (num_envs, action_dim); also the noise's shape.
+        key: PRNG key.
+        sigma, theta, dt: the noise scale, and OU's mean reversion rate and time step.
+        hold: keep the OU processes where they are (SB3 draws from the process only once it
+            acts with the actor, not during the uniformly random warm-up).
+
+    Returns:
+        (noise, the OU processes' next state; unchanged for "normal").
+    """
+    if kind == "ou":
+        noise = ou_noise_step(ou_state, key, sigma, theta, dt)
+        noise = jnp.where(hold, ou_state, noise)
+        return noise, noise
+    return sigma * jax.random.normal(key, ou_state.shape), ou_state
+
+
+def target_policy_smoothing(
+    action: jax.Array,
+    key: jax.Array,
+    noise_std: jax.Array | float,
+    noise_clip: jax.Array | float,
+) -> jax.Array:
+    """TD3's target action: clip(μ'(s') + clip(ε, −c, c), −1, 1), ε ~ N(0, σ²), in [-1, 1] units.
+
+    Smoothing the target over nearby actions keeps the critic from exploiting narrow peaks
+    of its own errors (Fujimoto et al. 2018, section 5.3). σ = 0 (DDPG) leaves μ'(s').
+    """
+    noise = jnp.clip(noise_std * jax.random.normal(key, action.shape), -noise_clip, noise_clip)
+    return jnp.clip(action + noise, -1.0, 1.0)
 
 
 # ---- the tanh-squashed Gaussian ----------------------------------------------------------------
@@ -205,63 +261,66 @@ def adam(learning_rate: jax.Array, hparams: dict[str, jax.Array]) -> optax.Gradi
     return opt
 
 
-def rollout_transitions(
-    traj: Trajectory,
-    obs: jax.Array,
-    low: jax.Array,
-    high: jax.Array,
-    bootstrap_on_truncation: bool,
-) -> dict[str, jax.Array]:
-    """A rollout as flat replay transitions (time × envs → one axis).
+def adam_step(
+    grads: Any,
+    opt_state: Any,
+    params: Any,
+    learning_rate: jax.Array,
+    hparams: dict[str, jax.Array],
+) -> tuple[Any, Any]:
+    """One step of :func:`adam` on ``params``: (new params, new optimizer state)."""
+    updates, opt_state = adam(learning_rate, hparams).update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
 
-    Args:
-        traj: the rollout; ``final_obs`` is s' of every step (the episode's last observation
-            where it ended, not the next episode's first).
-        obs: s of every step, (T, num_envs, *obs_shape).
-        low, high: the action box; stored actions are in [-1, 1] units.
-        bootstrap_on_truncation: a time-limit cut is not terminal (SB3's
-            ``handle_timeout_termination``; CleanRL stores terminations only, to the same
-            effect); ``False`` counts it as terminal.
+
+def critic_loss(
+    critic: Network, params: dict, obs: jax.Array, action: jax.Array, target: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """Σ_i mean_batch (Q_i(s, a) − y)² over the stacked critics, and the Q-values.
+
+    Summed over critics, as CleanRL and SB3's TD3; SB3's SAC halves it, which Adam's scale
+    invariance ignores. ``action`` is in the critics' units (:func:`critic_units`).
+    """
+    q = critic_apply(critic, params, obs, action)
+    return jnp.sum(jnp.mean((q - target) ** 2, axis=-1)), q
+
+
+def critic_step(
+    critic: Network,
+    params: dict,
+    opt_state: Any,
+    obs: jax.Array,
+    action: jax.Array,
+    target: jax.Array,
+    hparams: dict[str, jax.Array],
+) -> tuple[dict, Any, dict[str, jax.Array]]:
+    """One Adam step (``critic_learning_rate``) of every critic toward ``target`` on (s, a).
 
     Returns:
-        {"obs", "action", "reward", "next_obs", "done"}, leading axis T·num_envs.
+        (new critic parameters, new optimizer state, {"critic_loss", "q_mean",
+        "critic_grad_norm"}).
     """
-    done = traj.terminated if bootstrap_on_truncation else traj.terminated | traj.truncated
-    batch = {
-        "obs": obs,
-        "action": box_to_unit(traj.action, low, high),
-        "reward": traj.reward,
-        "next_obs": traj.final_obs,
-        "done": done.astype(jnp.float32),
+    (loss, q), grads = jax.value_and_grad(functools.partial(critic_loss, critic), has_aux=True)(
+        params, obs, action, target
+    )
+    params, opt_state = adam_step(
+        grads, opt_state, params, hparams["critic_learning_rate"], hparams
+    )
+    values = {
+        "critic_loss": loss,
+        "q_mean": jnp.mean(q),
+        "critic_grad_norm": optax.tree.norm(grads),
     }
-    return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), batch)
+    return params, opt_state, values
 
 
-def run_if(
-    started: jax.Array, steps: Callable[[Any, jax.Array], tuple[Any, dict]], carry: Any, keys: Any
-) -> tuple[Any, dict]:
-    """``steps(carry, keys)`` when ``started``, else ``carry`` unchanged and zero metrics.
+def deterministic_actor_loss(
+    critic: Network, critic_params: dict, obs: jax.Array, action: jax.Array
+) -> jax.Array:
+    """−Q₁(s, μ(s)), the first critic only (DDPG; the TD3 paper, SB3 and CleanRL's TD3).
 
-    A ``lax.cond``: where ``started`` is the same for every seed (the fused driver's step
-    counters are), the skipped branch costs nothing; under a per-seed predicate both run.
+    ``action`` is μ(s) in the critics' units, a function of the actor's parameters that the
+    gradient is taken through.
     """
-
-    def skip(carry: Any, keys: Any) -> tuple[Any, dict]:
-        _, metrics = jax.eval_shape(steps, carry, keys)
-        return carry, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metrics)
-
-    return jax.lax.cond(started, steps, skip, carry, keys)
-
-
-def latest_means(
-    values: dict[str, jax.Array], ran: dict[str, jax.Array], previous: dict[str, jax.Array]
-) -> dict[str, jax.Array]:
-    """Per metric, the mean over the gradient steps of this update that computed it (``ran``:
-    1/0 per step), or its previous value when none did (a delayed actor, or before learning
-    starts; zeros at first) — like a logger that shows the latest value, never a fake 0."""
-    out = {}
-    for name, v in values.items():
-        count = jnp.sum(ran[name])
-        mean = jnp.sum(v * ran[name]) / jnp.maximum(count, 1.0)
-        out[name] = jnp.where(count > 0, mean, previous[name])
-    return out
+    first = jax.tree.map(lambda p: p[:1], critic_params)
+    return -jnp.mean(critic_apply(critic, first, obs, action))

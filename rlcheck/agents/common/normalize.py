@@ -1,8 +1,11 @@
 """Running mean and variance for observation and return normalization.
 
-The statistics follow Gymnasium's ``RunningMeanStd`` (parallel update of Chan et al. 1979, count
-starting at 1e-4), so normalized values match what Gymnasium's NormalizeObservation and
-NormalizeReward wrappers produce, but the state is per seed and lives inside compiled programs.
+The statistics follow Gymnasium's (and SB3's) ``RunningMeanStd``: the parallel update of Chan et
+al. 1979, count starting at 1e-4; the state is per seed and lives inside compiled programs.
+Observations are normalized as Gymnasium's ``NormalizeObservation`` does it (statistics updated,
+then applied), with the statistics pooled over a seed's envs. The return statistics feed the reward
+scaling of :mod:`rlcheck.agents.common.reward_scaling`, which equals SB3's ``VecNormalize`` and
+differs from Gymnasium's ``NormalizeReward`` at episode ends (that module's docstring says how).
 """
 
 from __future__ import annotations

@@ -3,27 +3,32 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from scipy.stats import norm
 
 from rlcheck.agents.common.continuous_control import (
     Network,
+    action_noise,
+    adam,
+    adam_step,
     bound_log_std,
     box_to_unit,
     critic_apply,
     critic_init,
+    critic_loss,
+    critic_step,
+    critic_units,
+    deterministic_actor_loss,
     gsde_std,
-    latest_means,
     ou_noise_step,
     polyak_update,
-    rollout_transitions,
-    run_if,
     squashed_gaussian,
     tanh_log_det_jacobian,
+    target_policy_smoothing,
     td_target,
     unit_to_box,
 )
-from rlcheck.core import Trajectory
 
 
 @pytest.mark.parametrize("epsilon", [None, 1e-6])
@@ -145,43 +150,99 @@ def test_critics_are_independent_networks_in_one_stack():
     np.testing.assert_allclose(q[1], critic.apply(one, jnp.ones((5, 5)).at[:, 3:].set(0))[1][:, 0])
 
 
-def _traj():
-    # 2 steps × 2 envs; env 0 is truncated at step 0, env 1 terminates at step 1.
-    return Trajectory(
-        aux={},
-        action=jnp.array([[[2.0], [-2.0]], [[0.0], [1.0]]]),
-        reward=jnp.array([[1.0, 2.0], [3.0, 4.0]]),
-        terminated=jnp.array([[False, False], [False, True]]),
-        truncated=jnp.array([[True, False], [False, False]]),
-        final_obs=jnp.arange(4.0).reshape(2, 2, 1) + 10,
-        last_obs=jnp.zeros((2, 1)),
-    )
+def test_critic_units_are_the_box_or_unchanged():
+    low, high = jnp.array([-2.0, 0.0]), jnp.array([2.0, 10.0])
+    a = jnp.array([0.5, -1.0])
+    np.testing.assert_allclose(critic_units(a, "env", low, high), [1.0, 0.0])
+    np.testing.assert_array_equal(critic_units(a, "unit", low, high), a)
 
 
-def test_rollout_transitions_bootstrap_on_truncation_only_when_asked():
-    obs = jnp.arange(4.0).reshape(2, 2, 1)
-    low, high = jnp.array([-2.0]), jnp.array([2.0])
-    batch = rollout_transitions(_traj(), obs, low, high, bootstrap_on_truncation=True)
-    np.testing.assert_array_equal(batch["done"], [0, 0, 0, 1])  # time-major, env-minor
-    np.testing.assert_allclose(batch["action"][:, 0], [1, -1, 0, 0.5])
-    np.testing.assert_array_equal(batch["next_obs"][:, 0], [10, 11, 12, 13])
-    np.testing.assert_array_equal(batch["reward"], [1, 2, 3, 4])
-    batch = rollout_transitions(_traj(), obs, low, high, bootstrap_on_truncation=False)
-    np.testing.assert_array_equal(batch["done"], [1, 0, 0, 1])
+def test_normal_action_noise_leaves_the_ou_state_alone():
+    state = jnp.zeros((20_000, 1))
+    noise, after = action_noise("normal", state, jax.random.PRNGKey(0), 0.3, 0.15, 0.01, False)
+    assert float(jnp.std(noise)) == pytest.approx(0.3, rel=0.03)
+    assert after is state
 
 
-def test_latest_means_keep_the_previous_value_when_nothing_ran():
-    values = {"a": jnp.array([1.0, 3.0, 5.0]), "b": jnp.array([7.0, 9.0, 0.0])}
-    ran = {"a": jnp.array([1.0, 0.0, 1.0]), "b": jnp.zeros(3)}
-    out = latest_means(values, ran, {"a": jnp.float32(-1), "b": jnp.float32(42)})
-    assert float(out["a"]) == 3.0 and float(out["b"]) == 42.0
+def test_ou_action_noise_steps_the_process_unless_held():
+    state = jnp.ones((2, 1))
+    key = jax.random.PRNGKey(0)
+    noise, after = action_noise("ou", state, key, 0.5, 0.15, 0.01, False)
+    np.testing.assert_array_equal(noise, ou_noise_step(state, key, 0.5, 0.15, 0.01))
+    np.testing.assert_array_equal(after, noise)
+    held, after = action_noise("ou", state, key, 0.5, 0.15, 0.01, jnp.asarray(True))
+    np.testing.assert_array_equal(held, state)
+    np.testing.assert_array_equal(after, state)
 
 
-def test_run_if_skips_with_zero_metrics():
-    def steps(carry, keys):
-        return carry + keys.sum(), {"loss": keys * 2.0}
+def test_target_policy_smoothing_clips_the_noise_then_the_action():
+    key = jax.random.PRNGKey(0)
+    action = jnp.full(10_000, 0.2)
+    smoothed = target_policy_smoothing(action, key, 100.0, 0.5)
+    # Huge noise is clipped to ±0.5 around the action: almost all of it lands on the edges.
+    assert float(smoothed.min()) == pytest.approx(-0.3)
+    assert float(smoothed.max()) == pytest.approx(0.7)
+    assert float(jnp.mean(jnp.abs(smoothed - 0.2) > 0.49)) > 0.99
+    near_edge = target_policy_smoothing(jnp.full(10_000, 0.9), key, 100.0, 0.5)
+    assert float(near_edge.max()) == 1.0  # then the action is clipped to [-1, 1]
+    small = target_policy_smoothing(action, key, 0.2, 0.5) - 0.2
+    # N(0, 0.2²) clipped at 2.5σ: std ≈ 0.2·0.986.
+    assert float(jnp.std(small)) == pytest.approx(0.197, rel=0.03)
+    # σ = 0 (DDPG): the target actor's action itself.
+    np.testing.assert_array_equal(target_policy_smoothing(action, key, 0.0, 0.5), action)
 
-    carry, metrics = run_if(jnp.asarray(False), steps, jnp.float32(1), jnp.ones(3))
-    assert float(carry) == 1.0 and metrics["loss"].tolist() == [0, 0, 0]
-    carry, metrics = run_if(jnp.asarray(True), steps, jnp.float32(1), jnp.ones(3))
-    assert float(carry) == 4.0 and metrics["loss"].tolist() == [2, 2, 2]
+
+def _constant_critics(values):
+    """Two critics on 1-d observations and actions: Q_i = values[i] everywhere."""
+    critic = Network(hidden_sizes=(4,), out_size=1)
+    params = critic_init(critic, jax.random.PRNGKey(0), 2, jnp.zeros((1, 1)), jnp.zeros((1, 1)))
+    params = jax.tree.map(jnp.zeros_like, params)
+    params["params"]["Dense_1"]["bias"] = jnp.asarray(values, jnp.float32).reshape(2, 1)
+    return critic, params
+
+
+def test_critic_loss_sums_the_critics_mean_squared_errors():
+    critic, params = _constant_critics([1.0, -2.0])
+    target = jnp.array([0.0, 3.0])
+    obs = action = jnp.zeros((2, 1))
+    loss, q = critic_loss(critic, params, obs, action, target)
+    # Critic 1: mean((1 − 0)², (1 − 3)²) = 2.5; critic 2: mean(4, 25) = 14.5.
+    assert float(loss) == pytest.approx(17.0)
+    np.testing.assert_array_equal(q, [[1, 1], [-2, -2]])
+
+
+def test_critic_step_is_one_adam_step_on_that_loss():
+    critic, params = _constant_critics([1.0, -2.0])
+    hparams = {"critic_learning_rate": jnp.float32(0.1), "optimizer_eps": jnp.float32(1e-8)}
+    opt_state = adam(hparams["critic_learning_rate"], hparams).init(params)
+    obs = action = jnp.zeros((2, 1))
+    target = jnp.array([0.0, 3.0])
+    new, _, values = critic_step(critic, params, opt_state, obs, action, target, hparams)
+    # Adam's first step moves each parameter with a gradient by the learning rate, against the
+    # gradient's sign: biases toward the mean target 1.5, 1 → 1.1 and −2 → −1.9.
+    np.testing.assert_allclose(new["params"]["Dense_1"]["bias"][:, 0], [1.1, -1.9], rtol=1e-5)
+    assert float(values["critic_loss"]) == pytest.approx(17.0)
+    assert float(values["q_mean"]) == pytest.approx(-0.5)
+    # ∂loss/∂bias_i = 2·mean(Q_i − y): −1 and −7; the zero kernels get no gradient (zero inputs).
+    assert float(values["critic_grad_norm"]) == pytest.approx(np.hypot(1.0, 7.0), rel=1e-5)
+
+
+def test_adam_step_is_optax_adam_and_clips_when_asked():
+    params = {"w": jnp.array([1.0, -1.0])}
+    grads = {"w": jnp.array([3.0, 4.0])}
+    hparams = {"optimizer_eps": jnp.float32(1e-8)}
+    opt = optax.adam(0.1, eps=1e-8)
+    expected = optax.apply_updates(params, opt.update(grads, opt.init(params), params)[0])
+    got, _ = adam_step(grads, adam(0.1, hparams).init(params), params, 0.1, hparams)
+    np.testing.assert_allclose(got["w"], expected["w"], rtol=1e-6)
+    # Global-norm clipping at 1 scales the gradient (norm 5) to [0.6, 0.8] first.
+    clipped = {**hparams, "max_grad_norm": jnp.float32(1.0)}
+    state = adam(0.1, clipped).init(params)
+    _, state = adam_step(grads, state, params, 0.1, clipped)
+    np.testing.assert_allclose(state[1][0].mu["w"], [0.06, 0.08], rtol=1e-5)
+
+
+def test_deterministic_actor_loss_is_minus_the_first_critic():
+    critic, params = _constant_critics([4.0, -7.0])
+    loss = deterministic_actor_loss(critic, params, jnp.zeros((3, 1)), jnp.zeros((3, 1)))
+    assert float(loss) == -4.0
