@@ -43,6 +43,7 @@ class RandomizedEnv(JaxEnv):
 
     def __init__(self, env: JaxEnv, ranges: Mapping[str, tuple[float, float]]):
         super().__init__(env.env, env.params, env.spec)
+        self.base = env
         self.ranges = {name: (float(lo), float(hi)) for name, (lo, hi) in ranges.items()}
         # Unknown or derived fields fail here, once, with replace_params' one-line error.
         replace_params(env.params, **{name: lo for name, (lo, _) in self.ranges.items()})
