@@ -24,6 +24,7 @@ from jax.extend import core as jax_core
 from rlcheck.baselines.planning import Planner
 from rlcheck.core import static, traced
 from rlcheck.envs.jax_env import JaxEnv
+from rlcheck.envs.randomize import RandomizedEnv, RandomizedState
 from rlcheck.envs.registry import bare_env_id
 from rlcheck.envs.spec import EnvSpec
 from rlcheck.errors import UserError
@@ -202,6 +203,10 @@ class LQR(Planner):
         """The gain K, from the model's transition (``env`` with ``env_params``) linearized at
         its upright equilibrium."""
         del hparams
+        if isinstance(env, RandomizedEnv):
+            # Under domain randomization the gain is designed once, for the nominal params: a
+            # fixed controller facing physics it was not designed for.
+            env = env.base
         _, template = env.reset(jax.random.PRNGKey(0), env_params)
         fields = self.system.fields
         equilibrium = template.replace(**{f: jnp.zeros_like(getattr(template, f)) for f in fields})
@@ -234,6 +239,8 @@ class LQR(Planner):
         h: dict,
     ) -> tuple[jax.Array, Any]:
         del key
+        if isinstance(env_state, RandomizedState):
+            env_state = env_state.inner
         x = self.state_vector(env_state)
         u = -(gain @ x)
         if self.spec.discrete:

@@ -14,6 +14,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from rlcheck import envs
 from rlcheck.drivers.common import EvalPlan, Schedule, make_schedule
+from rlcheck.envs.randomize import randomized
 from rlcheck.envs.spec import EnvSpec
 from rlcheck.errors import UserError
 from rlcheck.experiment.spec import AlgoEntry, EnvEntry, EvalSpec, Spec, validation_message
@@ -91,6 +92,10 @@ def unit_key(
         "budget": budget,
         "eval": eval_spec.model_dump(),
     }
+    # Added after results were first stored: only present when used, so that older specs keep
+    # their unit keys (and resume).
+    if env.randomize:
+        identity["env_randomize"] = env.randomize
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -131,9 +136,12 @@ def plan_units(spec: Spec, source: str) -> list[UnitPlan]:
     resolved_envs = []
     for i, entry in enumerate(spec.env):
         try:
-            resolved_envs.append(envs.make(entry.id, **entry.kwargs))
+            env = envs.make(entry.id, **entry.kwargs)
         except UserError as e:
             raise UserError(f"{source}: env[{i}].id: {e}") from None
+        if entry.randomize:
+            randomized(env, entry.randomize, f"{source}: env[{i}].randomize")
+        resolved_envs.append(env)
     seeds = tuple(spec.seed_list)
     units = []
     for env_entry, env in zip(spec.env, resolved_envs, strict=True):

@@ -29,6 +29,9 @@ class EnvEntry(_Strict):
     label: str | None = None
     kwargs: dict[str, Any] = Field(default_factory=dict)
     solve_threshold: float | None = None
+    # Domain randomization: {field of the env's params: [low, high]}, drawn uniformly at every
+    # episode start during training (rlcheck/envs/randomize.py).
+    randomize: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def name(self) -> str:

@@ -51,9 +51,12 @@ def make_driver(unit: UnitPlan, progress: Callable[[int], None] | None = None) -
     from rlcheck.baselines.base import Baseline
     from rlcheck.drivers.fused import FusedDriver
     from rlcheck.drivers.host import HostDriver
+    from rlcheck.envs.randomize import randomized
     from rlcheck.registry import make_agent
 
     env = envs.make(unit.env.id, **unit.env.kwargs)
+    if unit.env.randomize:
+        env = randomized(env, unit.env.randomize, f"env {unit.env.name}: randomize")
     agent = make_agent(unit.algo.name, env.spec, unit.overrides, unit.budget)
     schedule = unit.schedule
     if isinstance(agent, Baseline):

@@ -108,3 +108,20 @@ def test_lqr_keeps_cartpole_up_for_500_steps_from_the_standard_start():
     # The linearization: n + m = 5 model evaluations per seed, no training steps.
     assert results["simulator_calls"].tolist() == [5, 5, 5, 5]
     assert results["env_steps"].tolist() == [0, 0, 0, 0]
+
+
+def test_under_domain_randomization_the_gain_is_the_nominal_models():
+    from rlcheck.envs.randomize import randomized
+
+    base = envs.make("CartPole-v1")
+    agent = lqr.LQR(base.spec, lqr.Config(), 1000)
+    hparams = agent.hparams()
+
+    def steps(env):
+        evaluate = jax.jit(lambda key: agent.evaluate(env, key, hparams, 8, base.params))
+        return evaluate(jax.random.PRNGKey(0))[1]
+
+    # Poles drawn at the nominal length: the nominal gain balances them for 500 steps.
+    assert steps(randomized(base, {"length": [0.5, 0.5]}, "randomize")).tolist() == [500] * 8
+    # Poles three to four times longer: the gain designed for 0.5 lets every one fall.
+    assert steps(randomized(base, {"length": [1.5, 2.0]}, "randomize")).max() < 100

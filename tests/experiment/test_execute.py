@@ -132,3 +132,35 @@ def test_checkpoints_closer_than_one_update_are_stored_merged(tmp_path, env):
     # Every training episode that ended is counted in exactly one checkpoint's interval.
     assert store.array(key, 0, "train_episodes").shape == (10,)
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("algo", "budget"),
+    [
+        ({"name": "ppo", "config": TINY}, 320),
+        ({"name": "ars", "config": {"num_directions": 4}}, 2000),
+    ],
+    ids=["ppo", "ars"],
+)
+def test_domain_randomization_trains_every_kind_of_learner(tmp_path, algo, budget):
+    randomize = {"length": [0.05, 2.0], "masspole": [0.05, 0.5]}
+    spec = parse_spec(
+        {
+            "seeds": 2,
+            "budget": budget,
+            "eval": {"checkpoints": 2, "episodes": 4, "final_episodes": 4},
+            "env": [
+                {"id": "CartPole-v1", "label": "fixed"},
+                {"id": "CartPole-v1", "label": "dr", "randomize": randomize},
+            ],
+            "algo": [algo],
+        },
+        "spec",
+    )
+    store = Store(tmp_path)
+    with Executor(store, store.start_run({}, {}), workers=0) as executor:
+        fixed, dr = executor.run(plan_units(spec, "spec"))
+    assert (fixed.status, dr.status) == ("done", "done"), (fixed.reason, dr.reason)
+    # Same seeds, same keys: only the physics differ, and so do the episodes.
+    finals = [store.array(o.unit.key, 0, "final_episode_returns") for o in (fixed, dr)]
+    assert not np.array_equal(*finals)

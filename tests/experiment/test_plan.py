@@ -37,6 +37,24 @@ def test_keys_depend_on_what_determines_the_numbers_not_on_labels():
     assert _plan(budget=20_000)[0].key != base
 
 
+def test_unit_keys_of_existing_specs_do_not_change():
+    # Results directories resume by key: a spec that does not use a newer option (domain
+    # randomization, env params, ...) must keep the key it had when it was first stored.
+    assert [u.key for u in _plan()] == ["abda4d2f0b7c3af2", "5b271c689b4174ed"]
+
+
+def test_domain_randomization_is_part_of_the_key_and_checked_when_planning():
+    base = _plan()[0].key
+    env = {"id": "CartPole-v1", "randomize": {"length": [0.05, 2.0]}}
+    randomized = _plan(env=[env])[0].key
+    assert randomized != base
+    assert _plan(env=[{**env, "randomize": {"length": [0.05, 1.0]}}])[0].key != randomized
+    with pytest.raises(UserError, match=r"spec.toml: env\[0\]\.randomize: unknown env parameter"):
+        _plan(env=[{"id": "CartPole-v1", "randomize": {"lenght": [0.1, 1.0]}}])
+    with pytest.raises(UserError, match=r"env\[0\]\.randomize: domain randomization needs"):
+        _plan(env=[{"id": "gymnasium:CartPole-v1", "randomize": {"length": [0.1, 1.0]}}])
+
+
 def test_config_is_resolved_for_the_action_space():
     ppo = _plan(env=[{"id": "Pendulum-v1"}])[0]
     assert ppo.config["num_steps"] == 2048 and ppo.config["normalize_obs"] is True
