@@ -45,6 +45,17 @@ class RichProgress:
         name = escape(f"{unit.algo.display} on {unit.env.name}")
         self._current = self._progress.add_task(f"  {name}", total=total)
 
+    def start_group(self, units: Any, total: int) -> None:
+        """Units trained together in one program (a sweep's configurations)."""
+        first = units[0]
+        name = escape(f"{first.algo.name} on {first.env.name}: {len(units)} configurations")
+        self._current = self._progress.add_task(f"  {name}", total=total)
+
+    def expect(self, more: int) -> None:
+        """``more`` units than announced (a sweep plans its units as it goes)."""
+        task = next(t for t in self._progress.tasks if t.id == self._units)
+        self._progress.update(self._units, total=(task.total or 0) + more)
+
     def advance(self, unit_key: str, n: int = 1) -> None:
         if self._current is not None:
             self._progress.advance(self._current, n)
