@@ -17,6 +17,7 @@ import difflib
 import hashlib
 import json
 import math
+import types
 import typing
 import warnings
 from collections.abc import Callable, Sequence
@@ -353,8 +354,9 @@ def _parameter(
         )
     traced = bool(fields[name].metadata["traced"])
     hint = typing.get_type_hints(config_cls)[name]
-    base = [t for t in typing.get_args(hint) if t is not type(None)] or [hint]
-    optional = type(None) in typing.get_args(hint)
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    base = [t for t in typing.get_args(hint) if t is not type(None)] if union else [hint]
+    optional = union and type(None) in typing.get_args(hint)
     kind: Kind = "traced" if traced else "static"
     default = _default(algo, overrides, spec, env_spec, name, where)
     if isinstance(raw, str) and base[0] in (int, float) and ":" not in raw:

@@ -203,7 +203,7 @@ def _per_parameter(
     points = [
         {
             "value": c["values"].get(name),
-            "iqm": c["iqm"],
+            **_metric("iqm", c["iqm"], c.get("iqm_reason", "")),
             "objective": c["objective"],
             "unit_key": c["unit_key"],
         }

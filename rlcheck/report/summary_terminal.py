@@ -97,11 +97,13 @@ def _sweep_table(sweep: dict[str, Any], level: str, out: Console) -> None:
     the swept space that solves the env or beats random."""
     names = [p["name"] for p in sweep["parameters"]]
     cost = sweep["cost"]
-    table = Table(
-        title=f"Sweep: {escape(sweep['name'])} ({sweep['method']}, {sweep['configs_done']}/"
-        f"{cost['configs']} configurations × {len(sweep['tuning_seeds'])} tuning seeds, "
-        f"{cost['programs']} program(s))"
+    out.print(
+        f"[bold]Sweep: {escape(sweep['name'])}[/bold] ({sweep['method']}, "
+        f"{sweep['configs_done']}/{cost['configs']} configurations × "
+        f"{len(sweep['tuning_seeds'])} tuning seeds, {cost['programs']} program(s)); best "
+        "first, IQM of the tuning seeds' final returns"
     )
+    table = Table()
     for column in (*names, f"IQM [{level} CI]", "n"):
         table.add_column(escape(column), justify="right")
     notes = Footnotes()
