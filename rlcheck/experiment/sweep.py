@@ -451,28 +451,23 @@ def grid(parameters: Sequence[Parameter]) -> list[dict[str, Any]]:
     return combos
 
 
-def _distribution(p: Parameter) -> Any:
-    """The Optuna distribution random search and TPE draw ``p`` from: a range's bounds
-    (log-uniform for a log range, whole numbers for an integer field) or a list's items."""
-    from optuna.distributions import (
-        CategoricalDistribution,
-        FloatDistribution,
-        IntDistribution,
-    )
-
-    if p.scale == "list" or p.low is None or p.high is None:
-        return CategoricalDistribution(list(range(len(p.values))))
-    low, high = sorted((p.low, p.high))
-    if p.integer:
-        return IntDistribution(math.ceil(low), math.floor(high), log=p.scale == "log")
-    return FloatDistribution(low, high, log=p.scale == "log")
-
-
-def _values(p: Parameter, drawn: Any) -> Any:
-    """A drawn value as the configuration takes it (a list's item for its index)."""
-    if p.scale == "list" or p.low is None:
-        return p.values[int(drawn)]
-    return int(drawn) if p.integer else float(drawn)
+def suggest(trial: Any, sweep: Sweep) -> dict[str, Any]:
+    """A configuration drawn by an Optuna trial: a range's bounds uniformly, log-uniformly for
+    a log range, whole numbers for an integer field; one of a list's items (the N of a range
+    only matters to a grid)."""
+    values: dict[str, Any] = {}
+    for p in sweep.parameters:
+        if p.scale == "list" or p.low is None or p.high is None:
+            index = trial.suggest_categorical(p.name, list(range(len(p.values))))
+            values[p.name] = p.values[index]
+            continue
+        low, high = sorted((p.low, p.high))
+        log = p.scale == "log"
+        if p.integer:
+            values[p.name] = trial.suggest_int(p.name, math.ceil(low), math.floor(high), log=log)
+        else:
+            values[p.name] = trial.suggest_float(p.name, low, high, log=log)
+    return values
 
 
 def make_study(sweep: Sweep) -> Any:
@@ -495,9 +490,8 @@ def make_study(sweep: Sweep) -> Any:
 
 def ask(study: Any, sweep: Sweep) -> tuple[Any, dict[str, Any]]:
     """One trial of the study and its configuration."""
-    distributions = {p.name: _distribution(p) for p in sweep.parameters}
-    trial = study.ask(distributions)
-    return trial, {p.name: _values(p, trial.params[p.name]) for p in sweep.parameters}
+    trial = study.ask()
+    return trial, suggest(trial, sweep)
 
 
 def groups(units: Sequence[UnitPlan]) -> list[UnitPlan | UnitGroup]:

@@ -152,6 +152,13 @@ def fields_table(algorithms: dict[str, Any]) -> None:
         static = ", ".join(u.algorithm for u in where if not u.traced) or "—"
         table.add_row(name, term.unit, escape(term.meaning), traced, static)
     console.print(table)
+    console.print(
+        "rlcheck sweep: on JAX-native envs, the traced fields of an RL algorithm, env "
+        "parameters (env.NAME) and the reward scale (env.reward_scale) vary inside one "
+        "vmapped program, configurations × seeds; a static field makes one program per value. "
+        "On Gymnasium envs, and for baselines, each configuration runs as a unit of its own.",
+        markup=False,
+    )
     legend = Table(title="Units")
     for column in ("unit", "what it counts"):
         legend.add_column(column)
