@@ -237,3 +237,28 @@ def test_env_parameters_need_a_jax_native_env():
     spec = _spec({"env.length": "0.25,0.5"}, env={"id": "gymnasium:CartPole-v1"})
     with pytest.raises(UserError, match=r"JAX-native .* gymnasium:CartPole-v1 is a Gymnasium"):
         plan_sweeps(spec, "spec.toml")
+
+
+def test_random_search_draws_from_the_ranges_with_a_fixed_seed():
+    from rlcheck.experiment.sweep import ask, make_study
+
+    vary = {"learning_rate": "1e-5:1e-1:3:log", "ent_coef": "0:0.5:2", "update_epochs": "1:9:2"}
+    spec = _spec({**vary, "gamma": "0.9,0.99"}, method="random", trials=200)
+    (sweep,) = plan_sweeps(spec, "s").sweeps
+
+    def draws():
+        study = make_study(sweep)
+        return [ask(study, sweep)[1] for _ in range(200)]
+
+    values = draws()
+    assert values == draws()  # the sampler seed fixes the draws (a resumed sweep redraws them)
+    lr = np.log10([v["learning_rate"] for v in values])
+    assert lr.min() >= -5 and lr.max() <= -1
+    # Log-uniform: each decade gets about a quarter of the draws (binomial, 200 × 1/4 ± 4σ).
+    counts = np.histogram(lr, bins=4, range=(-5, -1))[0]
+    assert counts.min() > 50 - 4 * 6.2 and counts.max() < 50 + 4 * 6.2
+    ent = np.array([v["ent_coef"] for v in values])
+    assert 0 <= ent.min() and ent.max() <= 0.5 and abs(ent.mean() - 0.25) < 0.05
+    epochs = {v["update_epochs"] for v in values}
+    assert epochs == set(range(1, 10))  # whole numbers from 1 to 9, not just the grid's 1 and 9
+    assert {v["gamma"] for v in values} == {0.9, 0.99}
