@@ -500,6 +500,10 @@ def _sweep(spec: Any, source: str, out: Path, workers: int | None, cli: bool) ->
             shown = list(outcomes)
             for sweep in plan.sweeps:
                 ran = run_sweep(sweep, store, executor, progress.expect)
+                for rejected in ran["rejected"]:
+                    console.print(
+                        f"note: configuration not run: {rejected['reason']}", markup=False
+                    )
                 outcomes += ran["tuning"] + ran["fresh"]
                 shown += ran["fresh"]
         # The tuning configurations are in the sweep's own table (print_summary).

@@ -571,11 +571,13 @@ def run_sweep(
     Returns:
         {"tuning": the tuning units' outcomes, "fresh": the fresh-seed units' outcomes,
         "chosen": the chosen configuration's values or None (every configuration failed),
-        "programs": how many programs (groups or single units) the tuning ran}.
+        "programs": how many programs (groups or single units) the tuning ran, "rejected":
+        drawn configurations the algorithm rejected, with the reason}.
     """
     store.write_sweep(sweep.id, sweep.definition())
     outcomes: list[UnitOutcome] = []
     fresh_outcomes: list[UnitOutcome] = []
+    rejected: list[dict[str, Any]] = []
     scored: list[tuple[dict[str, Any], float | None]] = []
     programs = 0
     batch = sweep.settings.batch
@@ -583,20 +585,28 @@ def run_sweep(
 
     def tune(batch_values: list[dict[str, Any]], first_trial: int) -> list[float | None]:
         nonlocal programs
-        units = [sweep.unit(v, "tuning", sweep.tuning_seeds) for v in batch_values]
+        planned_units: dict[int, UnitPlan] = {}
+        for i, values in enumerate(batch_values):
+            try:
+                planned_units[i] = sweep.unit(values, "tuning", sweep.tuning_seeds)
+            except UserError as e:
+                # A drawn configuration the algorithm rejects (a grid's were checked before
+                # training): it scores nothing, the sweep goes on.
+                rejected.append({"values": values, "reason": str(e)})
+        units = list(planned_units.values())
         store.write_sweep_units(
             sweep.id,
-            [
-                (u.key, "tuning", first_trial + i, v)
-                for i, (u, v) in enumerate(zip(units, batch_values, strict=True))
-            ],
+            [(u.key, "tuning", first_trial + i, batch_values[i]) for i, u in planned_units.items()],
         )
         planned = groups(units)
         programs += len(planned)
         if announce is not None:
             announce(len(units))
         outcomes.extend(executor.run(planned))
-        return [tuning_score(store, u.key) for u in units]
+        return [
+            tuning_score(store, planned_units[i].key) if i in planned_units else None
+            for i in range(len(batch_values))
+        ]
 
     if method == "grid":
         every = grid(sweep.parameters)
@@ -636,4 +646,5 @@ def run_sweep(
         "fresh": fresh_outcomes,
         "chosen": chosen,
         "programs": programs,
+        "rejected": rejected,
     }

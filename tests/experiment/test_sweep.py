@@ -262,3 +262,26 @@ def test_random_search_draws_from_the_ranges_with_a_fixed_seed():
     epochs = {v["update_epochs"] for v in values}
     assert epochs == set(range(1, 10))  # whole numbers from 1 to 9, not just the grid's 1 and 9
     assert {v["gamma"] for v in values} == {0.9, 0.99}
+
+
+def test_a_drawn_configuration_the_algorithm_rejects_is_not_run(tmp_path):
+    class NoTraining:
+        """Stands in for the executor: stores nothing, so every score is None."""
+
+        def run(self, items):
+            self.items = items
+            return []
+
+    entries = [{"name": "dqn", "config": {"distributional": True}}]
+    spec = _spec({"v_min": "0:200:2"}, entries, method="random", trials=6, batch=6)
+    (sweep,) = plan_sweeps(spec, "s").sweeps
+    store, executor = Store(tmp_path), NoTraining()
+    ran = run_sweep(sweep, store, executor)
+    # v_max is 100: a drawn v_min at or above it is rejected with DQN's own message.
+    assert ran["rejected"] and all(r["values"]["v_min"] >= 100 for r in ran["rejected"])
+    assert "v_min = " in ran["rejected"][0]["reason"]
+    tuning = [m for m in store.sweeps()[0]["units"] if m["role"] == "tuning"]
+    assert len(tuning) + len(ran["rejected"]) == 6
+    assert all(m["settings"]["v_min"] < 100 for m in tuning)
+    assert ran["chosen"] is None  # nothing was stored, so nothing scored
+    store.close()
