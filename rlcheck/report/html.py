@@ -126,11 +126,7 @@ def render_html(analysis: dict[str, Any]) -> str:
         ),
         Markup(
             "<nav>"
-            + "".join(
-                f'<a href="#{key}">{title}</a>'
-                for key, title in SECTIONS.items()
-                if key != "sensitivity" or analysis.get("sweep")
-            )
+            + "".join(f'<a href="#{key}">{title}</a>' for key, title in SECTIONS.items())
             + "</nav>"
         ),
         _verdict_section(analysis),
@@ -275,7 +271,15 @@ def _verdict_section(analysis: dict[str, Any]) -> Markup:
                 Markup("</div>"),
             )
         )
-    if not analysis["envs"]:
+    if not analysis["envs"] and analysis.get("sweep"):
+        blocks.append(
+            _tag(
+                "p",
+                "Every unit stored here is a sweep's tuning configuration (see Sensitivity); "
+                "no unit ran on seeds of its own (fresh_seeds = 0), so there is no verdict.",
+            )
+        )
+    elif not analysis["envs"]:
         blocks.append(_tag("p", "No unit is stored in this directory."))
     failed = analysis["failed_units"]
     if failed:
@@ -513,10 +517,12 @@ def _efficiency_table(env: dict[str, Any], settings: dict[str, Any]) -> Markup:
 def _sensitivity_section(analysis: dict[str, Any]) -> Markup:
     """Per sweep: what tuning is worth on fresh seeds, the share of the swept space that solves
     the env or beats random, the final return against each swept value, the heatmap of a grid
-    of two, and every configuration. Nothing when the directory holds no sweep."""
+    of two, and every configuration."""
     sweeps = analysis.get("sweep") or []
     if not sweeps:
-        return Markup("")
+        note = "No sweep in this directory: rlcheck sweep varies hyperparameters, env parameters "
+        note += "or the reward scale and shows here how much the result moves."
+        return _section("sensitivity", _tag("p", note, cls="note"))
     settings = analysis["settings"]
     level = _level(settings)
     blocks: list[Any] = [

@@ -171,7 +171,7 @@ def test_a_directory_without_sweeps_has_no_section(tmp_path):
     html, json_path = write_report(tmp_path, analysis=analyze(store, reps=REPS, band_reps=100))
     summary = json.loads(json_path.read_text())
     assert "sweep" not in summary
-    assert "sensitivity" not in html.read_text()
+    assert "No sweep in this directory" in html.read_text()
     store.close()
 
 
@@ -189,6 +189,8 @@ def test_one_configuration_with_one_seed_that_diverged(tmp_path):
     assert sweep["gap_reason"] == "no fresh-seed evaluation (fresh_seeds = 0)"
     assert sweep["heatmap_reason"] == "needs two parameters swept on a grid"
     assert "n/a (1)" in html and "n/a" in text
+    assert summary["envs"] == []  # no unit ran on seeds of its own
+    assert "Every unit stored here is a sweep&#x27;s tuning configuration" in html
 
 
 def test_an_interrupted_sweep_and_a_one_seed_gap(tmp_path):
