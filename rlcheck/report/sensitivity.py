@@ -13,6 +13,7 @@ import numpy as np
 
 from rlcheck import stats
 from rlcheck.experiment.store import Store
+from rlcheck.experiment.sweep import tuning_score
 
 CONFIDENCE = 0.95
 # A list of positive values spanning this factor or more is drawn on a log axis.
@@ -65,19 +66,6 @@ def _finals(store: Store, key: str) -> tuple[np.ndarray, int]:
         [f for _, status, f, _ in rows if status == "ok" and f is not None and math.isfinite(f)]
     )
     return finals, len(rows)
-
-
-def _objective(store: Store, key: str) -> float | None:
-    rows = store.seed_rows(key)
-    if not rows:
-        return None
-    scores = np.array(
-        [
-            f if status == "ok" and f is not None and math.isfinite(f) else -np.inf
-            for _, status, f, _ in rows
-        ]
-    )
-    return stats.iqm(scores[:, None])
 
 
 def _iqm(finals: np.ndarray, reps: int, seed: int) -> dict[str, Any] | None:
@@ -147,7 +135,7 @@ def _sweep(
             finals, n = _finals(store, m["unit_key"])
             config.update(
                 {
-                    "objective": _objective(store, m["unit_key"]),
+                    "objective": tuning_score(store, m["unit_key"]),
                     **_metric("iqm", _iqm(finals, reps, seed), "every seed diverged"),
                     "seeds": n,
                     "usable_seeds": len(finals),
