@@ -246,8 +246,9 @@ def sweep(
     workers: Workers = None,
 ) -> None:
     """Sweep hyperparameters, env parameters or the reward scale: how much does the result
-    move? Tunes on the tuning seeds, then runs the best and the default configuration on fresh
-    seeds, and reports the sensitivity (rlcheck sweep SPEC.toml, or rlcheck sweep ENV --vary)."""
+    move? Tunes on the tuning seeds (objective: the IQM of their final returns), then runs the
+    best and the default configuration on fresh seeds, and reports the sensitivity (rlcheck
+    sweep SPEC.toml, or rlcheck sweep ENV --vary)."""
     from rlcheck.experiment.spec import load_spec, parse_spec
 
     flags = {
