@@ -58,6 +58,8 @@ def run(
     from rlcheck.experiment.spec import load_spec
 
     parsed = load_spec(spec)
+    if parsed.sweep is not None:
+        raise UserError(f"{spec}: this spec has a [sweep] table; run it with rlcheck sweep {spec}")
     _run(parsed, str(spec), out or Path("runs") / spec.stem, workers)
 
 
@@ -169,6 +171,156 @@ def verdict(
 
 
 @app.command()
+def sweep(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="a spec with a [sweep] table (SPEC.toml), or an env id to sweep with the "
+            "options below"
+        ),
+    ],
+    algo: Annotated[
+        str | None,
+        typer.Option(help="algorithm(s) to sweep, comma-separated (default ppo)"),
+    ] = None,
+    vary: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=VALUES, repeatable: a Config field (learning_rate=1e-4:1e-2:16:log), an "
+            "env parameter (env.length=0.25:1.0:4) or the reward scale "
+            "(env.reward_scale=0.01,0.1,1,10,100). VALUES: A:B:N (N evenly spaced), "
+            "A:B:N:log (log-spaced) or a,b,c. Traced fields (rlcheck algos --fields), env "
+            "parameters and the reward scale vary inside one vmapped program with the seeds; "
+            "a static field (num_envs, hidden_sizes…) makes one program per value"
+        ),
+    ] = None,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            help="grid (every combination; default), random (--trials draws: uniform in "
+            "A:B, log-uniform in A:B:N:log, one of a list) or tpe (Optuna's TPE)"
+        ),
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option(min=1, help="configurations to try (random, tpe)")
+    ] = None,
+    batch: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="configurations per vmapped program (default 16); TPE proposes this many "
+            "before it learns from their scores",
+        ),
+    ] = None,
+    seeds: Annotated[
+        int | None, typer.Option(min=1, help="tuning seeds per configuration (default 8)")
+    ] = None,
+    steps: Annotated[
+        int | None, typer.Option(min=1, help="env steps per seed (default 100000)")
+    ] = None,
+    fresh_seeds: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="seeds, disjoint from the tuning seeds, that the chosen and the default "
+            "configuration are run on after tuning (default 16; 0: none)",
+        ),
+    ] = None,
+    checkpoints: Annotated[
+        int | None, typer.Option(min=1, help="evaluations during training (default 20)")
+    ] = None,
+    eval_episodes: Annotated[
+        int | None, typer.Option(min=1, help="episodes per evaluation (default 8)")
+    ] = None,
+    sampler_seed: Annotated[
+        int | None, typer.Option(help="seed of random search's and TPE's draws (default 0)")
+    ] = None,
+    random: Annotated[
+        bool,
+        typer.Option(
+            "--random/--no-random",
+            help="also run the random policy (the report's 'beats random' needs it)",
+        ),
+    ] = True,
+    out: Out = None,
+    workers: Workers = None,
+) -> None:
+    """Sweep hyperparameters, env parameters or the reward scale: how much does the result
+    move? Tunes on the tuning seeds (objective: the IQM of their final returns), then runs the
+    best and the default configuration on fresh seeds, and reports the sensitivity (rlcheck
+    sweep SPEC.toml, or rlcheck sweep ENV --vary)."""
+    from rlcheck.experiment.spec import load_spec, parse_spec
+
+    flags = {
+        "--algo": algo,
+        "--vary": vary,
+        "--method": method,
+        "--trials": trials,
+        "--batch": batch,
+        "--seeds": seeds,
+        "--steps": steps,
+        "--fresh-seeds": fresh_seeds,
+        "--checkpoints": checkpoints,
+        "--eval-episodes": eval_episodes,
+        "--sampler-seed": sampler_seed,
+    }
+    if target.endswith(".toml") or Path(target).is_file():
+        given = [name for name, value in flags.items() if value is not None]
+        if given:
+            raise UserError(
+                f"{given[0]}: a spec gives its sweep in its [sweep] table; the options are for "
+                "rlcheck sweep ENV"
+            )
+        path = Path(target)
+        parsed = load_spec(path)
+        _sweep(parsed, str(path), out or Path("runs") / path.stem, workers, cli=False)
+        return
+    if not vary:
+        raise UserError("--vary: give at least one, e.g. --vary learning_rate=1e-4:1e-2:8:log")
+    if method is not None and method not in ("grid", "random", "tpe"):
+        raise UserError(f"--method: unknown method '{method}' (choose grid, random or tpe)")
+    names = [a.strip() for a in (algo or "ppo").split(",") if a.strip()]
+    if not names:
+        raise UserError("--algo: give at least one algorithm, e.g. --algo ppo")
+    _check_algos(names, "--algo")
+    varied: dict[str, str] = {}
+    for item in vary:
+        name, sep, values = item.partition("=")
+        name = name.strip()
+        if not sep or not name or not values.strip():
+            raise UserError(
+                f"--vary {item}: write NAME=VALUES, e.g. --vary learning_rate=1e-4:1e-2:8:log"
+            )
+        if name in varied:
+            raise UserError(f"--vary {name}: given twice")
+        varied[name] = values
+    settings: dict[str, Any] = {"vary": varied, "algos": names}
+    for key, value in (
+        ("method", method),
+        ("trials", trials),
+        ("batch", batch),
+        ("fresh_seeds", fresh_seeds),
+        ("sampler_seed", sampler_seed),
+    ):
+        if value is not None:
+            settings[key] = value
+    data = {
+        "seeds": seeds or 8,
+        "budget": steps or 100_000,
+        "eval": {"checkpoints": checkpoints or 20, "episodes": eval_episodes or 8},
+        "env": [{"id": target}],
+        "algo": [{"name": n} for n in names]
+        + ([{"name": "random"}] if random and "random" not in names else []),
+        "sweep": settings,
+    }
+    spec = parse_spec(data, "rlcheck sweep")
+    default_out = Path("runs") / (
+        "sweep-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in target)
+    )
+    _sweep(spec, "rlcheck sweep", out or default_out, workers, cli=True)
+
+
+@app.command()
 def report(
     directory: Annotated[Path, typer.Argument(help="results directory")],
     output: Annotated[
@@ -246,7 +398,7 @@ def export(
     typer.echo(f"wrote {n} rows to {target}")
 
 
-def _check_algos(names: list[str]) -> None:
+def _check_algos(names: list[str], option: str = "--algos") -> None:
     import difflib
 
     from rlcheck.registry import ALGORITHMS
@@ -256,7 +408,7 @@ def _check_algos(names: list[str]) -> None:
             close = difflib.get_close_matches(name, ALGORITHMS, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise UserError(
-                f"--algos: unknown algorithm '{name}' (known: {', '.join(ALGORITHMS)}){hint}"
+                f"{option}: unknown algorithm '{name}' (known: {', '.join(ALGORITHMS)}){hint}"
             )
 
 
@@ -317,6 +469,63 @@ def _execute(
     )
     store.close()
     return bool(failed), analysis
+
+
+def _sweep(spec: Any, source: str, out: Path, workers: int | None, cli: bool) -> None:
+    """Plan every sweep of ``spec`` (bad input stops here, before anything trains), run its
+    plain units and its sweeps into ``out``, then print the summary and write the report."""
+    from rlcheck.experiment.execute import Executor
+    from rlcheck.experiment.provenance import provenance
+    from rlcheck.experiment.store import Store
+    from rlcheck.experiment.sweep import plan_sweeps, run_sweep
+    from rlcheck.experiment.workers import default_workers
+    from rlcheck.report.html import write_report
+    from rlcheck.report.summary_terminal import print_summary
+    from rlcheck.report.terminal import RichProgress, console, summary_table
+
+    plan = plan_sweeps(spec, source, cli=cli)
+    if workers is None:
+        workers = spec.workers if spec.workers is not None else default_workers(len(spec.seed_list))
+    store = Store(out)
+    _set_results_directory(out)
+    run_id = store.start_run(spec.model_dump(), provenance())
+    status = "interrupted"
+    keys = [u.key for u in plan.units]
+    failed = False
+    try:
+        with (
+            RichProgress(len(plan.units)) as progress,
+            Executor(store, run_id, workers, progress) as executor,
+        ):
+            outcomes = executor.run(list(plan.units))
+            shown = list(outcomes)
+            for sweep in plan.sweeps:
+                ran = run_sweep(sweep, store, executor, progress.expect)
+                for rejected in ran["rejected"]:
+                    console.print(
+                        f"note: configuration not run: {rejected['reason']}", markup=False
+                    )
+                outcomes += ran["tuning"] + ran["fresh"]
+                shown += ran["fresh"]
+        # The tuning configurations are in the sweep's own table (print_summary).
+        keys = [o.unit.key for o in shown]
+        failed = any(o.status == "failed" for o in outcomes)
+        status = "failed" if failed else "done"
+    except Exception:
+        status = "crashed"
+        raise
+    finally:
+        store.finish_run(run_id, status)
+    summary_table(store, list(dict.fromkeys(keys)))
+    analysis = print_summary(store, console)
+    html, _ = write_report(out, analysis=analysis)
+    console.print(
+        f"Results: {out}  ·  report: {html}  ·  more: rlcheck ls {out}, "
+        f"rlcheck export {out} --format csv"
+    )
+    store.close()
+    if failed:
+        raise typer.Exit(EXIT_FAILED_UNITS)
 
 
 def _one_line_warnings() -> None:

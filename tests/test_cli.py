@@ -1,5 +1,6 @@
 import contextlib
 import csv
+import json
 import os
 import signal
 import sqlite3
@@ -328,3 +329,139 @@ def test_an_internal_error_without_a_results_directory_logs_in_the_temp_director
     assert err.startswith("rlcheck: internal error: KeyError: 'boom' (in run, rlcheck/cli.py:")
     assert log.parent == tmp_path / "rlcheck"
     assert "KeyError: 'boom'" in log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["--vary", "learning_rat=1e-3,1e-2"],
+            "--vary learning_rat: ppo has no such config field; did you mean 'learning_rate'?",
+        ),
+        (
+            ["--vary", "env.lenght=0.25:1:4"],
+            "--vary env.lenght: unknown env parameter 'lenght' of cartpole EnvParams; did you "
+            "mean 'length'?",
+        ),
+        (
+            ["--vary", "learning_rate=0:1e-2:4:log"],
+            "--vary learning_rate: a log range needs bounds above 0",
+        ),
+        (["--vary", "ent_coef=0:1:0"], "--vary ent_coef: N in '0:1:0' must be at least 1, got 0"),
+        (["--vary", "num_envs=1:8:4"], "--vary num_envs: num_envs takes whole numbers"),
+        (
+            ["--vary", "ent_coef=0,0.1", "--method", "bayes"],
+            "--method: unknown method 'bayes' (choose grid, random or tpe)",
+        ),
+        (
+            ["--vary", "ent_coef=0,0.1", "--method", "random"],
+            "--trials: required with method 'random'",
+        ),
+        (["--vary", "ent_coef=0,0.1", "--method", "tpe"], "--trials: required with method 'tpe'"),
+        ([], "--vary: give at least one"),
+        (["--vary", "learning_rate"], "--vary learning_rate: write NAME=VALUES"),
+        (["--algo", "pp", "--vary", "ent_coef=0,0.1"], "--algo: unknown algorithm 'pp'"),
+        (["--vary", "env.reward_scale=-1,1"], "--vary env.reward_scale: reward scales must be"),
+    ],
+)
+def test_bad_sweeps_exit_2_with_one_line(capsys, argv, expected):
+    _one_line_error(capsys, ["sweep", "CartPole-v1", *argv], expected)
+
+
+SWEEP = """
+[sweep]
+batch = 2
+fresh_seeds = 2
+[sweep.vary]
+gamma = [0.9, 0.95, 0.97, 0.99]
+"""
+
+
+def test_sweep_specs_and_run_specs_do_not_mix(capsys, tmp_path):
+    swept = tmp_path / "swept.toml"
+    swept.write_text(spec_text() + SWEEP)
+    plain = tmp_path / "plain.toml"
+    plain.write_text(spec_text())
+    _one_line_error(capsys, ["run", str(swept)], "has a [sweep] table; run it with rlcheck sweep")
+    _one_line_error(capsys, ["sweep", str(plain)], "plain.toml: no [sweep] table")
+    _one_line_error(
+        capsys,
+        ["sweep", str(swept), "--trials", "3"],
+        "--trials: a spec gives its sweep in its [sweep] table",
+    )
+
+
+def test_kill_9_mid_sweep_then_resume_stores_every_configuration_once(tmp_path):
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(spec_text(budget=40_000) + SWEEP)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "rlcheck.cli", "sweep", str(spec), "--out", str(out)]
+    process = subprocess.Popen(
+        [*command, "--workers", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 240
+    stored = 0
+    while time.monotonic() < deadline and stored < 1:
+        time.sleep(0.2)
+        if (out / "results.sqlite").exists():
+            with contextlib.suppress(sqlite3.OperationalError):  # schema not created yet
+                db = sqlite3.connect(out / "results.sqlite")
+                stored = db.execute("SELECT COUNT(*) FROM units").fetchone()[0]
+    # The first program's two configurations are stored together, in one transaction.
+    assert stored == 2, "no program was stored in time"
+    os.killpg(process.pid, signal.SIGKILL)  # the CLI and its worker, in the second program
+    process.wait()
+
+    resumed = rlcheck("sweep", str(spec), "--out", str(out), "--workers", "1")
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.count("already stored, skipped") == 2
+    db = sqlite3.connect(out / "results.sqlite")
+    keys = [k for (k,) in db.execute("SELECT key FROM units WHERE status = 'done'")]
+    roles = db.execute("SELECT role, COUNT(*) FROM sweep_units GROUP BY role").fetchall()
+    assert dict(roles) == {"tuning": 4, "chosen": 1, "default": 1}
+    # Four configurations on the tuning seeds, the chosen and the default on fresh seeds (one
+    # unit when the default was the best).
+    fresh = {k for (k,) in db.execute("SELECT unit_key FROM sweep_units WHERE trial = -1")}
+    assert len(keys) == len(set(keys)) == 4 + len(fresh)
+    assert fresh <= set(keys)
+    gammas = sorted(
+        json.loads(c)["gamma"]
+        for (c,) in db.execute("SELECT config FROM units WHERE json_extract(seeds, '$[0]') = 0")
+    )
+    assert gammas == [0.9, 0.95, 0.97, 0.99]
+
+
+def test_a_reward_scale_sweep_from_the_command_line(tmp_path):
+    out = tmp_path / "out"
+    result = rlcheck(
+        "sweep",
+        "CartPole-v1",
+        "--vary",
+        "env.reward_scale=0.01,100",
+        *("--seeds", "2", "--steps", "512", "--fresh-seeds", "2", "--checkpoints", "1"),
+        *("--eval-episodes", "1", "--no-random", "--out", str(out), "--workers", "1"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Sweep: ppo on CartPole-v1 (grid, 2/2 configurations × 2 tuning seeds" in result.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    (sweep,) = summary["sweep"]
+    assert [p["name"] for p in sweep["parameters"]] == ["env.reward_scale"]
+    assert sweep["per_parameter"]["env.reward_scale"]["log_axis"]
+    assert sweep["tuning_seeds"] == [0, 1] and sweep["fresh_seeds"] == [10_000, 10_001]
+    # Returns in CartPole's own units whatever the scale: 1 per step, at most 500.
+    for config in sweep["configs"]:
+        assert 0 < config["iqm"]["point"] <= 500
+    labels = [a["label"] for a in summary["envs"][0]["algos"]]
+    assert labels[0].startswith("ppo chosen [env.reward_scale=") and labels[1] == "ppo default"
+    assert (
+        sweep["fraction_beats_random_reason"]
+        == "no random baseline on this env (add the random algo)"
+    )
+    # Every configuration is a unit like any other: ls lists it.
+    listed = rlcheck("ls", str(out))
+    for config in sweep["configs"]:
+        assert config["unit_key"] in listed.stdout
+    assert 'id="sensitivity"' in (out / "report.html").read_text()

@@ -2,8 +2,11 @@
 
 Training, the checkpoint evaluations and the final evaluation are one compiled program, so
 nothing goes back to Python until every seed is done. ``train`` takes the env's params (its
-physics) as an argument, so a batch of seeds can train under a batch of different params in
-one program; :meth:`FusedDriver.run` compiles the env's own params in as constants. There is
+physics), the agent's traced hyperparameters and a reward scale as arguments, so a batch of
+seeds can train under a batch of different params, hyperparameters and reward scales in one
+program (a sweep: configurations × seeds in one ``vmap``); :meth:`FusedDriver.run` compiles
+the env's own params in as constants and shares one set of hyperparameters unless given one
+value per seed. There is
 deliberately no progress callback inside the program: JAX does not write programs with host
 callbacks to its persistent compilation cache, so a callback would cost a full compilation on
 every run.
@@ -59,7 +62,9 @@ class FusedDriver:
 
     # ---- one env step, one update ------------------------------------------------------------
 
-    def _env_step(self, env_params: Any, carry: Carry, key: jax.Array) -> tuple[Carry, tuple]:
+    def _env_step(
+        self, env_params: Any, reward_scale: jax.Array | None, carry: Carry, key: jax.Array
+    ) -> tuple[Carry, tuple]:
         key_act, key_env = jax.random.split(key)
         agent_state, action, aux = self.agent.act(carry.agent_state, carry.obs, key_act)
         keys = jax.random.split(key_env, self.agent.num_envs)
@@ -77,11 +82,18 @@ class FusedDriver:
             env_finite=carry.env_finite & finite,
         )
         episodes = (jnp.sum(jnp.where(ended, episode_return, 0.0)), jnp.sum(ended))
-        transition = (aux, action, step.reward, step.terminated, step.truncated, step.final_obs)
+        # The learner sees the scaled reward; every return recorded stays in the env's units.
+        reward = step.reward if reward_scale is None else step.reward * reward_scale
+        transition = (aux, action, reward, step.terminated, step.truncated, step.final_obs)
         return carry, (transition, episodes)
 
     def _update(
-        self, env_params: Any, eval_params: Any, carry: Carry, x: tuple
+        self,
+        env_params: Any,
+        eval_params: Any,
+        reward_scale: jax.Array | None,
+        carry: Carry,
+        x: tuple,
     ) -> tuple[Carry, dict]:
         """One rollout and one learning step; at checkpoints, also an evaluation.
 
@@ -91,7 +103,7 @@ class FusedDriver:
         is_checkpoint, key_eval = x
         key, key_rollout, key_update = jax.random.split(carry.key, 3)
         carry, (steps, (return_sums, episode_counts)) = jax.lax.scan(
-            functools.partial(self._env_step, env_params),
+            functools.partial(self._env_step, env_params, reward_scale),
             carry._replace(key=key),
             jax.random.split(key_rollout, self.agent.rollout_len),
         )
@@ -154,8 +166,10 @@ class FusedDriver:
         hparams: dict[str, jax.Array],
         env_params: Any,
         eval_params: Any = None,
+        reward_scale: jax.Array | None = None,
     ) -> dict[str, jax.Array]:
-        """One seed's run; ``vmap`` it over seeds, and over params too (see :meth:`run`).
+        """One seed's run; ``vmap`` it over seeds, and over params, hyperparameters and reward
+        scales too (see :meth:`run`).
 
         Args:
             key: the seed's PRNG key.
@@ -163,6 +177,9 @@ class FusedDriver:
             env_params: the env's params during training.
             eval_params: the env's params in the checkpoint and final evaluations; None: the
                 training ones.
+            reward_scale: the learner's rewards are the env's × this; None: the env's (not
+                even a multiplication by 1 enters the program). Returns are recorded in the
+                env's units either way.
 
         Returns per-update rows (internals, finished training episodes, evaluations at
         checkpoint updates); :func:`per_checkpoint` turns them into per-checkpoint results.
@@ -185,7 +202,7 @@ class FusedDriver:
         num_updates = self.schedule.num_updates
         is_checkpoint, _ = checkpoint_flags(self.schedule)
         carry, rows = jax.lax.scan(
-            functools.partial(self._update, env_params, eval_params),
+            functools.partial(self._update, env_params, eval_params, reward_scale),
             carry,
             (is_checkpoint, jax.random.split(key_eval, num_updates)),
         )
@@ -203,6 +220,8 @@ class FusedDriver:
         seeds: list[int],
         env_params: Sequence[Any] | None = None,
         eval_params: Sequence[Any] | None = None,
+        hparams: Sequence[dict[str, Any]] | None = None,
+        reward_scale: Sequence[float] | None = None,
     ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         """Train every seed in one vmapped program.
 
@@ -211,27 +230,40 @@ class FusedDriver:
             env_params: one params value per seed to train under (a seed may appear several
                 times, once per params value); None: the env's own params for every seed.
             eval_params: one params value per seed to evaluate under; None: the training ones.
+            hparams: one dict of the agent's traced hyperparameters per seed (configurations
+                of a sweep, vmapped with the seeds: each row trains as if alone, up to the
+                float rounding of batched matmuls); None: the agent's own, shared by every
+                seed.
+            reward_scale: one reward scale per seed; None: the env's rewards.
 
         Returns:
             (results as numpy arrays with a leading seed axis, timings: compile_s, run_s).
         """
         keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
-        hparams = self.agent.hparams()
+        shared = hparams is None
+        hp = self.agent.hparams() if shared else _stack(hparams, seeds, "hparams")
         env_batch = None if env_params is None else _per_seed(env_params, seeds)
         eval_batch = None if eval_params is None else _per_seed(eval_params, seeds)
+        scales = None
+        if reward_scale is not None:
+            scales = _stack([np.float32(x) for x in reward_scale], seeds, "reward scales")
         default = self.env.params
 
-        def one_seed(key: jax.Array, hparams: dict, env_batch: Any, eval_batch: Any) -> dict:
+        def one_seed(
+            key: jax.Array, hparams: dict, env_batch: Any, eval_batch: Any, scale: Any
+        ) -> dict:
             # The env's own params are compiled in as constants, other values are inputs. XLA
             # folds constants (CartPole's division by its total mass becomes a multiplication
             # by the inverse), so a run under the defaults gives the numbers it gave before
             # params were inputs (tests/test_golden.py), and the same params as an input differ
             # from it in the last float bits, which long episodes amplify.
             params = default if env_batch is None else env_batch
-            return self.train(key, hparams, params, eval_batch)
+            return self.train(key, hparams, params, eval_batch, scale)
 
-        args = (keys, hparams, env_batch, eval_batch)
-        train = jax.jit(jax.vmap(one_seed, in_axes=(0, None, 0, 0)))
+        args = (keys, hp, env_batch, eval_batch, scales)
+        # Shared hyperparameters stay unbatched under the vmap (in_axes None), as they always
+        # were: a program without a sweep computes exactly what it did before sweeps existed.
+        train = jax.jit(jax.vmap(one_seed, in_axes=(0, None if shared else 0, 0, 0, 0)))
         start = time.perf_counter()
         compiled = train.lower(*args).compile()
         compiled_at = time.perf_counter()
@@ -242,6 +274,11 @@ class FusedDriver:
 
 
 def _per_seed(values: Sequence[Any], seeds: list[int]) -> Any:
+    return _stack(values, seeds, "env params values")
+
+
+def _stack(values: Sequence[Any], seeds: list[int], what: str) -> Any:
+    """One value per seed, stacked on a leading axis (pytrees leaf by leaf)."""
     if len(values) != len(seeds):
-        raise ValueError(f"{len(values)} env params values for {len(seeds)} seeds")
+        raise ValueError(f"{len(values)} {what} for {len(seeds)} seeds")
     return stack_params(values)

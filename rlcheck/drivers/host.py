@@ -47,8 +47,12 @@ class HostDriver:
         schedule: Schedule,
         plan: EvalPlan,
         progress: Callable[[int], None] | None = None,
+        reward_scale: float | None = None,
     ):
+        """``reward_scale``: the learner's rewards are the env's × this (None: the env's); the
+        returns recorded stay in the env's units."""
         self.agent = agent
+        self.reward_scale = reward_scale
         self.env = env
         self.schedule = schedule
         self.plan = plan
@@ -199,11 +203,14 @@ class HostDriver:
                     ).sum(axis=1)
                     rows["train_episodes"][:, u] += batched(ended).sum(axis=1)
                     episode_return[ended] = 0.0
+                    reward = step.reward
+                    if self.reward_scale is not None:
+                        reward = reward * self.reward_scale
                     steps.append(
                         (
                             jax.device_get(aux),
                             action,
-                            batched(step.reward),
+                            batched(reward),
                             batched(step.terminated),
                             batched(step.truncated),
                             batched(step.final_obs),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from rlcheck.envs.params import replace_params
 from rlcheck.envs.spec import Box, Discrete, EnvSpec
 
 
@@ -41,6 +43,19 @@ class JaxEnv:
         self.env = env
         self.params = params
         self.spec = spec
+
+    def with_params(self, **changes: float) -> JaxEnv:
+        """The same env whose own params have ``changes`` (derived fields recomputed, see
+        :func:`rlcheck.envs.params.replace_params`, which raises the one-line errors); a
+        changed ``max_steps_in_episode`` moves the spec's time limit with it."""
+        if not changes:
+            return self
+        params = replace_params(self.params, **changes)
+        spec = self.spec
+        limit = getattr(params, "max_steps_in_episode", None)
+        if limit is not None and "max_steps_in_episode" in changes:
+            spec = dataclasses.replace(spec, time_limit=int(limit))
+        return JaxEnv(self.env, params, spec)
 
     def reset(self, key: jax.Array, params: Any) -> tuple[jax.Array, Any]:
         obs, state = self.env.reset_env(key, params)

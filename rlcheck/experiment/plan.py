@@ -78,10 +78,30 @@ class UnitPlan:
         )
 
 
+@dataclass(frozen=True)
+class UnitGroup:
+    """Units trained together as one vmapped program (``rlcheck.experiment.train.train_rows``):
+    the same algorithm, static Config fields, env, seeds, budget and evaluation; they differ
+    only in traced values (hyperparameters, env params, reward scale). Each is still its own
+    unit, with its own key, stored on its own."""
+
+    units: tuple[UnitPlan, ...]
+
+    @property
+    def rows(self) -> list[tuple[int, int]]:
+        """(unit index, seed) of every run in the program, unit by unit."""
+        return [(i, seed) for i, unit in enumerate(self.units) for seed in unit.seeds]
+
+
 def unit_key(
     env: EnvEntry, algo: str, config: dict, seeds: tuple[int, ...], budget: int, eval_spec: EvalSpec
 ) -> str:
-    """Content hash of everything that determines a unit's numbers (labels excluded)."""
+    """Content hash of everything that determines a unit's numbers (labels excluded).
+
+    Env params, the reward scale and domain randomization enter only when they differ from the
+    env's own (params given, a scale other than 1, ranges given), so units planned before they
+    existed keep their keys.
+    """
     identity = {
         "format": RESULTS_FORMAT,
         "env": env.id,
@@ -92,8 +112,10 @@ def unit_key(
         "budget": budget,
         "eval": eval_spec.model_dump(),
     }
-    # Added after results were first stored: only present when used, so that older specs keep
-    # their unit keys (and resume).
+    if env.params:
+        identity["env_params"] = env.params
+    if env.reward_scale != 1.0:
+        identity["reward_scale"] = env.reward_scale
     if env.randomize:
         identity["env_randomize"] = env.randomize
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
@@ -131,23 +153,25 @@ def validate_overrides(algo: str, overrides: dict[str, Any], where: str) -> dict
 
 def plan_units(spec: Spec, source: str) -> list[UnitPlan]:
     """Resolve every env and algo entry of ``spec``; each problem is a one-line UserError."""
+    units = [
+        plan_unit(env_entry, env_spec, algo, overrides, spec, where)
+        for env_entry, env_spec, j, algo, overrides in resolve_entries(spec, source)
+        for where in [f"{source}: algo[{j}]"]
+    ]
+    check_distinct_keys(units, source)
+    return units
+
+
+def resolve_entries(
+    spec: Spec, source: str
+) -> list[tuple[EnvEntry, EnvSpec, int, AlgoEntry, dict[str, Any]]]:
+    """Every (env entry, its EnvSpec, algo index, algo entry, validated Config overrides) of
+    ``spec``, in order; each problem is a one-line UserError."""
     _check_distinct([e.name for e in spec.env], "env", "label", source)
     _check_distinct([a.display for a in spec.algo], "algo", "label", source)
-    resolved_envs = []
-    for i, entry in enumerate(spec.env):
-        try:
-            env = envs.make(entry.id, **entry.kwargs)
-        except UserError as e:
-            raise UserError(f"{source}: env[{i}].id: {e}") from None
-        if entry.randomize:
-            randomized(env, entry.randomize, f"{source}: env[{i}].randomize")
-        resolved_envs.append(env)
-    seeds = tuple(spec.seed_list)
-    units = []
-    for env_entry, env in zip(spec.env, resolved_envs, strict=True):
-        env_spec = env.spec
-        if env_entry.solve_threshold is not None:
-            env_spec = dataclasses.replace(env_spec, solve_threshold=env_entry.solve_threshold)
+    env_specs = [resolve_env(entry, f"{source}: env[{i}]") for i, entry in enumerate(spec.env)]
+    out = []
+    for env_entry, env_spec in zip(spec.env, env_specs, strict=True):
         for j, algo in enumerate(spec.algo):
             where = f"{source}: algo[{j}]"
             if algo.name not in ALGORITHMS:
@@ -163,40 +187,97 @@ def plan_units(spec: Spec, source: str) -> list[UnitPlan]:
                     f"{where}.name: {algo.name} does not handle {kind} actions, and "
                     f"{env_entry.name} has them"
                 )
+            check_reward_scale(env_entry, algo.name, where)
             preset = {}
             if algo.preset is not None:
                 preset = resolve_preset(
                     ALGORITHMS[algo.name].presets, algo.name, algo.preset, env_spec.id, where
                 )
             overrides = validate_overrides(algo.name, {**preset, **algo.config}, f"{where}.config")
-            try:
-                agent = make_agent(algo.name, env_spec, overrides, spec.budget)
-                steps_per_update = agent.num_envs * agent.rollout_len
-                make_schedule(spec.budget, steps_per_update, spec.eval.checkpoints, algo.display)
-            except (ValueError, UserError) as e:
-                raise UserError(f"{where} on {env_entry.name}: {e}") from None
-            config = config_dict(agent.config)
-            units.append(
-                UnitPlan(
-                    key=unit_key(env_entry, algo.name, config, seeds, spec.budget, spec.eval),
-                    env=env_entry,
-                    algo=algo,
-                    overrides=overrides,
-                    config=config,
-                    seeds=seeds,
-                    budget=spec.budget,
-                    eval=spec.eval,
-                    env_spec=env_spec,
-                    steps_per_update=steps_per_update,
-                    metric_names=tuple(agent.metric_names),
-                )
-            )
+            out.append((env_entry, env_spec, j, algo, overrides))
+    return out
+
+
+def resolve_env(entry: EnvEntry, where: str) -> EnvSpec:
+    """The EnvSpec of an env entry: its id made, its params checked, its solve threshold set."""
+    try:
+        env = envs.make(entry.id, **entry.kwargs)
+    except UserError as e:
+        raise UserError(f"{where}.id: {e}") from None
+    if entry.params:
+        env = env_with_params(env, entry.params, f"{where}.params")
+    if entry.randomize:
+        randomized(env, entry.randomize, f"{where}.randomize")
+    env_spec = env.spec
+    if entry.solve_threshold is not None:
+        env_spec = dataclasses.replace(env_spec, solve_threshold=entry.solve_threshold)
+    return env_spec
+
+
+def env_with_params(env: Any, params: dict[str, float], where: str) -> envs.JaxEnv:
+    """``env`` with its own params changed; one-line errors for a host env, an unknown or a
+    derived parameter."""
+    if not isinstance(env, envs.JaxEnv):
+        raise UserError(
+            f"{where}: env parameters can be changed on JAX-native (gymnax-style) envs only; "
+            f"{env.spec.id} is a Gymnasium env"
+        )
+    try:
+        return env.with_params(**params)
+    except UserError as e:
+        raise UserError(f"{where}: {e}") from None
+
+
+def check_reward_scale(env: EnvEntry, algo: str, where: str) -> None:
+    """A reward scale other than 1 needs a learner: policy search and planners run their own
+    programs and score episodes by their true return."""
+    if env.reward_scale != 1.0 and ALGORITHMS[algo].kind not in ("rl", "random"):
+        raise UserError(
+            f"{where}.name: {algo} is a baseline ({ALGORITHMS[algo].kind}) and takes no "
+            f"reward_scale; {env.name} sets reward_scale = {env.reward_scale}"
+        )
+
+
+def plan_unit(
+    env_entry: EnvEntry,
+    env_spec: EnvSpec,
+    algo: AlgoEntry,
+    overrides: dict[str, Any],
+    spec: Spec,
+    where: str,
+    seeds: tuple[int, ...] | None = None,
+) -> UnitPlan:
+    """One unit: ``algo`` with ``overrides`` on ``env_entry``, for ``seeds`` (default: the
+    spec's), its agent built once to check the config and read what the parent needs."""
+    seeds = tuple(spec.seed_list) if seeds is None else seeds
+    try:
+        agent = make_agent(algo.name, env_spec, overrides, spec.budget)
+        steps_per_update = agent.num_envs * agent.rollout_len
+        make_schedule(spec.budget, steps_per_update, spec.eval.checkpoints, algo.display)
+    except (ValueError, UserError) as e:
+        raise UserError(f"{where} on {env_entry.name}: {e}") from None
+    config = config_dict(agent.config)
+    return UnitPlan(
+        key=unit_key(env_entry, algo.name, config, seeds, spec.budget, spec.eval),
+        env=env_entry,
+        algo=algo,
+        overrides=overrides,
+        config=config,
+        seeds=seeds,
+        budget=spec.budget,
+        eval=spec.eval,
+        env_spec=env_spec,
+        steps_per_update=steps_per_update,
+        metric_names=tuple(agent.metric_names),
+    )
+
+
+def check_distinct_keys(units: list[UnitPlan], source: str) -> None:
     keys = [u.key for u in units]
     if len(set(keys)) != len(keys):
         raise UserError(
             f"{source}: two algo entries have the same algorithm and config; remove the duplicate"
         )
-    return units
 
 
 def _check_distinct(names: list[str], table: str, field: str, source: str) -> None:

@@ -34,6 +34,11 @@ def unit_rows(
         "env_spec": env_spec_dict(unit.env_spec),
         "attempts": attempts,
     }
+    # What the unit key holds beyond the config: the env's changed params and the reward scale.
+    if unit.env.params:
+        meta["env_params"] = dict(unit.env.params)
+    if unit.env.reward_scale != 1.0:
+        meta["reward_scale"] = unit.env.reward_scale
     record = UnitRecord(
         key=unit.key,
         env=unit.env.id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -25,12 +25,24 @@ class EvalSpec(_Strict):
 
 
 class EnvEntry(_Strict):
+    """One env of the spec.
+
+    Attributes:
+        kwargs: passed to the env's constructor.
+        params: env parameters (fields of a gymnax-style env's ``EnvParams``) replaced for
+            training and evaluation, derived fields recomputed (``rlcheck.envs.replace_params``).
+        reward_scale: the learner sees reward × this; every stored return stays in the env's
+            own units.
+        randomize: domain randomization, {field of the env's params: [low, high]}, drawn
+            uniformly at every episode start during training (rlcheck/envs/randomize.py).
+    """
+
     id: str = Field(min_length=1)
     label: str | None = None
     kwargs: dict[str, Any] = Field(default_factory=dict)
     solve_threshold: float | None = None
-    # Domain randomization: {field of the env's params: [low, high]}, drawn uniformly at every
-    # episode start during training (rlcheck/envs/randomize.py).
+    params: dict[str, float] = Field(default_factory=dict)
+    reward_scale: float = Field(1.0, gt=0)
     randomize: dict[str, Any] = Field(default_factory=dict)
 
     @property
@@ -49,6 +61,30 @@ class AlgoEntry(_Strict):
         return self.label or self.name
 
 
+class SweepSpec(_Strict):
+    """A hyperparameter sweep (``rlcheck sweep``): what varies, how configurations are chosen,
+    and the fresh seeds the best one is evaluated on (see ``rlcheck.experiment.sweep``).
+
+    Attributes:
+        vary: {name: values}: a Config field, ``env.<parameter>`` or ``env.reward_scale``; the
+            values as text (``A:B:N``, ``A:B:N:log``, ``a,b,c``) or a TOML list.
+        method: grid (every combination), random (``trials`` draws) or tpe (Optuna's TPE,
+            ``trials`` configurations proposed ``batch`` at a time).
+        algos: the labels of the algo entries to sweep; default: every RL algorithm entry.
+        fresh_seeds: seeds the chosen and the default configuration are run on after tuning,
+            disjoint from the tuning seeds; 0: none.
+        sampler_seed: the seed of random search's and TPE's draws.
+    """
+
+    vary: dict[str, Any] = Field(min_length=1)
+    method: Literal["grid", "random", "tpe"] = "grid"
+    trials: int | None = Field(None, ge=1)
+    batch: int = Field(16, ge=1)
+    algos: list[str] | None = None
+    fresh_seeds: int = Field(16, ge=0)
+    sampler_seed: int = 0
+
+
 class Spec(_Strict):
     """A whole experiment: every algo on every env, each with the same seeds and budget.
 
@@ -57,6 +93,7 @@ class Spec(_Strict):
         budget: env steps per seed.
         workers: processes a unit's seeds are split across (default: one per CPU core, or
             one when JAX has a GPU).
+        sweep: a hyperparameter sweep, run by ``rlcheck sweep`` (``rlcheck run`` refuses it).
     """
 
     seeds: int | list[int] = 16
@@ -65,6 +102,7 @@ class Spec(_Strict):
     env: list[EnvEntry] = Field(min_length=1)
     algo: list[AlgoEntry] = Field(min_length=1)
     workers: int | None = Field(None, ge=1)
+    sweep: SweepSpec | None = None
 
     @field_validator("seeds", mode="before")
     @classmethod

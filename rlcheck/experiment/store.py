@@ -8,6 +8,10 @@ Tables:
     arrays    per (unit, seed, name) numpy arrays: every evaluation episode, the internals
               logged per update, the actual env steps at each checkpoint (seed −1: unit-wide).
     failures  every failed attempt at a unit, kept even after a later attempt succeeds.
+    sweeps    one row per hyperparameter sweep: its definition (what varies, how, which seeds).
+    sweep_units  which units a sweep trained and in what role: "tuning" (a configuration on
+              the tuning seeds), "chosen" (the best one on fresh seeds), "default" (the
+              default configuration on the same fresh seeds). A unit may belong to several.
 
 Config fields are read back under today's names: a store written before a field was renamed
 reads as if written after (``rlcheck.glossary.RENAMES``).
@@ -55,6 +59,11 @@ CREATE TABLE IF NOT EXISTS arrays (
 CREATE TABLE IF NOT EXISTS failures (
     id INTEGER PRIMARY KEY AUTOINCREMENT, unit_key TEXT NOT NULL, run_id INTEGER NOT NULL,
     reason TEXT NOT NULL, detail TEXT, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sweeps (
+    id TEXT PRIMARY KEY, definition TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sweep_units (
+    sweep_id TEXT NOT NULL, unit_key TEXT NOT NULL, role TEXT NOT NULL, trial INTEGER NOT NULL,
+    settings TEXT NOT NULL, PRIMARY KEY (sweep_id, unit_key, role));
 """
 
 
@@ -165,34 +174,111 @@ class Store:
             arrays: (seed, name, array) rows; seed −1 for unit-wide arrays.
         """
         with self._transaction() as db:
-            self._delete_unit_rows(db, unit.key)
-            self._insert_unit(db, run_id, unit)
-            db.executemany(
-                "INSERT INTO seeds VALUES (?, ?, ?, ?, ?)", [(unit.key, *row) for row in seeds]
-            )
-            db.executemany(
-                "INSERT INTO scalars VALUES (?, ?, ?, ?, ?)",
-                [(unit.key, s, step, m, v) for s, step, m, v in scalars],
-            )
-            db.executemany(
-                "INSERT INTO arrays VALUES (?, ?, ?, ?)",
-                [(unit.key, s, name, _to_blob(a)) for s, name, a in arrays],
-            )
+            self._write_unit(db, run_id, unit, seeds, scalars, arrays)
+
+    def write_units(
+        self,
+        run_id: int,
+        done: Iterable[tuple[UnitRecord, tuple[Iterable, Iterable, Iterable]]],
+        failed: Iterable[tuple[UnitRecord, str | None]] = (),
+    ) -> None:
+        """Store units trained together (one program of a sweep) in one transaction: each
+        done one with its (seeds, scalars, arrays) rows as :meth:`write_unit` takes them, and
+        each failed one as :meth:`write_failure` does."""
+        with self._transaction() as db:
+            for unit, (seeds, scalars, arrays) in done:
+                self._write_unit(db, run_id, unit, seeds, scalars, arrays)
+            for unit, detail in failed:
+                self._write_failure(db, run_id, unit, detail)
+
+    def _write_unit(
+        self,
+        db: sqlite3.Connection,
+        run_id: int,
+        unit: UnitRecord,
+        seeds: Iterable[tuple[int, str, float, str | None]],
+        scalars: Iterable[tuple[int, int, str, float]],
+        arrays: Iterable[tuple[int, str, np.ndarray]],
+    ) -> None:
+        self._delete_unit_rows(db, unit.key)
+        self._insert_unit(db, run_id, unit)
+        db.executemany(
+            "INSERT INTO seeds VALUES (?, ?, ?, ?, ?)", [(unit.key, *row) for row in seeds]
+        )
+        db.executemany(
+            "INSERT INTO scalars VALUES (?, ?, ?, ?, ?)",
+            [(unit.key, s, step, m, v) for s, step, m, v in scalars],
+        )
+        db.executemany(
+            "INSERT INTO arrays VALUES (?, ?, ?, ?)",
+            [(unit.key, s, name, _to_blob(a)) for s, name, a in arrays],
+        )
 
     def write_failure(self, run_id: int, unit: UnitRecord, detail: str | None) -> None:
         """Record a failed attempt; a unit already stored as done is never overwritten."""
         with self._transaction() as db:
+            self._write_failure(db, run_id, unit, detail)
+
+    def _write_failure(
+        self, db: sqlite3.Connection, run_id: int, unit: UnitRecord, detail: str | None
+    ) -> None:
+        db.execute(
+            "INSERT INTO failures (unit_key, run_id, reason, detail, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (unit.key, run_id, unit.reason, detail, _now()),
+        )
+        done = db.execute(
+            "SELECT 1 FROM units WHERE key = ? AND status = 'done'", (unit.key,)
+        ).fetchone()
+        if not done:
+            self._delete_unit_rows(db, unit.key)
+            self._insert_unit(db, run_id, unit)
+
+    # ---- sweeps ---------------------------------------------------------------------------
+
+    def write_sweep(self, sweep_id: str, definition: dict[str, Any]) -> None:
+        """Record a sweep's definition (the same id always has the same definition)."""
+        with self._transaction() as db:
             db.execute(
-                "INSERT INTO failures (unit_key, run_id, reason, detail, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (unit.key, run_id, unit.reason, detail, _now()),
+                "INSERT OR REPLACE INTO sweeps VALUES (?, ?, ?)",
+                (sweep_id, json.dumps(definition), _now()),
             )
-            done = db.execute(
-                "SELECT 1 FROM units WHERE key = ? AND status = 'done'", (unit.key,)
-            ).fetchone()
-            if not done:
-                self._delete_unit_rows(db, unit.key)
-                self._insert_unit(db, run_id, unit)
+
+    def write_sweep_units(
+        self, sweep_id: str, members: Iterable[tuple[str, str, int, dict[str, Any]]]
+    ) -> None:
+        """Record (unit key, role, trial, settings) rows of a sweep; rows already there stay."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO sweep_units VALUES (?, ?, ?, ?, ?)",
+                [(sweep_id, key, role, trial, json.dumps(v)) for key, role, trial, v in members],
+            )
+
+    def sweeps(self) -> list[dict[str, Any]]:
+        """Every sweep, oldest first: id, definition, and its units as dicts (unit_key, role,
+        trial, settings), in trial order. A store written before sweeps existed has none."""
+        try:
+            rows = self._db.execute(
+                "SELECT id, definition FROM sweeps ORDER BY created_at, rowid"
+            ).fetchall()
+            members = self._db.execute(
+                "SELECT sweep_id, unit_key, role, trial, settings FROM sweep_units "
+                "ORDER BY trial, role, rowid"
+            ).fetchall()
+        except sqlite3.OperationalError:  # opened read-only, from before the tables existed
+            return []
+        return [
+            {
+                "id": sweep_id,
+                "definition": json.loads(definition),
+                "units": [
+                    {"unit_key": key, "role": role, "trial": trial, "settings": json.loads(v)}
+                    for s, key, role, trial, v in members
+                    if s == sweep_id
+                ],
+            }
+            for sweep_id, definition in rows
+        ]
 
     @staticmethod
     def _delete_unit_rows(db: sqlite3.Connection, key: str) -> None:

@@ -29,9 +29,9 @@ from typing import Any
 
 import rlcheck
 from rlcheck.errors import EnvWarning
-from rlcheck.experiment.plan import UnitPlan
+from rlcheck.experiment.plan import UnitGroup, UnitPlan
 from rlcheck.experiment.provenance import usable_cores
-from rlcheck.experiment.train import TaskResult, train_seeds
+from rlcheck.experiment.train import TaskResult, train_rows, train_seeds
 
 # A busy worker whose CPU time has not moved for this long is stalled (see _Watchdog).
 STALL_SECONDS = 90.0
@@ -113,13 +113,19 @@ def _init_worker(messages: Any, cores: Any) -> None:
     configure_jax()
 
 
-def _worker_task(unit: UnitPlan, seeds: list[int]) -> TaskResult:
+def _worker_task(job: UnitPlan | UnitGroup, chunk: list) -> TaskResult:
+    """Train a chunk of a unit's seeds, or of a group's (unit, seed) rows."""
     pid = os.getpid()
     _WORKER_QUEUE.put(("busy", pid, None))
+    key = job.key if isinstance(job, UnitPlan) else job.units[0].key
+
+    def progress(n: int) -> None:
+        _WORKER_QUEUE.put(("progress", pid, (key, n)))
+
     try:
-        return train_seeds(
-            unit, seeds, lambda n: _WORKER_QUEUE.put(("progress", pid, (unit.key, n)))
-        )
+        if isinstance(job, UnitGroup):
+            return train_rows(job, chunk, progress)
+        return train_seeds(job, chunk, progress)
     finally:
         _WORKER_QUEUE.put(("idle", pid, None))
 
@@ -188,14 +194,14 @@ class WorkerPool:
 
     def train(
         self,
-        unit: UnitPlan,
-        chunks: list[list[int]],
+        job: UnitPlan | UnitGroup,
+        chunks: list[list],
         progress: Callable[[str, int], None] | None,
     ) -> list[TaskResult]:
-        """Train each chunk of ``unit``'s seeds on a worker; ``progress(unit_key, n)`` relays
-        the workers' progress."""
+        """Train each chunk of a unit's seeds (or of a group's (unit, seed) rows) on a worker;
+        ``progress(unit_key, n)`` relays the workers' progress."""
         pool = self._ensure_pool()
-        futures = [pool.submit(_worker_task, unit, chunk) for chunk in chunks]
+        futures = [pool.submit(_worker_task, job, chunk) for chunk in chunks]
         try:
             self._wait(futures, progress)
         except Stalled:

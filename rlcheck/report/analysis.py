@@ -11,6 +11,7 @@ import numpy as np
 
 from rlcheck import stats
 from rlcheck.experiment.store import Store
+from rlcheck.report.sensitivity import analyze_sweeps, tuning_only_keys
 from rlcheck.report.verdict import env_verdict
 
 CONFIDENCE = 0.95
@@ -85,12 +86,19 @@ def analyze(
     Returns:
       A dict of lists, dicts, strings, ints, floats and None (never NaN or inf): ``settings``,
       ``envs`` (one entry per env with its algos, comparisons, profile, sample efficiency and
-      verdict), ``failed_units``, ``failed_attempts``, ``cost``, ``provenance`` and ``runs``.
+      verdict), ``failed_units``, ``failed_attempts``, ``cost``, ``provenance``, ``runs`` and,
+      when the directory holds sweeps, ``sweep`` (``rlcheck.report.sensitivity``; a sweep's
+      tuning configurations appear there, not among the envs' algos).
       A metric that cannot be computed from the stored results (one checkpoint, one seed,
       every seed diverged, no threshold…) is None, and the key ``<metric>_reason`` beside it
       says why; it is never an exception.
     """
-    rows = store.units()
+    every_row = store.units()
+    sweeps = store.sweeps()
+    # A sweep's tuning configurations are shown in its sensitivity section; the per-algorithm
+    # sections and the verdict rest on the units evaluated on their own seeds.
+    tuning = tuning_only_keys(sweeps)
+    rows = [r for r in every_row if r["key"] not in tuning]
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(row["env_label"], []).append(row)
@@ -106,6 +114,13 @@ def analyze(
         "diverged_treatment": DIVERGED_TREATMENT,
     }
     envs = [_analyze_env(store, label, units, settings) for label, units in groups.items()]
+    sweep = analyze_sweeps(
+        store, sweeps, {r["key"]: r for r in every_row}, {e["env"]: e for e in envs}, reps, seed
+    )
+    tuning_cost = {
+        "env_steps": sum(s["cost"]["env_steps"] for s in sweep),
+        "wall_s": sum(s["cost"]["wall_s"] for s in sweep),
+    }
     failed = [
         {
             "env": r["env_label"],
@@ -115,7 +130,7 @@ def analyze(
             "reason": r["reason"] or "unknown",
             "attempts": (r["meta"] or {}).get("attempts"),
         }
-        for r in rows
+        for r in every_row
         if r["status"] != "done"
     ]
     attempts = [
@@ -131,11 +146,13 @@ def analyze(
             "failed_units": failed,
             "failed_attempts": attempts,
             "cost": {
-                "env_steps": sum(e["cost"]["env_steps"] for e in envs),
-                "wall_s": sum(e["cost"]["wall_s"] for e in envs),
+                "env_steps": sum(e["cost"]["env_steps"] for e in envs) + tuning_cost["env_steps"],
+                "wall_s": sum(e["cost"]["wall_s"] for e in envs) + tuning_cost["wall_s"],
+                "tuning": tuning_cost,
             },
-            "provenance": _provenance(rows),
+            "provenance": _provenance(every_row),
             "runs": store.runs(),
+            **({"sweep": sweep} if sweep else {}),
         }
     )
 

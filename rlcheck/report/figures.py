@@ -381,3 +381,129 @@ def _has_label(ax: Any, name: str) -> bool:
 
 def _steps_formatter() -> FuncFormatter:
     return FuncFormatter(lambda x, _: fmt_steps(x))
+
+
+# ---- sweeps ---------------------------------------------------------------------------------
+
+
+def sweep_figures(sweep: dict[str, Any], level: str) -> dict[str, Any]:
+    """The figures of one sweep (``analyze(store)["sweep"][i]``): final return against each
+    swept parameter, and the heatmap of the first two on a grid.
+
+    Returns:
+      {"parameters": {name: Png or None}, "heatmap": Png or None}.
+    """
+    return {
+        "parameters": {p["name"]: _sensitivity(sweep, p, level) for p in sweep["parameters"]},
+        "heatmap": _heatmap(sweep),
+    }
+
+
+def _sensitivity(sweep: dict[str, Any], parameter: dict[str, Any], level: str) -> Png | None:
+    """Every configuration's IQM with its CI at its value of one parameter (small points), the
+    IQM of all seeds at each value pooled (line, diamonds), the default value and the env's
+    solve threshold and random bound."""
+    per = sweep["per_parameter"][parameter["name"]]
+    points = [p for p in per["points"] if p["iqm"] is not None]
+    if not points:
+        return None
+    numeric = parameter["numeric"]
+    order = {repr(v): i for i, v in enumerate(parameter["values"])}
+
+    def position(value: Any) -> float:
+        return float(value) if numeric else float(order.get(repr(value), len(order)))
+
+    rng = np.random.default_rng(0)
+    with _figure() as (fig, ax):
+        if per["log_axis"]:
+            ax.set_xscale("log")
+        xs = np.array([position(p["value"]) for p in points])
+        # Configurations sharing a value are spread a little, so that each stays visible.
+        spread = rng.uniform(-1, 1, len(xs)) * (0.04 if per["log_axis"] else 0.0)
+        if per["log_axis"]:
+            xs = xs * np.power(10.0, spread)
+        elif not numeric:
+            xs = xs + rng.uniform(-0.12, 0.12, len(xs))
+        for x, p in zip(xs, points, strict=True):
+            iqm = p["iqm"]
+            ax.errorbar(
+                x,
+                iqm["point"],
+                yerr=[[iqm["point"] - iqm["low"]], [iqm["high"] - iqm["point"]]],
+                fmt="o",
+                color="#1f77b4",
+                alpha=0.45,
+                markersize=3,
+                capsize=2,
+                linewidth=0.8,
+            )
+        marginal = [m for m in per["marginal"] if m["iqm"] is not None]
+        if marginal:
+            mx = np.array([position(m["value"]) for m in marginal])
+            my = np.array([m["iqm"]["point"] for m in marginal])
+            low = my - np.array([m["iqm"]["low"] for m in marginal])
+            high = np.array([m["iqm"]["high"] for m in marginal]) - my
+            ax.errorbar(
+                mx,
+                my,
+                yerr=[low, high],
+                fmt="D-" if numeric else "D",
+                color="black",
+                markersize=4,
+                capsize=3,
+                linewidth=1.2,
+                label=f"IQM of every seed at the value, {level} CI",
+            )
+        default = parameter.get("default")
+        if numeric and isinstance(default, int | float) and not isinstance(default, bool):
+            ax.axvline(float(default), color="#2ca02c", linestyle=":", label="default")
+        bound = (sweep.get("fraction_beats_random") or {}).get("bound")
+        threshold = (sweep.get("fraction_solved") or {}).get("threshold")
+        _threshold(ax, threshold, "solve threshold")
+        if bound is not None:
+            ax.axhline(bound, color="#d62728", linestyle=":", linewidth=0.9, label="random bound")
+        if not numeric:
+            ax.set_xticks(range(len(order)), [_tick(str(v)) for v in parameter["values"]])
+        ax.set_xlabel(_text(parameter["name"]) + (" (log scale)" if per["log_axis"] else ""))
+        ax.set_ylabel(f"final return IQM ({level} CI)")
+        ax.set_title(_text(f"{sweep['name']}: {parameter['name']}"))
+        _legend(ax)
+        return _png(fig)
+
+
+def _heatmap(sweep: dict[str, Any]) -> Png | None:
+    """Pooled IQM final return over a grid of two parameters."""
+    heat = sweep.get("heatmap")
+    if heat is None:
+        return None
+    values = np.array([[np.nan if v is None else v for v in row] for row in heat["iqm"]])
+    nx, ny = len(heat["x_values"]), len(heat["y_values"])
+    with _figure((1.8 + 0.75 * nx, 1.4 + 0.5 * ny)) as (fig, ax):
+        image = ax.imshow(values, cmap="viridis", origin="lower", aspect="auto")
+        finite = values[np.isfinite(values)]
+        middle = float(np.mean([finite.min(), finite.max()])) if finite.size else 0.0
+        for i in range(ny):
+            for j in range(nx):
+                if np.isfinite(values[i, j]):
+                    ax.text(
+                        j,
+                        i,
+                        fmt(values[i, j]),
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="black" if values[i, j] > middle else "white",
+                    )
+        ax.set_xticks(range(nx), [_tick(_short(v)) for v in heat["x_values"]], rotation=30)
+        ax.set_yticks(range(ny), [_tick(_short(v)) for v in heat["y_values"]])
+        ax.set_xlabel(_text(heat["x"]))
+        ax.set_ylabel(_text(heat["y"]))
+        pooled = f" (pooled over {', '.join(heat['pooled_over'])})" if heat["pooled_over"] else ""
+        ax.set_title(_text(f"{sweep['name']}: IQM final return{pooled}"))
+        ax.spines[:].set_visible(False)
+        fig.colorbar(image, ax=ax, shrink=0.8)
+        return _png(fig)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -9,7 +9,7 @@ from typing import Any
 
 from rlcheck.experiment.store import Store
 from rlcheck.report.analysis import analyze
-from rlcheck.report.figures import Png, algo_colors, env_figures
+from rlcheck.report.figures import Png, algo_colors, env_figures, sweep_figures
 from rlcheck.report.format import (
     NA,
     Footnotes,
@@ -32,6 +32,7 @@ SECTIONS = {
     "performance-profiles": "Performance profiles",
     "improvement": "Probability of improvement",
     "sample-efficiency": "Sample efficiency",
+    "sensitivity": "Sensitivity",
     "reliability": "Reliability",
     "cost": "Cost",
     "provenance": "Provenance",
@@ -162,6 +163,7 @@ def render_html(analysis: dict[str, Any]) -> str:
             _efficiency_note(settings),
             _efficiency_table,
         ),
+        _sensitivity_section(analysis),
         _reliability_section(analysis),
         _cost_section(analysis),
         _provenance_section(analysis),
@@ -269,7 +271,15 @@ def _verdict_section(analysis: dict[str, Any]) -> Markup:
                 Markup("</div>"),
             )
         )
-    if not analysis["envs"]:
+    if not analysis["envs"] and analysis.get("sweep"):
+        blocks.append(
+            _tag(
+                "p",
+                "Every unit stored here is a sweep's tuning configuration (see Sensitivity); "
+                "no unit ran on seeds of its own (fresh_seeds = 0), so there is no verdict.",
+            )
+        )
+    elif not analysis["envs"]:
         blocks.append(_tag("p", "No unit is stored in this directory."))
     failed = analysis["failed_units"]
     if failed:
@@ -504,6 +514,158 @@ def _efficiency_table(env: dict[str, Any], settings: dict[str, Any]) -> Markup:
     )
 
 
+def _sensitivity_section(analysis: dict[str, Any]) -> Markup:
+    """Per sweep: what tuning is worth on fresh seeds, the share of the swept space that solves
+    the env or beats random, the final return against each swept value, the heatmap of a grid
+    of two, and every configuration."""
+    sweeps = analysis.get("sweep") or []
+    if not sweeps:
+        note = "No sweep in this directory: rlcheck sweep varies hyperparameters, env parameters "
+        note += "or the reward scale and shows here how much the result moves."
+        return _section("sensitivity", _tag("p", note, cls="note"))
+    settings = analysis["settings"]
+    level = _level(settings)
+    blocks: list[Any] = [
+        _tag(
+            "p",
+            "Each configuration of a sweep trains on the tuning seeds; its score is the IQM of "
+            f"their final returns ({level} stratified-bootstrap CI; a seed that diverged ranks "
+            "below all in the objective that chooses the best configuration, and is left out "
+            "of the IQM shown). Tuning is not evaluation: the chosen (best) configuration and "
+            "the default one are then run on fresh seeds, disjoint from the tuning seeds, and "
+            "only those runs enter the other sections and the verdict. Gap: IQM of the chosen "
+            "minus IQM of the default on the fresh seeds, with a bootstrap CI (each resampled "
+            f"apart). Shares of the swept space: configurations whose score reaches the solve "
+            f"threshold or exceeds the random bound, with {level} Wilson intervals (a grid is "
+            "its own population; random draws are a sample of the space; TPE's are neither). "
+            "Figures: every configuration a small point with its CI; black: the IQM of every "
+            "seed of every configuration at that value; dotted green: the default value.",
+            cls="note",
+        )
+    ]
+    for sweep in sweeps:
+        figures = sweep_figures(sweep, level)
+        notes = Footnotes()
+
+        def cell(value: Any, reason_of: dict[str, Any], key: str, notes: Footnotes = notes) -> str:
+            if value is None:
+                return notes.na(reason_of[f"{key}_reason"])
+            return fmt_interval(value)
+
+        chosen = sweep["chosen"]
+        rows: list[list[Any]] = []
+        if chosen is None:
+            rows.append(["chosen configuration", notes.na(sweep["chosen_reason"]), None])
+        else:
+            rows += [
+                ["chosen configuration", _values_text(chosen["values"]), None],
+                [
+                    "tuning score of the chosen (tuning seeds)",
+                    cell(chosen["tuning"], chosen, "tuning"),
+                    chosen["tuning"]["n"] if chosen["tuning"] else None,
+                ],
+                [
+                    "chosen, fresh seeds",
+                    cell(chosen["fresh"], chosen, "fresh"),
+                    chosen["fresh"]["n"] if chosen["fresh"] else None,
+                ],
+            ]
+        default = sweep["default"]
+        rows.append(
+            [
+                "default, fresh seeds",
+                cell(default["fresh"], default, "fresh"),
+                default["fresh"]["n"] if default["fresh"] else None,
+            ]
+        )
+        gap = sweep["gap"]
+        rows.append(["gap: chosen − default (fresh seeds)", cell(gap, sweep, "gap"), None])
+        for key, what in (
+            ("fraction_solved", "share of the swept space that solves the env"),
+            ("fraction_beats_random", "share of the swept space that beats random"),
+        ):
+            share = sweep[key]
+            value = (
+                notes.na(sweep[f"{key}_reason"])
+                if share is None
+                else f"{share['count']}/{share['n']} = {fmt_rate(share)}"
+            )
+            rows.append([what, value, share["n"] if share else None])
+        method = sweep["method"]
+        seeds = (
+            f"{len(sweep['tuning_seeds'])} tuning seeds, {len(sweep['fresh_seeds'])} fresh "
+            f"seeds ({_seed_range(sweep['fresh_seeds'])})"
+        )
+        cost = sweep["cost"]
+        meta = (
+            f"{method}: {sweep['configs_done']} of {cost['configs']} configurations done, "
+            f"{seeds}; tuning took {fmt_count(cost['env_steps'])} env steps and "
+            f"{fmt_seconds(cost['wall_s'])} in {cost['programs']} compiled program(s)."
+        )
+        images = [png for png in figures["parameters"].values() if png is not None]
+        if figures["heatmap"] is not None:
+            images.append(figures["heatmap"])
+        blocks += [
+            _tag("h3", sweep["name"]),
+            _tag("p", meta, cls="note"),
+            _table(["", f"IQM final return [{level} CI]", "n"], rows),
+            _footnotes(notes),
+        ]
+        if sweep["heatmap"] is None:
+            blocks.append(_tag("p", f"Heatmap: {NA}: {sweep['heatmap_reason']}.", cls="note"))
+        if images:
+            blocks.append(
+                Markup(
+                    '<div class="grid">'
+                    + "".join(
+                        f'<figure><img src="{png.uri}" width="{png.width}" '
+                        f'height="{png.height}" alt="{_e("sensitivity of " + sweep["name"])}">'
+                        "</figure>"
+                        for png in images
+                    )
+                    + "</div>"
+                )
+            )
+        blocks.append(_configs_table(sweep, level))
+    return _section("sensitivity", *blocks)
+
+
+def _values_text(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k} = {fmt(v) if isinstance(v, float) else v}" for k, v in values.items())
+
+
+def _seed_range(seeds: list[int]) -> str:
+    if not seeds:
+        return "none"
+    return f"{seeds[0]}–{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
+
+
+def _configs_table(sweep: dict[str, Any], level: str) -> Markup:
+    """Every configuration, best first (in a collapsed block)."""
+    notes = Footnotes()
+    names = [p["name"] for p in sweep["parameters"]]
+    configs = sorted(
+        sweep["configs"],
+        key=lambda c: (c["objective"] is None, -(c["objective"] or 0.0)),
+    )
+    rows = []
+    for c in configs:
+        iqm = fmt_interval(c["iqm"]) if c["iqm"] else notes.na(c["iqm_reason"])
+        values = [
+            fmt(v) if isinstance(v, float) else str(v) for v in (c["values"].get(n) for n in names)
+        ]
+        rows.append([*values, iqm, c.get("usable_seeds"), fmt(c["objective"]), c["unit_key"]])
+    table = _table([*names, f"IQM [{level} CI]", "n", "objective", "unit"], rows, left=0)
+    return _join(
+        Markup("<details><summary>"),
+        f"All {len(configs)} configurations, best first",
+        Markup("</summary>"),
+        table,
+        _footnotes(notes),
+        Markup("</details>"),
+    )
+
+
 _RELIABILITY = [
     (
         "dispersion_across_time",
@@ -590,6 +752,23 @@ def _cost_section(analysis: dict[str, Any]) -> Markup:
                     c["driver"],
                 ]
             )
+    for sweep in analysis.get("sweep") or []:
+        c = sweep["cost"]
+        rows.append(
+            [
+                sweep["env"],
+                f"{sweep['algo_label']} tuning ({c['configs']} configurations)",
+                len(sweep["tuning_seeds"]),
+                fmt_count(sweep["budget"]),
+                fmt_count(c["env_steps"]),
+                None,
+                fmt_seconds(c["wall_s"]),
+                None,
+                None,
+                None,
+                f"{c['programs']} program(s)",
+            ]
+        )
     total = analysis["cost"]
     note = (
         f"Total: {fmt_count(total['env_steps'])} env steps, {fmt_seconds(total['wall_s'])} wall "

@@ -81,9 +81,80 @@ def print_summary(source: Store | dict[str, Any], console: Console | None = None
             )
         if thresholds:
             out.print(f"[dim]{escape(env['env'])}: {'; '.join(thresholds)}[/dim]")
+    for sweep in analysis.get("sweep") or []:
+        _sweep_table(sweep, level, out)
     for env in analysis["envs"]:
         out.print(f"[bold]verdict[/bold] {escape(env['verdict']['short'])}")
     return analysis
+
+
+# The terminal lists this many configurations of a sweep, best first; the report lists all.
+SWEEP_ROWS = 10
+
+
+def _sweep_table(sweep: dict[str, Any], level: str, out: Console) -> None:
+    """A sweep's best configurations, then what tuning is worth on fresh seeds and the share of
+    the swept space that solves the env or beats random."""
+    names = [p["name"] for p in sweep["parameters"]]
+    cost = sweep["cost"]
+    out.print(
+        f"[bold]Sweep: {escape(sweep['name'])}[/bold] ({sweep['method']}, "
+        f"{sweep['configs_done']}/{cost['configs']} configurations × "
+        f"{len(sweep['tuning_seeds'])} tuning seeds, {cost['programs']} program(s)); best "
+        "first, IQM of the tuning seeds' final returns"
+    )
+    table = Table()
+    for column in (*names, f"IQM [{level} CI]", "n"):
+        table.add_column(escape(column), justify="right")
+    notes = Footnotes()
+    ranked = sorted(
+        (c for c in sweep["configs"] if c["objective"] is not None),
+        key=lambda c: -c["objective"],
+    )
+    for c in ranked[:SWEEP_ROWS]:
+        values = [_value(c["values"].get(n)) for n in names]
+        iqm = fmt_interval(c["iqm"]) if c["iqm"] else notes.na(c["iqm_reason"])
+        table.add_row(*(escape(v) for v in values), escape(iqm), str(c["usable_seeds"]))
+    out.print(table)
+    if len(ranked) > SWEEP_ROWS:
+        out.print(f"[dim]… {len(ranked) - SWEEP_ROWS} more configurations in the report[/dim]")
+    chosen, default, gap = sweep["chosen"], sweep["default"], sweep["gap"]
+    lines = []
+    if chosen is None:
+        lines.append(f"chosen: {notes.na(sweep['chosen_reason'])}")
+    else:
+        text = ", ".join(f"{k}={_value(v)}" for k, v in chosen["values"].items())
+        tuning = _interval(chosen["tuning"], chosen.get("tuning_reason"), notes)
+        fresh = _interval(chosen["fresh"], chosen.get("fresh_reason"), notes)
+        lines.append(f"chosen [{text}]: tuning seeds {tuning}; fresh seeds {fresh}")
+    lines.append(
+        f"default: fresh seeds {_interval(default['fresh'], default.get('fresh_reason'), notes)}"
+    )
+    lines.append(
+        f"gap chosen − default (fresh seeds): {_interval(gap, sweep.get('gap_reason'), notes)}"
+    )
+    for key, what in (("fraction_solved", "solves"), ("fraction_beats_random", "beats random")):
+        share = sweep[key]
+        value = (
+            notes.na(sweep[f"{key}_reason"])
+            if share is None
+            else f"{share['count']}/{share['n']} = {fmt_rate(share)}"
+        )
+        lines.append(f"share of the swept space that {what}: {value}")
+    for line in lines:
+        out.print(f"  {escape(line)}")
+    for line in notes.lines():
+        out.print(f"[dim]{escape(line)}[/dim]")
+
+
+def _value(value: Any) -> str:
+    return fmt(value) if isinstance(value, float) else str(value)
+
+
+def _interval(estimate: dict[str, Any] | None, reason: str | None, notes: Footnotes) -> str:
+    if estimate is None:
+        return notes.na(reason or "")
+    return fmt_interval(estimate)
 
 
 def _rate(failure: dict[str, Any], criterion: str, notes: Footnotes) -> str:

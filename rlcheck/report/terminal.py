@@ -45,6 +45,17 @@ class RichProgress:
         name = escape(f"{unit.algo.display} on {unit.env.name}")
         self._current = self._progress.add_task(f"  {name}", total=total)
 
+    def start_group(self, units: Any, total: int) -> None:
+        """Units trained together in one program (a sweep's configurations)."""
+        first = units[0]
+        name = escape(f"{first.algo.name} on {first.env.name}: {len(units)} configurations")
+        self._current = self._progress.add_task(f"  {name}", total=total)
+
+    def expect(self, more: int) -> None:
+        """``more`` units than announced (a sweep plans its units as it goes)."""
+        task = next(t for t in self._progress.tasks if t.id == self._units)
+        self._progress.update(self._units, total=(task.total or 0) + more)
+
     def advance(self, unit_key: str, n: int = 1) -> None:
         if self._current is not None:
             self._progress.advance(self._current, n)
@@ -141,6 +152,13 @@ def fields_table(algorithms: dict[str, Any]) -> None:
         static = ", ".join(u.algorithm for u in where if not u.traced) or "—"
         table.add_row(name, term.unit, escape(term.meaning), traced, static)
     console.print(table)
+    console.print(
+        "rlcheck sweep: on JAX-native envs, the traced fields of an RL algorithm, env "
+        "parameters (env.NAME) and the reward scale (env.reward_scale) vary inside one "
+        "vmapped program, configurations × seeds; a static field makes one program per value. "
+        "On Gymnasium envs, and for baselines, each configuration runs as a unit of its own.",
+        markup=False,
+    )
     legend = Table(title="Units")
     for column in ("unit", "what it counts"):
         legend.add_column(column)

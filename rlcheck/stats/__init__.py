@@ -5,6 +5,7 @@ from rlcheck.stats.bootstrap import Estimate, interval_estimates
 from rlcheck.stats.compare import (
     compare_algorithms,
     holm_bonferroni,
+    iqm_difference_interval,
     mann_whitney,
     mean_difference_interval,
     welch_test,
@@ -48,6 +49,7 @@ __all__ = [
     "holm_bonferroni",
     "interval_estimates",
     "iqm",
+    "iqm_difference_interval",
     "long_term_risk",
     "mann_whitney",
     "mean",

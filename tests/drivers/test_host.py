@@ -97,3 +97,34 @@ def test_update_writes_the_states_in_place():
     assert len(seen) == d.schedule.num_updates > 100
     assert all(x.is_deleted() for leaves in seen for x in leaves)
     assert np.isfinite(results["final_returns"]).all()
+
+
+def _rewards_seen(driver, seeds):
+    """Runs ``driver`` and returns the rewards of every trajectory its update was given."""
+    seen = []
+    compile_all = driver._compile
+
+    def compile_and_watch(states, obs, keys):
+        compile_all(states, obs, keys)
+        update = driver._update
+
+        def watched(states, traj, keys):
+            seen.append(np.asarray(traj.reward))
+            return update(states, traj, keys)
+
+        driver._update = watched
+
+    driver._compile = compile_and_watch
+    results, _ = driver.run(seeds)
+    return results, np.stack(seen)
+
+
+def test_reward_scale_changes_what_the_learner_sees_not_the_returns_recorded():
+    plain, rewards = _rewards_seen(_driver("random", "gymnasium:CartPole-v1", 1024), [0])
+    d = _driver("random", "gymnasium:CartPole-v1", 1024)
+    d.reward_scale = 100.0
+    scaled, scaled_rewards = _rewards_seen(d, [0])
+    # CartPole pays 1 per step: the update sees 100s, the recorded returns stay in env units.
+    assert (rewards == 1.0).all() and (scaled_rewards == 100.0).all()
+    for key in ("eval_returns", "final_returns", "train_return_sum", "train_episodes"):
+        np.testing.assert_array_equal(scaled[key], plain[key], err_msg=key)

@@ -9,6 +9,7 @@ import scipy.stats
 from rlcheck.stats import (
     compare_algorithms,
     holm_bonferroni,
+    iqm_difference_interval,
     mann_whitney,
     mean_difference_interval,
     welch_test,
@@ -66,6 +67,27 @@ def test_mean_difference_interval_has_the_bootstrap_width(halfcheetah):
     sd = np.sqrt(sac.var() / sac.size + td3.var() / td3.size)
     assert estimate.high - estimate.low == pytest.approx(2 * 1.959964 * sd, rel=0.05)
     assert estimate.low < estimate.point < estimate.high
+
+
+def test_iqm_difference_interval_matches_resampling_by_hand():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(10, 3, 12), rng.normal(8, 2, 9)
+    estimate = iqm_difference_interval(a, b, reps=4000, seed=3)
+    assert estimate.point == pytest.approx(
+        scipy.stats.trim_mean(a, 0.25) - scipy.stats.trim_mean(b, 0.25)
+    )
+    # The same statistic on explicit resamples (each sample apart, percentile interval).
+    draws = np.random.default_rng(7)
+    by_hand = [
+        scipy.stats.trim_mean(draws.choice(a, a.size), 0.25)
+        - scipy.stats.trim_mean(draws.choice(b, b.size), 0.25)
+        for _ in range(4000)
+    ]
+    low, high = np.percentile(by_hand, [2.5, 97.5])
+    assert estimate.low == pytest.approx(low, abs=0.25)
+    assert estimate.high == pytest.approx(high, abs=0.25)
+    with pytest.raises(ValueError, match="at least 2 finite scores"):
+        iqm_difference_interval(a, b[:1])
 
 
 def test_holm_by_hand():

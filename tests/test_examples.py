@@ -1,0 +1,36 @@
+"""Every shipped example spec parses and plans (each configuration of a sweep included),
+without training."""
+
+from pathlib import Path
+
+import pytest
+
+from rlcheck.experiment.plan import plan_units
+from rlcheck.experiment.spec import load_spec
+from rlcheck.experiment.sweep import grid, plan_sweeps
+
+EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("*.toml"))
+
+
+def test_the_examples_are_there():
+    names = {p.name for p in EXAMPLES}
+    assert {"ppo-lr-entropy-cartpole.toml", "reward-scale-pendulum.toml"} <= names
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_an_example_spec_plans(path):
+    spec = load_spec(path)
+    if spec.sweep is None:
+        assert plan_units(spec, str(path))
+        return
+    plan = plan_sweeps(spec, str(path))
+    for sweep in plan.sweeps:
+        configs = grid(sweep.parameters)
+        assert len(configs) > 1
+        assert not set(sweep.fresh_seeds) & set(sweep.tuning_seeds)
+    if path.name == "reward-scale-pendulum.toml":
+        assert [s.algo.display for s in plan.sweeps] == ["ppo", "ppo-raw", "sac"]
+        assert [u.algo.name for u in plan.units] == ["random"]
+    if path.name == "ppo-lr-entropy-cartpole.toml":
+        (sweep,) = plan.sweeps
+        assert len(grid(sweep.parameters)) == 32
