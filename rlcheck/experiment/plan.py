@@ -41,6 +41,9 @@ class UnitPlan:
     # build their own: an agent does not cross processes).
     steps_per_update: int  # env steps per seed between two updates (num_envs × rollout)
     metric_names: tuple[str, ...]  # the internals it logs per update
+    # Packages that register the env's Gymnasium id when imported (the spec's `import`); a
+    # worker imports them before it makes the env.
+    env_packages: tuple[str, ...] = ()
 
     @property
     def eval_plan(self) -> EvalPlan:
@@ -128,6 +131,7 @@ def plan_units(spec: Spec, source: str) -> list[UnitPlan]:
     """Resolve every env and algo entry of ``spec``; each problem is a one-line UserError."""
     _check_distinct([e.name for e in spec.env], "env", "label", source)
     _check_distinct([a.display for a in spec.algo], "algo", "label", source)
+    envs.import_packages(spec.import_, f"{source}: import")
     resolved_envs = []
     for i, entry in enumerate(spec.env):
         try:
@@ -181,6 +185,7 @@ def plan_units(spec: Spec, source: str) -> list[UnitPlan]:
                     env_spec=env_spec,
                     steps_per_update=steps_per_update,
                     metric_names=tuple(agent.metric_names),
+                    env_packages=tuple(spec.import_),
                 )
             )
     keys = [u.key for u in units]

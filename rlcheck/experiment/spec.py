@@ -46,6 +46,14 @@ class AlgoEntry(_Strict):
         return self.label or self.name
 
 
+class LoggingSpec(_Strict):
+    """What a run writes besides the results store."""
+
+    # Each seed's curves and internals as TensorBoard scalars in DIR/tensorboard, one run per
+    # seed (needs the extra rlcheck[tensorboard]).
+    tensorboard: bool = False
+
+
 class Spec(_Strict):
     """A whole experiment: every algo on every env, each with the same seeds and budget.
 
@@ -54,6 +62,9 @@ class Spec(_Strict):
         budget: env steps per seed.
         workers: processes a unit's seeds are split across (default: one per CPU core, or
             one when JAX has a GPU).
+        import_: (``import`` in TOML) packages to import before making the envs, for those
+            that register Gymnasium ids when imported (``minigrid``, ``ale_py``).
+        logging: extra outputs (TensorBoard).
     """
 
     seeds: int | list[int] = 16
@@ -62,6 +73,8 @@ class Spec(_Strict):
     env: list[EnvEntry] = Field(min_length=1)
     algo: list[AlgoEntry] = Field(min_length=1)
     workers: int | None = Field(None, ge=1)
+    import_: list[str] = Field(default_factory=list, alias="import")
+    logging: LoggingSpec = Field(default_factory=LoggingSpec)
 
     @field_validator("seeds", mode="before")
     @classmethod

@@ -53,6 +53,7 @@ def make_driver(unit: UnitPlan, progress: Callable[[int], None] | None = None) -
     from rlcheck.drivers.host import HostDriver
     from rlcheck.registry import make_agent
 
+    envs.import_packages(unit.env_packages, "import")
     env = envs.make(unit.env.id, **unit.env.kwargs)
     agent = make_agent(unit.algo.name, env.spec, unit.overrides, unit.budget)
     schedule = unit.schedule
