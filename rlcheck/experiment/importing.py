@@ -116,7 +116,8 @@ def import_runs(
             "import": [str(p) for p in paths],
             "options": {**options.__dict__, "budget": budget, "checkpoints": checkpoints},
         }
-        run_id = store.start_run(recorded, provenance())
+        importer = provenance()
+        run_id = store.start_run(recorded, importer)
         results = []
         for (algo, env), by_seed in units.items():
             seeds = dict(sorted(by_seed.items()))
@@ -126,6 +127,7 @@ def import_runs(
             stored = key not in done
             if stored:
                 record, rows = _unit(key, algo, env, seeds, unit_budget, checkpoints, hashes)
+                record.provenance = {"imported": True, "importer": importer}
                 store.write_unit(run_id, record, *rows)
             results.append(Imported(key, algo, env, len(seeds), unit_budget, first.format, stored))
         store.finish_run(run_id, "done")
@@ -267,7 +269,6 @@ def _unit(
         status="done",
         env_steps=round(sum(ends) / len(ends)) if ends else None,
         meta=meta,
-        provenance={"imported": True, "importer": provenance()},
     )
     return record, (seed_rows, scalars, arrays)
 
