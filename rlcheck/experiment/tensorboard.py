@@ -57,23 +57,29 @@ def read_scalars(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         (one line naming the file).
     """
     try:
-        from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+        from tensorboard.backend.event_processing.event_file_loader import (
+            LegacyEventFileLoader,
+        )
         from tensorboard.util import tensor_util
     except ImportError:
         raise UserError(f"{path}: reading TensorBoard files needs tensorboard: {INSTALL}") from None
     steps: dict[str, list[int]] = {}
     values: dict[str, list[float]] = {}
     with _watch_data_loss() as loss:
-        # EventFileLoader migrates old simple_value summaries (torch's and tensorboardX's
-        # SummaryWriter) into the scalars plugin's tensors, so one branch reads both.
-        for event in EventFileLoader(str(path)).Load():
+        # The legacy loader leaves events as written: torch's and tensorboardX's SummaryWriter
+        # write simple_value, tf.summary a scalars-plugin tensor. (EventFileLoader would turn
+        # every simple_value into a tensor first: half the time of reading a CleanRL file.)
+        for event in LegacyEventFileLoader(str(path)).Load():
             for value in event.summary.value:
-                if value.metadata.plugin_data.plugin_name != "scalars":
+                kind = value.WhichOneof("value")
+                if kind == "simple_value":
+                    number = value.simple_value
+                elif kind == "tensor" and value.metadata.plugin_data.plugin_name == "scalars":
+                    number = float(tensor_util.make_ndarray(value.tensor))
+                else:
                     continue
                 steps.setdefault(value.tag, []).append(event.step)
-                values.setdefault(value.tag, []).append(
-                    float(tensor_util.make_ndarray(value.tensor))
-                )
+                values.setdefault(value.tag, []).append(number)
     if loss.problem is not None:
         raise UserError(f"{path}: not a complete TensorBoard event file ({loss.problem})")
     return {

@@ -213,3 +213,19 @@ def test_a_run_without_a_seed_asks_for_one(tmp_path):
     )
     (run,) = read_sources([lone], Options(algo="ppo", seed_from=r"(\d)\.monitor"))
     assert (run.algo, run.env, run.seed) == ("ppo", "CartPole-v1", 0)
+
+
+def test_tensor_scalars_as_tf_summary_writes_them(tmp_path):
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.plugins.scalar.summary_v2 import scalar_pb
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    run = tmp_path / "HalfCheetah-v5__td3__4__1700000000"
+    writer = EventFileWriter(str(run))
+    for i in range(5):
+        writer.add_event(Event(step=10 * i, summary=scalar_pb("charts/episodic_return", i / 3)))
+    writer.close()
+    (read,) = read_sources([run], Options())
+    assert (read.algo, read.env, read.seed) == ("td3", "HalfCheetah-v5", 4)
+    np.testing.assert_array_equal(read.steps, 10 * np.arange(5))
+    np.testing.assert_allclose(read.returns, np.arange(5) / 3, rtol=1e-7)
