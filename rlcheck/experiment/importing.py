@@ -26,7 +26,9 @@ ALIGNMENT = (
     "each seed's value at a checkpoint is the mean of the values it logged after the previous "
     "checkpoint and up to this one (for per-episode returns: the episodes that ended there, "
     "as rlcheck's own train_return); where it logged none, its last value logged before; "
-    "before its first value, none. Final return: the value at the last checkpoint, or the "
+    "before its first value, none. The checkpoints are evenly spaced up to the budget from the "
+    "first step by which every seed has logged a value (or budget / checkpoints, if later). "
+    "Final return: the value at the last checkpoint, or the "
     "mean over the episodes of the last evaluation when the run logged evaluations."
 )
 FORMATS = {
@@ -182,8 +184,12 @@ def _budget(seeds: dict[int, Run], budget: int | None) -> int:
     return max(ends, default=0)
 
 
-def _grid(seeds: dict[int, Run], budget: int, checkpoints: int) -> tuple[np.ndarray, np.ndarray]:
-    """(checkpoint steps as stored, the same steps in each run's own units)."""
+def _grid(
+    seeds: dict[int, Run], budget: int, checkpoints: int, evaluated: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(checkpoint steps as stored, the same steps in each run's own units): evenly spaced up
+    to the budget, from budget / checkpoints or, if later, the first step by which every seed
+    has logged the curve's metric (so that every seed has a value at every checkpoint)."""
     first = next(iter(seeds.values()))
     if not first.env_steps:
         counted = max(len(r.steps) for r in seeds.values())
@@ -193,7 +199,10 @@ def _grid(seeds: dict[int, Run], budget: int, checkpoints: int) -> tuple[np.ndar
         return own, own
     if budget <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    grid = np.unique(np.round(np.linspace(budget / checkpoints, budget, checkpoints)))
+    logged = [r.eval_steps if evaluated else r.steps for r in seeds.values()]
+    firsts = [int(steps[0]) for steps in logged if steps is not None and len(steps)]
+    start = min(max([budget / checkpoints, *firsts]), budget)
+    grid = np.unique(np.round(np.linspace(start, budget, checkpoints)))
     grid = grid[grid > 0].astype(np.int64)
     return grid, grid
 
@@ -209,9 +218,9 @@ def _unit(
 ) -> tuple[UnitRecord, tuple[list, list, list]]:
     """The record and the seed, scalar and array rows of one imported unit."""
     first = next(iter(seeds.values()))
-    grid, own = _grid(seeds, budget, checkpoints)
-    has_curves = len(grid) > 0 and any(len(r.steps) for r in seeds.values())
     evaluated = all(r.eval_episodes is not None for r in seeds.values())
+    grid, own = _grid(seeds, budget, checkpoints, evaluated)
+    has_curves = len(grid) > 0 and any(len(r.steps) for r in seeds.values())
     curve_metric = "eval_return" if evaluated else first.metric
     seed_rows, scalars, arrays = [], [], []
     if has_curves:

@@ -93,7 +93,10 @@ def env_verdict(env: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]
     for algo in algos:
         if algo.get("imported"):
             imported = algo["imported"]
-            curves = {"train_return": "training-episode returns", "eval_return": "evaluations"}
+            curves = {
+                "train_return": "training-episode returns (it logged no evaluations)",
+                "eval_return": "the evaluations it logged",
+            }
             notes.append(
                 f"{algo['label']} was imported from {imported['what']}, not trained by rlcheck; "
                 f"its curves are {curves.get(imported['curve_metric'], imported['curve_metric'])}."
