@@ -376,6 +376,11 @@ def import_(
             console.print(f"[green]✓[/green] {escape(what)}, {steps}")
         else:
             console.print(f"[dim]· {escape(what)}: already imported, skipped[/dim]")
+        for folder in unit.set_aside:
+            console.print(
+                f"[dim]  · {escape(folder)}: the same run's TensorBoard log, left out (its "
+                "Monitor files hold every episode)[/dim]"
+            )
     store = Store(out, create=False)
     analysis = print_summary(store, console)
     store.close()

@@ -50,6 +50,8 @@ class Imported:
     budget: int
     format: str
     stored: bool
+    # TensorBoard runs left out because the same run's Monitor files were imported.
+    set_aside: tuple[str, ...] = ()
 
 
 def align(steps: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -101,8 +103,15 @@ def import_runs(
     """
     runs = read_sources(paths, options)
     units: dict[tuple[str, str], dict[int, Run]] = {}
-    for run in runs:
+    set_aside: dict[tuple[str, str], list[str]] = {}
+    # An SB3 run logs both Monitor files and TensorBoard scalars (RL Zoo's logs/ holds both):
+    # the Monitor files, which hold every episode and the evaluations, stand for the run.
+    for run in sorted(runs, key=lambda r: r.format != "sb3-monitor"):
         seeds = units.setdefault((run.algo, run.env), {})
+        other = seeds.get(run.seed)
+        if other is not None and (other.format, run.format) == ("sb3-monitor", "tensorboard"):
+            set_aside.setdefault((run.algo, run.env), []).append(str(run.files[0].parent))
+            continue
         if run.seed in seeds:
             other = seeds[run.seed]
             raise UserError(
@@ -131,7 +140,10 @@ def import_runs(
                 record, rows = _unit(key, algo, env, seeds, unit_budget, checkpoints, hashes)
                 record.provenance = {"imported": True, "importer": importer}
                 store.write_unit(run_id, record, *rows)
-            results.append(Imported(key, algo, env, len(seeds), unit_budget, first.format, stored))
+            aside = tuple(set_aside.get((algo, env), ()))
+            results.append(
+                Imported(key, algo, env, len(seeds), unit_budget, first.format, stored, aside)
+            )
         store.finish_run(run_id, "done")
     finally:
         store.close()

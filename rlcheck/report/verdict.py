@@ -96,6 +96,8 @@ def env_verdict(env: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]
             curves = {
                 "train_return": "training-episode returns (it logged no evaluations)",
                 "eval_return": "the evaluations it logged",
+                "return": "the returns of its table",
+                "score": "none (final scores only)",
             }
             notes.append(
                 f"{algo['label']} was imported from {imported['what']}, not trained by rlcheck; "

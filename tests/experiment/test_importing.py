@@ -136,3 +136,12 @@ def test_cli_damaged_file_is_exit_2_and_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert err == f"rlcheck: error: {broken}: not a complete TensorBoard event file (truncated)\n"
+
+
+def test_a_whole_rl_zoo_logs_folder_keeps_the_monitor_files_of_each_run(tmp_path):
+    imported = import_runs([ZOO], tmp_path, Options())
+    assert [(u.algo, u.format, len(u.set_aside)) for u in imported] == [
+        ("a2c", "sb3-monitor", 2),
+        ("ppo", "sb3-monitor", 2),
+    ]
+    assert imported[1].set_aside[0].endswith("tensorboard/CartPole-v1/PPO_1")
