@@ -37,6 +37,13 @@ Out = Annotated[
     Path | None,
     typer.Option("--out", help="results directory (resumes if it already holds results)"),
 ]
+EnvPackages = Annotated[
+    str | None,
+    typer.Option(
+        "--env-packages",
+        help="comma-separated packages to import first, for envs they register (minigrid,ale_py)",
+    ),
+]
 Workers = Annotated[
     int | None,
     typer.Option(
@@ -53,14 +60,25 @@ def run(
     spec: Annotated[Path, typer.Argument(help="experiment spec (TOML)")],
     out: Out = None,
     workers: Workers = None,
+    env_packages: EnvPackages = None,
 ) -> None:
     """Run every algo of a spec on every env of it; stored units are skipped (resume)."""
     from rlcheck.experiment.spec import load_spec
 
     parsed = load_spec(spec)
+    if env_packages:
+        from rlcheck.envs import import_packages
+
+        import_packages(_packages(env_packages))
+        extra = [p for p in _packages(env_packages) if p not in parsed.import_]
+        parsed = parsed.model_copy(update={"import_": [*parsed.import_, *extra]})
     if parsed.sweep is not None:
         raise UserError(f"{spec}: this spec has a [sweep] table; run it with rlcheck sweep {spec}")
     _run(parsed, str(spec), out or Path("runs") / spec.stem, workers)
+
+
+def _packages(names: str | None) -> list[str]:
+    return [n.strip() for n in (names or "").split(",") if n.strip()]
 
 
 @app.command()
@@ -78,6 +96,7 @@ def quick(
     eval_episodes: Annotated[int, typer.Option(min=1, help="episodes per evaluation")] = 8,
     out: Out = None,
     workers: Workers = None,
+    env_packages: EnvPackages = None,
 ) -> None:
     """Compare algorithms on one env without writing a spec."""
     from rlcheck.experiment.spec import parse_spec
@@ -92,7 +111,11 @@ def quick(
         "eval": {"checkpoints": checkpoints, "episodes": eval_episodes},
         "env": [{"id": env}],
         "algo": [{"name": n} for n in names],
+        "import": _packages(env_packages),
     }
+    from rlcheck.envs import import_packages
+
+    import_packages(data["import"])
     spec = parse_spec(data, "rlcheck quick")
     default_out = Path("runs") / (
         "quick-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in env)
@@ -133,6 +156,7 @@ def verdict(
     seeds: Annotated[int, typer.Option(min=1, help="seeds per method")] = 16,
     out: Out = None,
     workers: Workers = None,
+    env_packages: EnvPackages = None,
 ) -> None:
     """Can RL solve ENV, how reliably, at what cost — and does a simpler method do as well?
 
@@ -142,13 +166,16 @@ def verdict(
     """
     import json
 
+    from rlcheck.envs import import_packages
     from rlcheck.experiment.battery import battery
     from rlcheck.experiment.spec import parse_spec
     from rlcheck.report.headline import env_headline, markdown
     from rlcheck.report.terminal import console
 
+    packages = _packages(env_packages)
+    import_packages(packages)
     plan = battery(env, seeds, budget)
-    specs = [parse_spec(data, "rlcheck verdict") for data in plan.specs]
+    specs = [parse_spec({**data, "import": packages}, "rlcheck verdict") for data in plan.specs]
     target = out or Path("runs") / (
         "verdict-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in env)
     )
@@ -377,25 +404,140 @@ def algos(
 @app.command()
 def export(
     directory: Annotated[Path, typer.Argument(help="results directory")],
-    format: Annotated[str, typer.Option("--format", "-f", help="csv, parquet or npz")] = "csv",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write")] = None,
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="csv, parquet, npz, rliable or tensorboard")
+    ] = "csv",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="file to write (tensorboard: a folder)"),
+    ] = None,
     internals: Annotated[
         bool, typer.Option(help="also the per-update internals (approx KL, clip fraction, …)")
     ] = False,
+    tensorboard: Annotated[
+        Path | None,
+        typer.Option(
+            "--tensorboard", help="write TensorBoard runs (one per seed) to this folder instead"
+        ),
+    ] = None,
+    curves: Annotated[
+        bool,
+        typer.Option(help="rliable: learning curves (runs × tasks × checkpoints), not finals"),
+    ] = False,
 ) -> None:
-    """Write the results as a tidy table (algo, env, config, seed, step, metric, value)."""
+    """Write the results as a tidy table (algo, env, config, seed, step, metric, value), as
+    rliable's score arrays, or as TensorBoard runs."""
     from rlcheck.experiment.export import FORMATS
     from rlcheck.experiment.export import export as write
     from rlcheck.experiment.store import Store
 
-    if format not in FORMATS:
-        raise UserError(f"--format: unknown format '{format}' (choose {', '.join(FORMATS)})")
+    if tensorboard is not None:
+        format, output = "tensorboard", tensorboard
+    if format not in (*FORMATS, "rliable", "tensorboard"):
+        choices = ", ".join((*FORMATS, "rliable", "tensorboard"))
+        raise UserError(f"--format: unknown format '{format}' (choose {choices})")
     store = Store(directory, create=False)
     _set_results_directory(directory)
+    if format in ("rliable", "tensorboard"):
+        _export_external(store, format, output, curves)
+        store.close()
+        return
     target = output or directory / f"results.{format}"
     n = write(store, format, target, internals)
     store.close()
     typer.echo(f"wrote {n} rows to {target}")
+
+
+def _export_external(store: Any, format: str, output: Path | None, curves: bool) -> None:
+    from rlcheck.experiment.external import write_rliable, write_tensorboard
+
+    if format == "tensorboard":
+        target = output or store.directory / "tensorboard"
+        n = write_tensorboard(store, target)
+        typer.echo(f"wrote {n} TensorBoard runs (one per seed) to {target}")
+        return
+    target = output or store.directory / "results.rliable.npz"
+    description = write_rliable(store, target, curves)
+    shape = "runs × tasks × checkpoints" if curves else "runs × tasks"
+    typer.echo(
+        f"wrote {len(description['algorithms'])} algorithms ({shape}; tasks: "
+        f"{', '.join(description['tasks'])}) to {target}; axes in {target.with_suffix('.json')}"
+    )
+    if description["left_out_envs"]:
+        left = ", ".join(description["left_out_envs"])
+        typer.echo(f"left out (not every algorithm has a unit there): {left}")
+
+
+@app.command("import")
+def import_(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(
+            help="files or folders: SB3 Monitor CSVs and RL Zoo logs, TensorBoard event files, "
+            "tidy CSV/Parquet tables (algo, env, seed, step, return), rliable .npz/.npy scores"
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="results directory (created or added to)")],
+    env: Annotated[
+        str | None,
+        typer.Option(help="env id of every run (score arrays: task names, comma-separated)"),
+    ] = None,
+    algo: Annotated[str | None, typer.Option(help="algorithm name of every run")] = None,
+    seed_from: Annotated[
+        str | None,
+        typer.Option(help="regular expression over each run's path; its first group is the seed"),
+    ] = None,
+    tag: Annotated[
+        str | None,
+        typer.Option(
+            help="TensorBoard scalar holding the return (default: charts/episodic_return, "
+            "then rollout/ep_rew_mean)"
+        ),
+    ] = None,
+    budget: Annotated[
+        int | None,
+        typer.Option(min=1, help="env steps per seed (default: the last step a seed logged)"),
+    ] = None,
+    checkpoints: Annotated[
+        int, typer.Option(min=1, help="checkpoints of the common grid the curves are put on")
+    ] = 20,
+) -> None:
+    """Store runs rlcheck did not train as units, for report, export, ls and the statistics.
+
+    One unit per algorithm × env, each run a seed; curves go on a common grid of checkpoints.
+    Importing the same files again changes nothing.
+    """
+    from rich.markup import escape
+
+    from rlcheck.experiment.importing import import_runs
+    from rlcheck.experiment.readers import Options
+    from rlcheck.experiment.store import Store
+    from rlcheck.report.format import fmt_count
+    from rlcheck.report.html import write_report
+    from rlcheck.report.summary_terminal import print_summary
+    from rlcheck.report.terminal import console
+
+    _set_results_directory(out if out.is_dir() else None)
+    options = Options(env=env, algo=algo, seed_from=seed_from, tag=tag)
+    imported = import_runs(sources, out, options, budget, checkpoints)
+    _set_results_directory(out)
+    for unit in imported:
+        what = f"{unit.algo} on {unit.env}: {unit.seeds} seeds from {unit.format}"
+        steps = f"{fmt_count(unit.budget)} env steps per seed" if unit.budget else "no env steps"
+        if unit.stored:
+            console.print(f"[green]✓[/green] {escape(what)}, {steps}")
+        else:
+            console.print(f"[dim]· {escape(what)}: already imported, skipped[/dim]")
+        for folder in unit.set_aside:
+            console.print(
+                f"[dim]  · {escape(folder)}: the same run's TensorBoard log, left out (its "
+                "Monitor files hold every episode)[/dim]"
+            )
+    store = Store(out, create=False)
+    analysis = print_summary(store, console)
+    store.close()
+    html, _ = write_report(out, analysis=analysis)
+    console.print(f"Results: {out}  ·  report: {html}  ·  more: rlcheck ls {out}")
 
 
 def _check_algos(names: list[str], option: str = "--algos") -> None:
@@ -413,7 +555,7 @@ def _check_algos(names: list[str], option: str = "--algos") -> None:
 
 
 def _run(spec: Any, source: str, out: Path, workers: int | None) -> None:
-    failed, _ = _execute([spec], source, out, workers, spec.model_dump())
+    failed, _ = _execute([spec], source, out, workers, spec.model_dump(by_alias=True))
     if failed:
         raise typer.Exit(EXIT_FAILED_UNITS)
 
@@ -461,6 +603,11 @@ def _execute(
     finally:
         store.finish_run(run_id, status)
     summary_table(store, [u.key for u in units])
+    if any(spec.logging.tensorboard for spec in specs):
+        from rlcheck.experiment.external import write_tensorboard
+
+        write_tensorboard(store, out / "tensorboard", [u.key for u in units])
+        console.print(f"TensorBoard: tensorboard --logdir {out / 'tensorboard'}", markup=False)
     analysis = print_summary(store, console)
     html, _ = write_report(out, analysis=analysis)
     console.print(

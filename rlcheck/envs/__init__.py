@@ -3,7 +3,7 @@
 from rlcheck.envs.host_env import HostEnv, HostVector
 from rlcheck.envs.jax_env import JaxEnv, Step
 from rlcheck.envs.params import replace_params
-from rlcheck.envs.registry import known_ids, make
+from rlcheck.envs.registry import import_packages, known_ids, make
 from rlcheck.envs.spec import Box, Discrete, EnvSpec
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "HostVector",
     "JaxEnv",
     "Step",
+    "import_packages",
     "known_ids",
     "make",
     "replace_params",

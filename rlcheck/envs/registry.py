@@ -1,4 +1,5 @@
-"""Turn an env id (``gymnax:…``, ``gymnasium:…``, ``pkg.module:factory`` or bare) into an env."""
+"""Turn an env id (``gymnax:…``, ``gymnasium:…``, ``pkg.module:factory``, ``package:EnvId`` or
+bare) into an env."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import os
 import re
 import sys
 import warnings
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import gymnasium as gym
 from gymnasium.utils.env_checker import check_env
+from gymnasium.wrappers import FilterObservation, FlattenObservation
 
 from rlcheck.envs.host_env import HostEnv, spec_from_gymnasium
 from rlcheck.envs.jax_env import JaxEnv, spec_from_gymnax
@@ -60,17 +63,35 @@ def known_ids() -> list[str]:
     )
 
 
+def import_packages(names: Iterable[str], where: str = "--env-packages") -> None:
+    """Import packages that register Gymnasium envs when imported (``minigrid``, ``ale_py``,
+    ``highway_env``…), as RL Zoo's ``--gym-packages`` does.
+
+    Raises:
+        UserError: a package that does not import, named with ``where``.
+    """
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            raise UserError(f"{where}: cannot import '{name}': {e}") from None
+
+
 def make(env_id: str, **kwargs: Any) -> JaxEnv | HostEnv:
     """Build an environment from its id.
 
     Args:
         env_id: ``gymnax:<id>`` (JAX-native), ``gymnasium:<id>`` (host), ``pkg.module:factory``
-            (user code returning a Gymnasium env or a gymnax-style env), or a bare id, which
-            picks the JAX-native env when gymnax has it and Gymnasium's otherwise.
+            (user code returning a Gymnasium env or a gymnax-style env), Gymnasium's own
+            ``package:EnvId`` (the package registers EnvId when imported, e.g.
+            ``minigrid:MiniGrid-Empty-5x5-v0``), or a bare id, which picks the JAX-native env
+            when gymnax has it and Gymnasium's otherwise.
         **kwargs: passed to the gymnax/Gymnasium constructor or to the user's factory.
 
     Returns:
         A :class:`JaxEnv` or a :class:`HostEnv`, each with a ``spec``.
+
+    Observations that are not a Box are flattened into one (:func:`observation_wrapper`).
 
     Raises:
         UserError: unknown id (the message lists the closest known ids), unsupported spaces, or
@@ -125,13 +146,82 @@ def _make_gymnasium(name: str, env_id: str, kwargs: dict[str, Any]) -> HostEnv:
         raise _unknown(env_id) from None
     except (gym.error.Error, TypeError, ValueError, ImportError) as e:
         raise UserError(f"env {env_id}: {e}") from None
-    spec = spec_from_gymnasium(env_id, probe)
     try:
+        wrap = observation_wrapper(env_id, probe.observation_space)
+        spec = spec_from_gymnasium(env_id, wrap(probe) if wrap else probe)
         if not _is_gymnasiums_own(probe):
             check_gymnasium_env(env_id, probe)
     finally:
         probe.close()
-    return HostEnv(functools.partial(gym.make, name, **kwargs), spec)
+    return HostEnv(_wrapped(functools.partial(gym.make, name, **kwargs), wrap), spec)
+
+
+def _wrapped(factory: Callable[[], gym.Env], wrap: Callable | None) -> Callable[[], gym.Env]:
+    return factory if wrap is None else functools.partial(_make_wrapped, factory, wrap)
+
+
+def _make_wrapped(factory: Callable[[], gym.Env], wrap: Callable) -> gym.Env:
+    return wrap(factory())
+
+
+_FLAT = (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
+
+
+def _numeric(space: gym.Space) -> bool:
+    """Whether a space holds numbers a network can take once flattened."""
+    if isinstance(space, gym.spaces.Dict):
+        return all(_numeric(s) for s in space.spaces.values())
+    if isinstance(space, gym.spaces.Tuple):
+        return all(_numeric(s) for s in space.spaces)
+    return isinstance(space, _FLAT)
+
+
+def observation_wrapper(env_id: str, space: gym.Space) -> Callable[[gym.Env], gym.Env] | None:
+    """How an observation space that is not a Box becomes one, as SB3's MLP policies see it:
+    Gymnasium's ``FlattenObservation`` (Discrete one-hot, Dict and Tuple entries flattened and
+    concatenated, as SB3's ``preprocess_obs`` and ``CombinedExtractor`` do for non-image
+    entries). Dict entries that hold no numbers (MiniGrid's mission text) are dropped first
+    with Gymnasium's ``FilterObservation``, and a warning says so. None for a Box.
+
+    Raises:
+        UserError: a space with nothing numeric in it, naming the space and what to do.
+
+    Warns:
+        EnvWarning: Dict entries dropped.
+    """
+    if isinstance(space, gym.spaces.Box):
+        return None
+    if isinstance(space, gym.spaces.Dict):
+        kept = [k for k, s in space.spaces.items() if _numeric(s)]
+        dropped = {k: type(s).__name__ for k, s in space.spaces.items() if k not in kept}
+        if not kept:
+            raise UserError(
+                f"env {env_id}: observation space Dict has no entry of numbers (only "
+                f"{', '.join(f'{k}: {t}' for k, t in dropped.items())}); give a factory "
+                "(module:factory) that wraps the env into Box observations"
+            )
+        if dropped:
+            warnings.warn(
+                f"env {env_id}: observation entries dropped, a network takes numbers: "
+                f"{', '.join(f'{k} ({t})' for k, t in dropped.items())}; the others are "
+                "flattened into one Box (for images only, wrap the env in a factory, e.g. "
+                "minigrid.wrappers.ImgObsWrapper)",
+                EnvWarning,
+                stacklevel=2,
+            )
+            return functools.partial(_filter_and_flatten, kept)
+        return FlattenObservation
+    if _numeric(space):
+        return FlattenObservation
+    raise UserError(
+        f"env {env_id}: observation space {type(space).__name__} is not supported (a network "
+        "takes Box, Discrete, MultiDiscrete, MultiBinary or a Dict/Tuple of them); give a "
+        "factory (module:factory) that wraps the env into Box observations"
+    )
+
+
+def _filter_and_flatten(keys: list[str], env: gym.Env) -> gym.Env:
+    return FlattenObservation(FilterObservation(env, keys))
 
 
 def _is_gymnasiums_own(env: gym.Env) -> bool:
@@ -157,8 +247,14 @@ def _make_user(
     except ImportError as e:
         raise UserError(f"env {env_id}: cannot import module '{module_name}': {e}") from None
     factory = getattr(module, attr, None)
+    if not callable(factory) and attr in gym.registry:
+        # Gymnasium's own module:EnvId form: importing the module registered the id.
+        return _make_gymnasium(attr, env_id, kwargs)
     if not callable(factory):
-        raise UserError(f"env {env_id}: module '{module_name}' has no callable '{attr}'")
+        raise UserError(
+            f"env {env_id}: module '{module_name}' has no callable '{attr}' (read as "
+            f"module:factory) and registers no Gymnasium env '{attr}' (read as module:EnvId)"
+        )
     try:
         env = factory(**kwargs)
     except Exception as e:  # the user's code: report it, do not crash with its traceback
@@ -167,13 +263,14 @@ def _make_user(
         params = env.default_params
         return JaxEnv(env, params, spec_from_gymnax(env_id, env, params))
     if isinstance(env, gym.Env):
-        spec = spec_from_gymnasium(env_id, env)
         try:
+            wrap = observation_wrapper(env_id, env.observation_space)
+            spec = spec_from_gymnasium(env_id, wrap(env) if wrap else env)
             check_gymnasium_env(env_id, env)
         finally:
             env.close()
         # Every env rlcheck steps comes fresh from the factory, untouched by the check's steps.
-        return HostEnv(functools.partial(factory, **kwargs), spec)
+        return HostEnv(_wrapped(functools.partial(factory, **kwargs), wrap), spec)
     raise UserError(
         f"env {env_id}: factory returned {type(env).__name__}, which is neither a "
         "Gymnasium env nor a gymnax-style env (reset_env/step_env/default_params)"

@@ -42,6 +42,9 @@ class UnitPlan:
     # build their own: an agent does not cross processes).
     steps_per_update: int  # env steps per seed between two updates (num_envs × rollout)
     metric_names: tuple[str, ...]  # the internals it logs per update
+    # Packages that register the env's Gymnasium id when imported (the spec's `import`); a
+    # worker imports them before it makes the env.
+    env_packages: tuple[str, ...] = ()
 
     @property
     def eval_plan(self) -> EvalPlan:
@@ -169,6 +172,7 @@ def resolve_entries(
     ``spec``, in order; each problem is a one-line UserError."""
     _check_distinct([e.name for e in spec.env], "env", "label", source)
     _check_distinct([a.display for a in spec.algo], "algo", "label", source)
+    envs.import_packages(spec.import_, f"{source}: import")
     env_specs = [resolve_env(entry, f"{source}: env[{i}]") for i, entry in enumerate(spec.env)]
     out = []
     for env_entry, env_spec in zip(spec.env, env_specs, strict=True):
@@ -269,6 +273,7 @@ def plan_unit(
         env_spec=env_spec,
         steps_per_update=steps_per_update,
         metric_names=tuple(agent.metric_names),
+        env_packages=tuple(spec.import_),
     )
 
 

@@ -85,6 +85,14 @@ class SweepSpec(_Strict):
     sampler_seed: int = 0
 
 
+class LoggingSpec(_Strict):
+    """What a run writes besides the results store."""
+
+    # Each seed's curves and internals as TensorBoard scalars in DIR/tensorboard, one run per
+    # seed (needs the extra rlcheck[tensorboard]).
+    tensorboard: bool = False
+
+
 class Spec(_Strict):
     """A whole experiment: every algo on every env, each with the same seeds and budget.
 
@@ -94,6 +102,9 @@ class Spec(_Strict):
         workers: processes a unit's seeds are split across (default: one per CPU core, or
             one when JAX has a GPU).
         sweep: a hyperparameter sweep, run by ``rlcheck sweep`` (``rlcheck run`` refuses it).
+        import_: (``import`` in TOML) packages to import before making the envs, for those
+            that register Gymnasium ids when imported (``minigrid``, ``ale_py``).
+        logging: extra outputs (TensorBoard).
     """
 
     seeds: int | list[int] = 16
@@ -103,6 +114,8 @@ class Spec(_Strict):
     algo: list[AlgoEntry] = Field(min_length=1)
     workers: int | None = Field(None, ge=1)
     sweep: SweepSpec | None = None
+    import_: list[str] = Field(default_factory=list, alias="import")
+    logging: LoggingSpec = Field(default_factory=LoggingSpec)
 
     @field_validator("seeds", mode="before")
     @classmethod

@@ -56,6 +56,7 @@ def make_driver(unit: UnitPlan, progress: Callable[[int], None] | None = None) -
     from rlcheck.envs.randomize import randomized
     from rlcheck.registry import make_agent
 
+    envs.import_packages(unit.env_packages, "import")
     env = envs.make(unit.env.id, **unit.env.kwargs)
     if unit.env.params:
         env = env.with_params(**unit.env.params)

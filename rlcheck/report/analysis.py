@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from rlcheck import stats
+from rlcheck.experiment.external import unique_labels
 from rlcheck.experiment.store import Store
 from rlcheck.report.sensitivity import analyze_sweeps, tuning_only_keys
 from rlcheck.report.verdict import env_verdict
@@ -171,8 +172,10 @@ def _load_unit(store: Store, row: dict[str, Any], label: str) -> _Unit:
     env_steps = _array_or_none(store, key, -1, "checkpoint_env_steps")
     curves = None
     values: dict[tuple[int, int], float] = {}
+    # Imported runs without evaluations draw their training returns (experiment/importing.py).
+    curve_metric = (row["meta"] or {}).get("curve_metric", "eval_return")
     for _, s, step, metric, value in store.scalars(key):
-        if metric == "eval_return":
+        if metric == curve_metric:
             values[(s, step)] = np.nan if value is None else value
     if values:
         if steps is None:
@@ -196,12 +199,8 @@ def _array_or_none(store: Store, key: str, seed: int, name: str) -> np.ndarray |
 
 
 def _labels(rows: list[dict[str, Any]]) -> list[str]:
-    """Algo labels, made unique within an env by the unit key where two units share one."""
-    names = [r["algo_label"] for r in rows]
-    return [
-        f"{name} [{r['key'][:8]}]" if names.count(name) > 1 else name
-        for name, r in zip(names, rows, strict=True)
-    ]
+    """Algo labels, made unique within an env ("(imported)", else the unit key)."""
+    return unique_labels(rows)
 
 
 # ---- per env ------------------------------------------------------------------------------
@@ -330,6 +329,8 @@ def _analyze_algo(
         **_metric("curve", curve, NO_CHECKPOINTS),
         "reliability": _reliability(u, band_reps, seed),
         "cost": _cost(row, len(u.seeds)),
+        # Where an imported unit's runs came from (None for units rlcheck trained).
+        "imported": (row["meta"] or {}).get("import"),
     }
 
 

@@ -7,6 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from rlcheck.experiment.importing import ALIGNMENT
 from rlcheck.experiment.store import Store
 from rlcheck.report.analysis import analyze
 from rlcheck.report.figures import Png, algo_colors, env_figures, sweep_figures
@@ -843,6 +844,7 @@ def _provenance_section(analysis: dict[str, Any]) -> Markup:
             _tag("h3", "Units"),
             _table(["unit", "env", "algo", "algorithm", "config overrides", "budget"], units, 5),
         ]
+    blocks += _imported_blocks(analysis)
     attempts = analysis["failed_attempts"]
     if attempts:
         blocks += [
@@ -854,3 +856,30 @@ def _provenance_section(analysis: dict[str, Any]) -> Markup:
             ),
         ]
     return _section("provenance", *blocks)
+
+
+def _imported_blocks(analysis: dict[str, Any]) -> list[Any]:
+    """Units imported by ``rlcheck import``: their source, what was inferred, their files."""
+    rows, files = [], {}
+    for env in analysis["envs"]:
+        for a in env["algos"]:
+            imported = a.get("imported")
+            if not imported:
+                continue
+            inferred = "; ".join(f"{k}: {v}" for k, v in imported["inferred"].items())
+            rows.append([a["unit_key"], env["env"], a["label"], imported["what"], inferred or "—"])
+            files[f"{a['label']} on {env['env']}"] = imported["runs"]
+    if not rows:
+        return []
+    return [
+        _tag("h3", "Imported units (not trained by rlcheck)"),
+        _table(["unit", "env", "algo", "read from", "inferred"], rows, left=5),
+        _tag("p", f"Curves on the unit's checkpoints: {ALIGNMENT}", cls="note"),
+        _join(
+            Markup("<details><summary>"),
+            "Source files and their SHA-256, per seed",
+            Markup("</summary>"),
+            _tag("pre", json.dumps(files, indent=1)),
+            Markup("</details>"),
+        ),
+    ]

@@ -181,6 +181,8 @@ def units_table(store: Store) -> None:
         diverged = sum(s != "ok" for _, s, _, _ in store.seed_rows(u["key"]))
         if diverged:
             status += f" ({diverged} diverged)"
+        if "import" in (u["meta"] or {}):
+            status += " (imported)"
         table.add_row(
             u["key"],
             escape(u["env_label"]),

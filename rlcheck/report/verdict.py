@@ -45,7 +45,8 @@ def env_verdict(env: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]
     Returns:
       {"text": the paragraph, "short": one line, and the paragraph's pieces for a layout of
       its own: "lead" (which env, seeds, budget), "algos" (one clause per algo),
-      "comparisons" (one sentence per pair of algos), "notes" (failed units, diverged seeds)}.
+      "comparisons" (one sentence per pair of algos), "notes" (failed units, unequal budgets,
+      imported units, diverged seeds)}.
     """
     algos = sorted(
         env["algos"],
@@ -55,8 +56,9 @@ def env_verdict(env: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]
     setting = []
     if seeds:
         setting.append(f"{'/'.join(map(str, seeds))} seeds per algo")
-    if env["budgets"]:
-        setting.append(f"{'/'.join(fmt_steps(b) for b in env['budgets'])} env steps per seed")
+    # A budget of 0: imported scores that carry no env steps.
+    if budgets := [b for b in env["budgets"] if b]:
+        setting.append(f"{'/'.join(fmt_steps(b) for b in budgets)} env steps per seed")
     lead = f"On {env['env']}" + (f" ({', '.join(setting)})" if setting else "") + ":"
     confidence = settings["confidence"]
     clauses, short = [], []
@@ -70,12 +72,37 @@ def env_verdict(env: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]
             pair = _find_pair(env["comparisons"], x["label"], y["label"])
             if pair is not None:
                 text, line = _pair_sentence(pair, x["label"], y["label"], env, settings)
+                if x["budget"] != y["budget"]:
+                    text = (
+                        f"{text[:-1]}, at unequal budgets ({_budget(x)} and {_budget(y)} env "
+                        "steps per seed)."
+                    )
+                    line += " (unequal budgets)"
                 comparisons.append(text)
                 pair_short.append(line)
     notes = []
     for failed in env["failed_units"]:
         notes.append(f"{failed['algo']} failed on this env and has no results: {failed['reason']}.")
         short.append(f"{failed['algo']} failed")
+    if len({a["budget"] for a in algos}) > 1:
+        each = ", ".join(f"{a['label']} {_budget(a)}" for a in algos)
+        notes.append(
+            f"The algos had unequal budgets ({each} env steps per seed): a comparison between "
+            "them is not at equal cost."
+        )
+    for algo in algos:
+        if algo.get("imported"):
+            imported = algo["imported"]
+            curves = {
+                "train_return": "training-episode returns (it logged no evaluations)",
+                "eval_return": "the evaluations it logged",
+                "return": "the returns of its table",
+                "score": "none (final scores only)",
+            }
+            notes.append(
+                f"{algo['label']} was imported from {imported['what']}, not trained by rlcheck; "
+                f"its curves are {curves.get(imported['curve_metric'], imported['curve_metric'])}."
+            )
     if any(a["diverged"] for a in algos):
         notes.append(
             "Diverged seeds count as failures and are never averaged into the IQM or curves."
@@ -92,6 +119,10 @@ def env_verdict(env: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]
         "comparisons": comparisons,
         "notes": notes,
     }
+
+
+def _budget(algo: dict[str, Any]) -> str:
+    return fmt_steps(algo["budget"]) if algo["budget"] else "unknown"
 
 
 def _algo_sentence(algo: dict[str, Any], confidence: float) -> tuple[str, str]:

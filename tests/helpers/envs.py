@@ -146,3 +146,13 @@ class Line(environment.Environment):
 
 def make_line(reward_scale: float = 1.0, nan_after: int = -1) -> Line:
     return Line(reward_scale, nan_after)
+
+
+def make_pong() -> gym.Env:
+    """Pong with the standard Atari wrappers (Machado et al. 2018 / SB3's AtariWrapper):
+    frame skip 4 with max-pooling, no-op resets, 84×84 grayscale, 4 frames stacked."""
+    import ale_py
+
+    gym.register_envs(ale_py)
+    env = gym.make("ALE/Pong-v5", frameskip=1)
+    return gym.wrappers.FrameStackObservation(gym.wrappers.AtariPreprocessing(env), 4)

@@ -174,3 +174,65 @@ def test_report_of_a_unit_whose_env_raises(tmp_path):
     html = html_path.read_text()
     assert "simulator &lt;crashed&gt; &amp; burned" in html
     assert "<crashed>" not in html
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    """A tiny PPO run trained by rlcheck, with TensorBoard logging, and SB3's PPO runs (RL
+    Zoo's folders, tests/data/import) imported beside it."""
+    from rlcheck.cli import main
+    from tests.helpers.cli import spec_text
+
+    directory = tmp_path_factory.mktemp("mixed")
+    spec = directory / "spec.toml"
+    spec.write_text(spec_text() + "[logging]\ntensorboard = true\n")
+    results = directory / "results"
+    assert main(["run", str(spec), "--out", str(results), "--workers", "0"]) == 0
+    zoo = Path(__file__).parents[1] / "data" / "import" / "zoo" / "logs" / "ppo"
+    assert main(["import", str(zoo), "--out", str(results)]) == 0
+    return results
+
+
+@pytest.mark.slow
+def test_imported_units_sit_beside_trained_ones(mixed):
+    summary = json.loads((mixed / "summary.json").read_text())
+    (env,) = summary["envs"]
+    assert [a["label"] for a in env["algos"]] == ["ppo", "ppo (imported)"]
+    assert env["budgets"] == [320, 4096]
+    text = env["verdict"]["text"]
+    assert "ppo (imported) was imported from SB3 Monitor files" in text
+    assert "unequal budgets (ppo (imported) 4.1k, ppo 320 env steps per seed)" in text
+    html = (mixed / "report.html").read_text()
+    assert "Imported units (not trained by rlcheck)" in html
+    assert "RL Zoo&#x27;s folder layout logs/ALGO/ENV_N" in html
+    # [logging] tensorboard = true: one run per trained seed, curves and internals.
+    from rlcheck.experiment.tensorboard import read_scalars
+
+    (events,) = (mixed / "tensorboard" / "CartPole-v1" / "ppo" / "seed_1").glob("events.*")
+    assert {"eval_return", "final_return", "internals/approx_kl"} <= set(read_scalars(events))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_imported_and_trained_report_renders_in_headless_chromium(mixed):
+    from playwright.sync_api import sync_playwright
+
+    problems = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto((mixed / "report.html").as_uri())
+            verdict = page.inner_text("#verdict")
+            provenance = page.inner_text("#provenance")
+            images_ok = page.evaluate(
+                "Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)"
+            )
+        finally:
+            browser.close()
+    assert problems == []
+    assert "ppo (imported) was imported from SB3 Monitor files" in verdict
+    assert "Imported units (not trained by rlcheck)" in provenance
+    assert images_ok and all(images_ok)

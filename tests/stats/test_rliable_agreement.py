@@ -174,3 +174,60 @@ def test_sample_efficiency_bands_agree_with_rliable_per_checkpoint():
     tol = _tolerance(ours.low, ours.high, ours_reps, rliable_reps)
     assert np.all(np.abs(ours.low - theirs["DER"][0]) <= tol)
     assert np.all(np.abs(ours.high - theirs["DER"][1]) <= tol)
+
+
+@pytest.fixture(scope="module")
+def imported(scores, tmp_path_factory):
+    """The scores saved as rliable's users save them, brought in by `rlcheck import` and
+    exported again."""
+    from rlcheck.experiment.external import rliable_scores
+    from rlcheck.experiment.importing import import_runs
+    from rlcheck.experiment.readers import Options
+    from rlcheck.experiment.store import Store
+
+    from .atari100k import GAMES
+
+    directory = tmp_path_factory.mktemp("atari100k")
+    np.savez(directory / "atari100k.npz", **scores)
+    import_runs([directory / "atari100k.npz"], directory / "results", Options(env=",".join(GAMES)))
+    store = Store(directory / "results", create=False)
+    exported, description = rliable_scores(store)
+    store.close()
+    assert description["tasks"] == sorted(GAMES)
+    return directory / "results", exported
+
+
+def test_imported_scores_come_back_unchanged(scores, imported):
+    _, exported = imported
+    assert sorted(exported) == sorted(scores)
+    for name, array in scores.items():
+        np.testing.assert_array_equal(exported[name], array)
+
+
+def test_point_estimates_on_imported_scores_equal_rliables(scores, imported):
+    _, exported = imported
+    ours = interval_estimates(exported, METRICS, reps=10)
+    for name, array in scores.items():
+        assert [ours[name][m].point for m in METRICS] == list(_rliable_aggregates(array))
+
+
+def test_the_reports_iqm_per_task_equals_rliables(scores, imported, tmp_path):
+    from rlcheck.experiment.importing import import_runs
+    from rlcheck.experiment.readers import Options
+    from rlcheck.experiment.store import Store
+    from rlcheck.report.analysis import analyze
+
+    # Two algorithms on three games keep the analysis (and its bootstraps) short.
+    subset = {name: scores[name][:, :3] for name in ("DER", "SPR")}
+    np.savez(tmp_path / "subset.npz", **subset)
+    import_runs(
+        [tmp_path / "subset.npz"], tmp_path / "results", Options(env="Alien,Amidar,Assault")
+    )
+    store = Store(tmp_path / "results", create=False)
+    analysis = analyze(store, reps=100, band_reps=100)
+    store.close()
+    for t, env in enumerate(analysis["envs"]):
+        assert env["env"] == ("Alien", "Amidar", "Assault")[t]
+        for algo in env["algos"]:
+            expected = rliable_metrics.aggregate_iqm(subset[algo["label"]][:, t : t + 1])
+            assert algo["iqm"]["point"] == expected
