@@ -13,11 +13,13 @@ arrays. Nothing else crosses: no store, no agent, no env (the worker builds its 
 local worker does).
 
 Numbers equal the local executor's: the same shards, and every Ray worker process pinned to one
-core with the local workers' XLA flags (rlcheck/experiment/workers.py) before JAX starts. A
-worker process that dies (killed, out of memory, its node gone) has its task run again by Ray,
-``retries`` times at most, then its unit is recorded as failed with the reason. A stalled XLA
-program (no CPU progress for ``stall_seconds``) ends its worker process, which Ray retries the
-same way.
+core with the local workers' XLA flags (rlcheck/experiment/workers.py) before JAX starts.
+
+Faults: when a worker process dies (killed, out of memory, its node gone from the cluster), the
+driver submits its shard again, ``retries`` times at most, and Ray places it on a node that is
+still there; then the unit is recorded as failed with the reason. (The driver retries rather
+than Ray, so that it knows each unit's attempts.) A stalled XLA program (no CPU progress for
+``stall_seconds``) ends its worker process and is retried the same way.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from rlcheck.experiment.store import Store
 from rlcheck.experiment.train import TaskResult, train_rows, train_seeds
 from rlcheck.experiment.workers import STALL_SECONDS, configure_jax, worker_xla_flags
 
-# How many times Ray runs a task again after its worker process or node died.
+# How many times a shard is submitted again after its worker process or node died.
 RETRIES = 2
 # With GPUs in the cluster, each task takes this share of one (and of its memory, a little
 # less, so that the shares' JAX processes fit side by side).
@@ -83,7 +85,10 @@ def _claim_core(cores: list[int]) -> int:
     directory = Path(tempfile.gettempdir()) / "rlcheck-cores"
     directory.mkdir(exist_ok=True)
     for core in cores:
-        lock = (directory / f"{core}.lock").open("w")
+        try:
+            lock = (directory / f"{core}.lock").open("a")
+        except OSError:  # another user's lock file
+            continue
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -290,15 +295,11 @@ class RayExecutor:
             # The flags are set in full above: none of them is one rlcheck's import added.
             "RLCHECK_ADDED_XLA_FLAG": "",
         }
-        options: dict[str, Any] = {
-            "num_cpus": 1,
-            "max_retries": 0,
-            "runtime_env": {"env_vars": env},
-        }
+        options: dict[str, Any] = {"num_cpus": 1, "max_retries": 0}
         if gpus:
             options["num_gpus"] = GPU_SHARE
             env["XLA_PYTHON_CLIENT_MEM_FRACTION"] = f"{GPU_SHARE * 0.9:.3f}"
-        return options
+        return {**options, "runtime_env": {"env_vars": env}}
 
     def close(self) -> None:
         """Drop the queue and disconnect; a Ray instance this executor started stops."""
@@ -496,9 +497,10 @@ def _start_or_connect(address: str | None) -> None:
                 ray.init(address="local", num_cpus=usable_cores(), include_dashboard=False, **quiet)
     except (ConnectionError, ValueError, RuntimeError) as e:
         where = f"--address {address}" if address else "a local Ray instance"
-        raise UserError(f"{where}: could not connect ({_first_line(e)})") from None
+        why = _first_line(e) + (f"; {_first_line(e.__cause__)}" if e.__cause__ else "")
+        raise UserError(f"{where}: could not connect ({why})") from None
 
 
 def _first_line(error: BaseException) -> str:
     lines = str(error).strip().splitlines()
-    return (lines[0] if lines else type(error).__name__)[:200]
+    return (lines[0] if lines else type(error).__name__)[:300]

@@ -253,6 +253,10 @@ def test_kill_9_of_the_driver_then_rerun_stores_every_unit_once(ray_address, tmp
     assert stored >= 1, "no unit was stored in time"
     os.killpg(process.pid, signal.SIGKILL)  # the driver; Ray ends the tasks it left
     process.wait()
+    deadline = time.monotonic() + 60
+    while _task_processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _task_processes() == [], "the dead driver's tasks go on"
     db = sqlite3.connect(out / "results.sqlite")
     stored = db.execute("SELECT COUNT(*) FROM units").fetchone()[0]
     db.close()
