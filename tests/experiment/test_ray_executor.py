@@ -91,20 +91,24 @@ def _numbers(directory: Path) -> dict[str, list]:
 
 
 def test_ray_and_local_executors_store_identical_numbers(tmp_path):
-    # A sweep: tuning configurations vmapped as groups, then the chosen and the default
-    # configuration on fresh seeds (the shapes of tests/test_cli.py's sweeps, so the compiled
-    # programs are shared). The spec chooses Ray; without an address the command starts a Ray
-    # instance of its own and stops it at the end.
+    # A sweep: a plain unit (the random policy), tuning configurations vmapped as groups, then
+    # the chosen and the default configuration on fresh seeds (the shapes of
+    # tests/test_cli.py's sweeps, so the compiled programs are shared). The spec chooses Ray;
+    # without an address the command starts a Ray instance of its own and stops it at the end.
     sweep = "[sweep]\nbatch = 2\nfresh_seeds = 2\n[sweep.vary]\ngamma = [0.9, 0.95, 0.97, 0.99]\n"
+    random = '[[algo]]\nname = "random"\n[algo.config]\nnum_envs = 2\nnum_steps = 16\n'
+    text = spec_text(algos='[[algo]]\nname = "ppo"\n' + TINY_PPO + random) + sweep
     local_spec, ray_spec = tmp_path / "local.toml", tmp_path / "ray.toml"
-    local_spec.write_text(spec_text() + sweep)
-    ray_spec.write_text('executor = "ray"\n' + spec_text() + sweep)
+    local_spec.write_text(text)
+    ray_spec.write_text('executor = "ray"\n' + text)
     for spec, out in ((local_spec, "local"), (ray_spec, "ray")):
         result = rlcheck("sweep", str(spec), "--out", str(tmp_path / out), "--workers", "1")
         assert result.returncode == 0, result.stderr
         assert result.stderr == ""
     expected, got = _numbers(tmp_path / "local"), _numbers(tmp_path / "ray")
-    assert len(expected["units"]) >= 5  # 4 configurations, the chosen and the default
+    # random (a plain unit), 4 configurations, the chosen and the default (one unit when the
+    # default was the best)
+    assert len(expected["units"]) >= 6
     assert len(expected["sweep_units"]) == 6
     assert got == expected
     db = sqlite3.connect(tmp_path / "ray" / "results.sqlite")
