@@ -161,13 +161,22 @@ def train_shard(
     messages: Any,
     shard: tuple[int, int],
     stall_seconds: float,
+    version: str,
 ) -> tuple[TaskResult, float, str]:
     """The Ray task: train one shard of a unit's seeds (of a group's rows) in this worker
-    process. Returns the result, the seconds it took and the node it ran on."""
+    process. Returns the result, the seconds it took and the node it ran on. A node with
+    another rlcheck version than the driver's (``version``) fails the unit: its numbers could
+    differ."""
     import ray
 
-    _prepare_worker()
     node = ray.get_runtime_context().get_node_id()
+    if rlcheck.__version__ != version:
+        error = (
+            f"node {node[:8]} has rlcheck {rlcheck.__version__}, the driver {version}: install "
+            "the same version on every node"
+        )
+        return TaskResult(None, error=error), 0.0, node
+    _prepare_worker()
     _send(messages, ("start", shard, node))
     key = job.key if isinstance(job, UnitPlan) else job.units[0].key
 
@@ -330,16 +339,21 @@ class RayExecutor:
                 job = self._job(index, pending)
                 jobs[job.id] = job
                 tasks.update({self._submit(job, i): (job, i) for i in range(len(job.chunks))})
-        while tasks:
-            ready, _ = ray.wait(list(tasks), num_returns=1, timeout=0.5)
-            self._relay(jobs)
-            for ref in ready:
-                job, shard = tasks.pop(ref)
-                if not self._collect(job, shard, ref):
-                    tasks[self._submit(job, shard)] = (job, shard)
-                elif len(job.parts) == len(job.chunks):
-                    self._relay(jobs)
-                    results[job.index] += [self._report(o) for o in self._store(job)]
+        try:
+            while tasks:
+                ready, _ = ray.wait(list(tasks), num_returns=1, timeout=0.5)
+                self._relay(jobs)
+                for ref in ready:
+                    job, shard = tasks.pop(ref)
+                    if not self._collect(job, shard, ref):
+                        tasks[self._submit(job, shard)] = (job, shard)
+                    elif len(job.parts) == len(job.chunks):
+                        self._relay(jobs)
+                        results[job.index] += [self._report(o) for o in self._store(job)]
+        finally:
+            for ref in tasks:  # interrupted: what is still running would be lost anyway
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref, force=True)
         return [o for item, mine in zip(units, results, strict=True) for o in in_order(item, mine)]
 
     def _job(self, index: int, item: UnitPlan | UnitGroup) -> _Job:
@@ -356,7 +370,12 @@ class RayExecutor:
         first = job.units[0]
         task = self._task.options(name=f"rlcheck: {first.algo.display} on {first.env.name}")
         return task.remote(
-            job.item, job.chunks[shard], self._messages, (job.id, shard), self.stall_seconds
+            job.item,
+            job.chunks[shard],
+            self._messages,
+            (job.id, shard),
+            self.stall_seconds,
+            rlcheck.__version__,
         )
 
     def _relay(self, jobs: dict[int, _Job]) -> None:

@@ -282,6 +282,19 @@ def test_kill_9_of_the_driver_then_rerun_stores_every_unit_once(ray_address, tmp
     assert db.execute("SELECT COUNT(*) FROM failures").fetchone()[0] == 0
 
 
+def test_a_node_with_another_rlcheck_version_fails_the_unit(ray_address):
+    import ray
+
+    import rlcheck
+    from rlcheck.experiment.ray_executor import train_shard
+
+    (unit,) = plan_units(_spec(), "spec")
+    task = ray.remote(train_shard)
+    result, _, _ = ray.get(task.remote(unit, [0], None, (0, 0), 90.0, "0.0.1-driver"))
+    assert result.results is None
+    assert f"has rlcheck {rlcheck.__version__}, the driver 0.0.1-driver: install" in result.error
+
+
 def test_the_stall_watch_sees_a_process_whose_cpu_time_stands_still():
     stalls = []
     with StallWatch(0.3, lambda: stalls.append(time.monotonic()), every=0.05):
