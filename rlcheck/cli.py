@@ -3,8 +3,11 @@ results."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,8 +57,80 @@ Workers = Annotated[
     ),
 ]
 
+ExecutorName = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        help="where units train: local (worker processes on this machine) or ray (Ray tasks "
+        "on a cluster, see --address; pip install 'rlcheck[ray]'); default: the spec's "
+        "executor, else local",
+    ),
+]
+Address = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        help="the Ray cluster to run on, as `ray start --head` prints it (implies --executor "
+        "ray; default: RAY_ADDRESS, else a Ray instance started on this machine for the run)",
+    ),
+]
+Retries = Annotated[
+    int | None,
+    typer.Option(
+        "--retries",
+        min=0,
+        help="Ray: times a unit's task runs again after its worker process or node died "
+        "(default 2); then the unit is recorded as failed",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """Where the command running now trains its units (set by :func:`_runs_units`)."""
+
+    executor: str | None = None
+    address: str | None = None
+    retries: int | None = None
+
+
+_placement = _Placement()
+
+
+def _runs_units(command: Any) -> Any:
+    """Give a command that runs units (through _execute or _sweep, which read them) the
+    options --executor, --address and --retries: one decorator line per command."""
+    signature = inspect.signature(command, eval_str=True)
+    added = {"executor": ExecutorName, "address": Address, "retries": Retries}
+
+    @functools.wraps(command)
+    def with_placement(
+        *args: Any,
+        executor: str | None = None,
+        address: str | None = None,
+        retries: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        global _placement
+        _placement = _Placement(executor, address, retries)
+        return command(*args, **kwargs)
+
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=hint)
+        for name, hint in added.items()
+    ]
+    with_placement.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), *extra]
+    )
+    with_placement.__annotations__ = {
+        **{name: p.annotation for name, p in signature.parameters.items()},
+        **added,
+    }
+    return with_placement
+
 
 @app.command()
+@_runs_units
 def run(
     spec: Annotated[Path, typer.Argument(help="experiment spec (TOML)")],
     out: Out = None,
@@ -82,6 +157,7 @@ def _packages(names: str | None) -> list[str]:
 
 
 @app.command()
+@_runs_units
 def quick(
     env: Annotated[
         str,
@@ -124,6 +200,7 @@ def quick(
 
 
 @app.command()
+@_runs_units
 def demo(out: Out = None, workers: Workers = None) -> None:
     """PPO against the random policy on CartPole-v1, 16 seeds."""
     from rlcheck.experiment.spec import parse_spec
@@ -138,6 +215,7 @@ def demo(out: Out = None, workers: Workers = None) -> None:
 
 
 @app.command()
+@_runs_units
 def verdict(
     env: Annotated[
         str,
@@ -198,6 +276,7 @@ def verdict(
 
 
 @app.command()
+@_runs_units
 def sweep(
     target: Annotated[
         str,
@@ -565,7 +644,6 @@ def _execute(
 ) -> tuple[bool, dict[str, Any]]:
     """Run every unit of ``specs`` into one results directory, print the summary and write the
     report; returns (whether some unit failed, the report's analysis)."""
-    from rlcheck.experiment.execute import Executor
     from rlcheck.experiment.plan import plan_units
     from rlcheck.experiment.provenance import provenance
     from rlcheck.experiment.store import Store
@@ -574,6 +652,7 @@ def _execute(
     from rlcheck.report.summary_terminal import print_summary
     from rlcheck.report.terminal import RichProgress, console, summary_table
 
+    kind = _executor_kind(specs[0].executor)
     units = [unit for spec in specs for unit in plan_units(spec, source)]
     for unit in units:
         if unit.note is not None:
@@ -592,7 +671,7 @@ def _execute(
     try:
         with (
             RichProgress(len(units)) as progress,
-            Executor(store, run_id, workers, progress) as executor,
+            _executor(kind, store, run_id, workers, progress) as executor,
         ):
             outcomes = executor.run(units)
         failed = [o for o in outcomes if o.status == "failed"]
@@ -621,7 +700,6 @@ def _execute(
 def _sweep(spec: Any, source: str, out: Path, workers: int | None, cli: bool) -> None:
     """Plan every sweep of ``spec`` (bad input stops here, before anything trains), run its
     plain units and its sweeps into ``out``, then print the summary and write the report."""
-    from rlcheck.experiment.execute import Executor
     from rlcheck.experiment.provenance import provenance
     from rlcheck.experiment.store import Store
     from rlcheck.experiment.sweep import plan_sweeps, run_sweep
@@ -630,6 +708,7 @@ def _sweep(spec: Any, source: str, out: Path, workers: int | None, cli: bool) ->
     from rlcheck.report.summary_terminal import print_summary
     from rlcheck.report.terminal import RichProgress, console, summary_table
 
+    kind = _executor_kind(spec.executor)
     plan = plan_sweeps(spec, source, cli=cli)
     if workers is None:
         workers = spec.workers if spec.workers is not None else default_workers(len(spec.seed_list))
@@ -642,7 +721,7 @@ def _sweep(spec: Any, source: str, out: Path, workers: int | None, cli: bool) ->
     try:
         with (
             RichProgress(len(plan.units)) as progress,
-            Executor(store, run_id, workers, progress) as executor,
+            _executor(kind, store, run_id, workers, progress) as executor,
         ):
             outcomes = executor.run(list(plan.units))
             shown = list(outcomes)
@@ -675,6 +754,38 @@ def _sweep(spec: Any, source: str, out: Path, workers: int | None, cli: bool) ->
         raise typer.Exit(EXIT_FAILED_UNITS)
 
 
+def _executor_kind(from_spec: str | None) -> str:
+    """local or ray, from the command's options, else the spec's ``executor``; checks that Ray
+    is installed before anything runs."""
+    placement = _placement
+    if placement.executor not in (None, "local", "ray"):
+        raise UserError(
+            f"--executor: unknown executor '{placement.executor}' (choose local or ray)"
+        )
+    kind = placement.executor or ("ray" if placement.address else from_spec or "local")
+    if kind == "local" and placement.address is not None:
+        raise UserError("--address: a Ray cluster's address goes with --executor ray")
+    if kind == "local" and placement.retries is not None:
+        raise UserError("--retries: only the Ray executor retries units (--executor ray)")
+    if kind == "ray":
+        from rlcheck.experiment.ray_executor import require_ray
+
+        require_ray()
+    return kind
+
+
+def _executor(kind: str, store: Any, run_id: int, workers: int, progress: Any) -> Any:
+    """The executor that runs this command's units: local worker processes, or Ray tasks."""
+    if kind == "ray":
+        from rlcheck.experiment.ray_executor import RETRIES, RayExecutor
+
+        retries = RETRIES if _placement.retries is None else _placement.retries
+        return RayExecutor(store, run_id, workers, progress, _placement.address, retries)
+    from rlcheck.experiment.execute import Executor
+
+    return Executor(store, run_id, workers, progress)
+
+
 def _one_line_warnings() -> None:
     """Show each :class:`EnvWarning` as one line on stderr, once: the env is made again for every
     unit, and each make warns. Other warnings show as Python shows them."""
@@ -696,8 +807,10 @@ def _one_line_warnings() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: bad input becomes one line on stderr and exit code 2, an internal error one
     line and exit code 3 (the traceback goes to a log file), never a traceback."""
+    global _placement
     _one_line_warnings()
     _set_results_directory(None)
+    _placement = _Placement()
     try:
         code = app(args=argv, prog_name="rlcheck", standalone_mode=False)
     except UserError as e:

@@ -42,6 +42,45 @@ def test_bad_arguments_exit_2_with_one_line(capsys, argv, expected):
     _one_line_error(capsys, argv, expected)
 
 
+def test_the_ray_executor_without_ray_is_one_line_saying_how_to_install_it(
+    capsys, monkeypatch, tmp_path
+):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails, as when not installed
+    spec = tmp_path / "spec.toml"
+    spec.write_text(spec_text())
+    ray_spec = tmp_path / "ray.toml"
+    ray_spec.write_text('executor = "ray"\n' + spec_text())
+    expected = "--executor ray needs Ray, an optional extra: pip install 'rlcheck[ray]'"
+    for argv in (
+        ["run", str(spec), "--executor", "ray"],
+        ["run", str(spec), "--address", "127.0.0.1:6379"],
+        ["run", str(ray_spec)],
+        ["quick", "CartPole-v1", "--executor", "ray"],
+        ["sweep", "CartPole-v1", "--vary", "gamma=0.9,0.99", "--executor", "ray"],
+        ["verdict", "CartPole-v1", "--executor", "ray"],
+    ):
+        _one_line_error(capsys, [*argv, "--out", str(tmp_path / "out")], expected)
+    assert not (tmp_path / "out").exists()  # nothing ran, not even a run was recorded
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--executor", "spark"], "--executor: unknown executor 'spark' (choose local or ray)"),
+        (
+            ["--executor", "local", "--address", "auto"],
+            "--address: a Ray cluster's address goes with --executor ray",
+        ),
+        (["--retries", "3"], "--retries: only the Ray executor retries units"),
+    ],
+)
+def test_bad_executor_options_exit_2_with_one_line(capsys, tmp_path, options, expected):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(spec_text())
+    _one_line_error(capsys, ["run", str(spec), "--out", str(tmp_path / "out"), *options], expected)
+    assert not (tmp_path / "out").exists()
+
+
 def test_algos_lists_every_registered_algorithm_with_its_presets(capsys):
     from rlcheck.registry import ALGORITHMS
 

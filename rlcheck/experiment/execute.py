@@ -4,6 +4,9 @@ transaction (or record it as failed) before the next one starts. A group of unit
 only in traced values (a sweep's configurations) trains as one vmapped program, configurations
 × seeds split across the workers, and its units are stored together in one transaction.
 
+The Ray executor (rlcheck/experiment/ray_executor.py) stores and chunks units with the
+functions at the end of this module, so both store the same rows the same way.
+
 The pieces: rlcheck/experiment/workers.py runs the processes, rlcheck/experiment/train.py what
 each of them does with a batch of seeds, rlcheck/experiment/record.py turns results into the
 rows rlcheck/experiment/store.py keeps.
@@ -42,6 +45,13 @@ class UnitOutcome:
     status: str  # "done" | "failed" | "stored" (already in the store, skipped)
     reason: str | None = None
     wall_s: float | None = None
+
+
+class UnitRunner(Protocol):
+    """What runs units: :class:`Executor` here, or the Ray executor
+    (rlcheck/experiment/ray_executor.py) on a cluster."""
+
+    def run(self, units: list[UnitPlan | UnitGroup]) -> list[UnitOutcome]: ...
 
 
 class Executor:
@@ -85,24 +95,14 @@ class Executor:
         """Run units and groups of units in order; one outcome per unit."""
         outcomes = []
         for item in units:
-            done = self.store.done_keys()
-            if isinstance(item, UnitPlan):
-                outcomes.append(self._outcome(item, done))
-                continue
-            pending = [u for u in item.units if u.key not in done]
-            stored = [u for u in item.units if u.key in done]
+            stored, job = pending_job(item, self.store.done_keys())
             results = [self._report(UnitOutcome(u, "stored")) for u in stored]
-            if len(pending) == 1:
-                results.append(self._outcome(pending[0], done))
-            elif pending:
-                results += [self._report(o) for o in self._run_group(UnitGroup(tuple(pending)))]
-            order = {u.key: i for i, u in enumerate(item.units)}
-            outcomes += sorted(results, key=lambda o: order[o.unit.key])
+            if isinstance(job, UnitPlan):
+                results.append(self._report(self._run_unit(job)))
+            elif job is not None:
+                results += [self._report(o) for o in self._run_group(job)]
+            outcomes += in_order(item, results)
         return outcomes
-
-    def _outcome(self, unit: UnitPlan, done: set[str]) -> UnitOutcome:
-        outcome = UnitOutcome(unit, "stored") if unit.key in done else self._run_unit(unit)
-        return self._report(outcome)
 
     def _report(self, outcome: UnitOutcome) -> UnitOutcome:
         if self.progress is not None:
@@ -136,40 +136,17 @@ class Executor:
     def _run_group(self, group: UnitGroup) -> list[UnitOutcome]:
         """Train a group's rows (units × seeds) as one program per worker, split the results
         per unit, and store them all in one transaction."""
-        rows = group.rows
         if self.progress is not None:
-            self.progress.start_group(group.units, len(rows) * group.units[0].checkpoints)
+            self.progress.start_group(group.units, len(group.rows) * group.units[0].checkpoints)
         start = time.perf_counter()
-        chunks = [
-            [tuple(r) for r in c.tolist()]
-            for c in np.array_split(np.array(rows), self.workers or 1)
-            if len(c)
-        ]
+        chunks = row_chunks(group, self.workers)
         parts, attempts = self._attempts(lambda: self._train_chunks(group, chunks))
         wall_s = time.perf_counter() - start
         if len(parts) != len(chunks):  # a stall or a dead worker: every unit fails with it
-            chunks = [rows]
-        # Each unit's wall time is its share of the program's, so that costs add up; the
-        # record's meta keeps the whole program's (its compile time is the program's).
-        share = wall_s / len(group.units)
-        program = {"units": len(group.units), "rows": len(rows), "wall_s": wall_s}
-        done, failed, outcomes = [], [], []
-        for i, unit in enumerate(group.units):
-            pairs = zip(parts, chunks, strict=True)
-            unit_parts = [p for p in (_rows_of(part, chunk, i) for part, chunk in pairs) if p]
-            record, rows_of_unit, failure = unit_rows(
-                unit, unit_parts, share, attempts, self._provenance
-            )
-            if record.meta is not None:
-                record.meta["program"] = program
-            if failure is None:
-                done.append((record, rows_of_unit))
-                outcomes.append(UnitOutcome(unit, "done", None, share))
-            else:
-                failed.append((record, failure.detail))
-                outcomes.append(UnitOutcome(unit, "failed", failure.error, share))
-        self.store.write_units(self.run_id, done, failed)
-        return outcomes
+            chunks = [group.rows]
+        return store_group(
+            self.store, self.run_id, group, chunks, parts, wall_s, attempts, self._provenance
+        )
 
     def _train_chunks(
         self, group: UnitGroup, chunks: list[list[tuple[int, int]]]
@@ -184,9 +161,7 @@ class Executor:
         return self._pool.train(group, chunks, advance)
 
     def _train(self, unit: UnitPlan) -> list[TaskResult]:
-        chunks = [
-            c.tolist() for c in np.array_split(np.array(unit.seeds), self.workers or 1) if len(c)
-        ]
+        chunks = seed_chunks(unit, self.workers)
         advance = None if self.progress is None else self.progress.advance
         if self._pool is None:
             return [
@@ -200,13 +175,103 @@ class Executor:
     def _store(
         self, unit: UnitPlan, parts: list[TaskResult], wall_s: float, attempts: int
     ) -> UnitOutcome:
-        """Write the unit in one transaction, or its failure; nothing stored is replaced."""
-        record, rows, failed = unit_rows(unit, parts, wall_s, attempts, self._provenance)
-        if failed is not None:
-            self.store.write_failure(self.run_id, record, failed.detail)
-            return UnitOutcome(unit, "failed", failed.error, wall_s)
-        self.store.write_unit(self.run_id, record, *rows)
-        return UnitOutcome(unit, "done", None, wall_s)
+        return store_unit(self.store, self.run_id, unit, parts, wall_s, attempts, self._provenance)
+
+
+# ---- shared with the Ray executor (rlcheck/experiment/ray_executor.py) ------------------------
+
+
+def pending_job(
+    item: UnitPlan | UnitGroup, done: set[str]
+) -> tuple[list[UnitPlan], UnitPlan | UnitGroup | None]:
+    """The units of ``item`` already stored, and what is left to train: a unit, a smaller
+    group (its units not yet stored), or None."""
+    units = [item] if isinstance(item, UnitPlan) else list(item.units)
+    stored = [u for u in units if u.key in done]
+    pending = [u for u in units if u.key not in done]
+    if not pending:
+        return stored, None
+    if len(pending) == 1:
+        return stored, pending[0]
+    return stored, UnitGroup(tuple(pending))
+
+
+def in_order(item: UnitPlan | UnitGroup, outcomes: list[UnitOutcome]) -> list[UnitOutcome]:
+    """The outcomes of ``item``'s units in the item's order."""
+    units = [item] if isinstance(item, UnitPlan) else list(item.units)
+    order = {u.key: i for i, u in enumerate(units)}
+    return sorted(outcomes, key=lambda o: order[o.unit.key])
+
+
+def seed_chunks(unit: UnitPlan, workers: int) -> list[list[int]]:
+    """A unit's seeds split into ``workers`` batches (one when 0), as evenly as they go."""
+    return [c.tolist() for c in np.array_split(np.array(unit.seeds), workers or 1) if len(c)]
+
+
+def row_chunks(group: UnitGroup, workers: int) -> list[list[tuple[int, int]]]:
+    """A group's (unit index, seed) rows split into ``workers`` batches (one when 0)."""
+    return [
+        [tuple(r) for r in c.tolist()]
+        for c in np.array_split(np.array(group.rows), workers or 1)
+        if len(c)
+    ]
+
+
+def store_unit(
+    store: Store,
+    run_id: int,
+    unit: UnitPlan,
+    parts: list[TaskResult],
+    wall_s: float,
+    attempts: int,
+    provenance: dict[str, Any],
+    meta: dict[str, Any] | None = None,
+) -> UnitOutcome:
+    """Write the unit in one transaction, or its failure; nothing stored is replaced.
+    ``meta`` joins the record's meta (how the executor ran it)."""
+    record, rows, failed = unit_rows(unit, parts, wall_s, attempts, provenance)
+    if record.meta is not None:
+        record.meta.update(meta or {})
+    if failed is not None:
+        store.write_failure(run_id, record, failed.detail)
+        return UnitOutcome(unit, "failed", failed.error, wall_s)
+    store.write_unit(run_id, record, *rows)
+    return UnitOutcome(unit, "done", None, wall_s)
+
+
+def store_group(
+    store: Store,
+    run_id: int,
+    group: UnitGroup,
+    chunks: list[list[tuple[int, int]]],
+    parts: list[TaskResult],
+    wall_s: float,
+    attempts: int,
+    provenance: dict[str, Any],
+    meta: dict[str, Any] | None = None,
+) -> list[UnitOutcome]:
+    """Split a group's results (one part per chunk of rows) per unit and store them all in
+    one transaction; a unit with rows in a failed part fails. ``meta`` joins each record's
+    meta (how the executor ran them)."""
+    # Each unit's wall time is its share of the program's, so that costs add up; the
+    # record's meta keeps the whole program's (its compile time is the program's).
+    share = wall_s / len(group.units)
+    program = {"units": len(group.units), "rows": len(group.rows), "wall_s": wall_s}
+    done, failed, outcomes = [], [], []
+    for i, unit in enumerate(group.units):
+        pairs = zip(parts, chunks, strict=True)
+        unit_parts = [p for p in (_rows_of(part, chunk, i) for part, chunk in pairs) if p]
+        record, rows_of_unit, failure = unit_rows(unit, unit_parts, share, attempts, provenance)
+        if record.meta is not None:
+            record.meta.update({"program": program, **(meta or {})})
+        if failure is None:
+            done.append((record, rows_of_unit))
+            outcomes.append(UnitOutcome(unit, "done", None, share))
+        else:
+            failed.append((record, failure.detail))
+            outcomes.append(UnitOutcome(unit, "failed", failure.error, share))
+    store.write_units(run_id, done, failed)
+    return outcomes
 
 
 def _rows_of(part: TaskResult, chunk: list[tuple[int, int]], unit: int) -> TaskResult | None:

@@ -100,7 +100,9 @@ class Spec(_Strict):
         seeds: how many seeds (0 … n−1) or an explicit list of seeds.
         budget: env steps per seed.
         workers: processes a unit's seeds are split across (default: one per CPU core, or
-            one when JAX has a GPU).
+            one when JAX has a GPU); with the Ray executor, the shards (tasks) of each unit.
+        executor: where units train: local (worker processes here) or ray (Ray tasks;
+            ``rlcheck run --executor``/``--address`` override it).
         sweep: a hyperparameter sweep, run by ``rlcheck sweep`` (``rlcheck run`` refuses it).
         import_: (``import`` in TOML) packages to import before making the envs, for those
             that register Gymnasium ids when imported (``minigrid``, ``ale_py``).
@@ -113,6 +115,7 @@ class Spec(_Strict):
     env: list[EnvEntry] = Field(min_length=1)
     algo: list[AlgoEntry] = Field(min_length=1)
     workers: int | None = Field(None, ge=1)
+    executor: Literal["local", "ray"] | None = None
     sweep: SweepSpec | None = None
     import_: list[str] = Field(default_factory=list, alias="import")
     logging: LoggingSpec = Field(default_factory=LoggingSpec)

@@ -29,7 +29,7 @@ import numpy as np
 from rlcheck import stats
 from rlcheck.envs.spec import EnvSpec
 from rlcheck.errors import UserError
-from rlcheck.experiment.execute import Executor, UnitOutcome
+from rlcheck.experiment.execute import UnitOutcome, UnitRunner
 from rlcheck.experiment.plan import (
     UnitGroup,
     UnitPlan,
@@ -563,7 +563,7 @@ def tuning_score(store: Store, unit_key: str) -> float | None:
 
 
 def run_sweep(
-    sweep: Sweep, store: Store, executor: Executor, announce: Callable[[int], None] | None = None
+    sweep: Sweep, store: Store, executor: UnitRunner, announce: Callable[[int], None] | None = None
 ) -> dict[str, Any]:
     """Tune (grid, random or TPE, batch by batch), then run the chosen and the default
     configuration on the fresh seeds; stores every unit and the sweep's membership rows.

@@ -20,7 +20,8 @@ console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
 class RichProgress:
-    """A bar over units and one over the current unit's checkpoints × seeds."""
+    """A bar over units and one over each running unit's checkpoints × seeds (several run at
+    once on the Ray executor)."""
 
     def __init__(self, num_units: int):
         self._progress = Progress(
@@ -32,7 +33,7 @@ class RichProgress:
             transient=True,
         )
         self._units = self._progress.add_task("units", total=num_units)
-        self._current: Any = None
+        self._bars: dict[str, Any] = {}  # unit key → its bar; a group's units share one
 
     def __enter__(self) -> RichProgress:
         self._progress.__enter__()
@@ -43,13 +44,14 @@ class RichProgress:
 
     def start_unit(self, unit: Any, total: int) -> None:
         name = escape(f"{unit.algo.display} on {unit.env.name}")
-        self._current = self._progress.add_task(f"  {name}", total=total)
+        self._bars[unit.key] = self._progress.add_task(f"  {name}", total=total)
 
     def start_group(self, units: Any, total: int) -> None:
         """Units trained together in one program (a sweep's configurations)."""
         first = units[0]
         name = escape(f"{first.algo.name} on {first.env.name}: {len(units)} configurations")
-        self._current = self._progress.add_task(f"  {name}", total=total)
+        bar = self._progress.add_task(f"  {name}", total=total)
+        self._bars.update({unit.key: bar for unit in units})
 
     def expect(self, more: int) -> None:
         """``more`` units than announced (a sweep plans its units as it goes)."""
@@ -57,13 +59,13 @@ class RichProgress:
         self._progress.update(self._units, total=(task.total or 0) + more)
 
     def advance(self, unit_key: str, n: int = 1) -> None:
-        if self._current is not None:
-            self._progress.advance(self._current, n)
+        if unit_key in self._bars:
+            self._progress.advance(self._bars[unit_key], n)
 
     def end_unit(self, unit: Any, outcome: Any) -> None:
-        if self._current is not None:
-            self._progress.remove_task(self._current)
-            self._current = None
+        bar = self._bars.pop(unit.key, None)
+        if bar is not None and bar not in self._bars.values():
+            self._progress.remove_task(bar)
         self._progress.advance(self._units)
         name = escape(f"{unit.algo.display} on {unit.env.name}")
         seeds = len(unit.seeds)

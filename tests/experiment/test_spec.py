@@ -33,6 +33,8 @@ def test_the_issue_example_parses(tmp_path):
     assert spec.eval.checkpoints == 20 and spec.eval.final_episodes == 32
     assert [a.name for a in spec.algo] == ["ppo", "random"]
     assert spec.algo[0].config == {"learning_rate": 2.5e-4}
+    assert spec.executor is None  # the command's --executor, else local
+    assert _load(tmp_path, 'executor = "ray"\n' + ISSUE_EXAMPLE).executor == "ray"
 
 
 @pytest.mark.parametrize(
@@ -62,6 +64,7 @@ def test_the_issue_example_parses(tmp_path):
             r"valid string",
         ),
         ("seeds = 16\nbudget = [", r"spec.toml: invalid TOML"),
+        ('executor = "spark"\n' + ISSUE_EXAMPLE, r"spec.toml: executor: Input should be 'local'"),
     ],
 )
 def test_bad_specs_are_one_line_errors_naming_the_field(tmp_path, text, message):
