@@ -26,6 +26,7 @@ from rlcheck.agents.common.actor_critic import (
 from rlcheck.agents.common.losses import explained_variance, normalize_advantages, value_loss
 from rlcheck.agents.common.networks import Activation, WeightInit
 from rlcheck.agents.common.normalize import normalized_obs, observe, rms_init
+from rlcheck.agents.common.trust_region import TRUST_REGION_INTERNALS, trust_region_internals
 from rlcheck.core import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.envs.spec import EnvSpec
 
@@ -154,6 +155,7 @@ class A2C:
         "explained_variance",
         "grad_norm",
         "learning_rate",
+        *TRUST_REGION_INTERNALS,
     )
 
     def __init__(self, spec: EnvSpec, config: Config, budget: int):
@@ -247,12 +249,19 @@ class A2C:
 
         old = self.net.dist(state.params["actor"], batch["x"])
         new = self.net.dist(params["actor"], batch["x"])
+        kl = self.net.kl(old, new)
+        # A2C keeps no log-probabilities from acting; the pre-update actor on the observations
+        # it acted on gives the same ones (its parameters do not move during a rollout).
+        log_ratio = self.net.log_prob(new, batch["action"]) - self.net.log_prob(
+            old, batch["action"]
+        )
         metrics = {
             **stats,
-            "kl": jnp.mean(self.net.kl(old, new)),
+            "kl": jnp.mean(kl),
             "explained_variance": explained_variance(batch["value"], batch["returns"]),
             "grad_norm": optax.tree.norm(grads),
             "learning_rate": learning_rate,
+            **trust_region_internals(log_ratio, kl),
         }
         state = state.replace(params=params, opt_state=opt_state, updates=state.updates + 1)
         return state, metrics

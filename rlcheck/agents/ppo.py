@@ -35,6 +35,7 @@ from rlcheck.agents.common.losses import (
 )
 from rlcheck.agents.common.networks import Activation, WeightInit
 from rlcheck.agents.common.normalize import normalized_obs, observe, rms_init
+from rlcheck.agents.common.trust_region import TRUST_REGION_INTERNALS, trust_region_internals
 from rlcheck.core import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.envs.spec import Box, EnvSpec
 
@@ -235,6 +236,7 @@ class PPO:
         "grad_norm",
         "learning_rate",
         "epochs",
+        *TRUST_REGION_INTERNALS,
     )
 
     def __init__(self, spec: EnvSpec, config: Config, budget: int):
@@ -383,6 +385,10 @@ class PPO:
         metrics["explained_variance"] = explained_variance(batch["value"], batch["returns"])
         metrics["learning_rate"] = learning_rate
         metrics["epochs"] = epochs
+        old = self.net.dist(_actor(state.params), batch["x"])
+        new = self.net.dist(_actor(params), batch["x"])
+        log_ratio = self.net.log_prob(new, batch["action"]) - batch["log_prob"]
+        metrics.update(trust_region_internals(log_ratio, self.net.kl(old, new)))
         state = state.replace(params=params, opt_state=opt_state, updates=state.updates + 1)
         return state, metrics
 

@@ -30,7 +30,12 @@ from rlcheck.agents.common.conjugate_gradient import conjugate_gradient
 from rlcheck.agents.common.losses import explained_variance, normalize_advantages, value_loss
 from rlcheck.agents.common.networks import Activation, WeightInit
 from rlcheck.agents.common.normalize import RunningMeanStd, normalized_obs, observe, rms_init
-from rlcheck.agents.common.trust_region import backtracking_line_search, fisher_vector_product
+from rlcheck.agents.common.trust_region import (
+    TRUST_REGION_INTERNALS,
+    backtracking_line_search,
+    fisher_vector_product,
+    trust_region_internals,
+)
 from rlcheck.core import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.envs.spec import EnvSpec
 
@@ -212,6 +217,7 @@ class TRPO:
         "entropy",
         "value_loss",
         "explained_variance",
+        *TRUST_REGION_INTERNALS,
     )
 
     def __init__(self, spec: EnvSpec, config: Config, budget: int):
@@ -344,6 +350,10 @@ class TRPO:
         batch = flatten_rollout(batch, self.batch_size)
 
         actor, metrics = self._policy_step(state.params["actor"], state.hparams, batch)
+        old = self.net.dist(state.params["actor"], batch["x"])
+        new = self.net.dist(actor, batch["x"])
+        log_ratio = self.net.log_prob(new, batch["action"]) - batch["log_prob"]
+        metrics.update(trust_region_internals(log_ratio, self.net.kl(old, new)))
         (critic, opt_state, *_), losses = jax.lax.scan(
             self._critic_epoch,
             (critic, state.critic_opt_state, state.hparams, batch),
