@@ -121,10 +121,11 @@ class Learner:
     def surrogate(self, actor: dict, hparams: dict, batch: dict, entropy: bool = True) -> jax.Array:
         """The objective the agent's policy step maximizes, on a flat batch.
 
-        ``batch`` holds ``x``, ``action``, ``log_prob`` (of the policy that collected it) and
+        ``batch`` holds ``x``, ``action``, ``log_prob`` (of the policy that collected it),
         ``advantages`` (the agent's weights before normalization: GAE advantages, or G − b for
-        REINFORCE). Advantages are normalized over the whole batch when the agent normalizes
-        them (PPO normalizes per minibatch in training; one batch here).
+        REINFORCE) and optionally ``used`` (REINFORCE's mask of the samples its update uses;
+        means are over those). Advantages are normalized over the whole batch when the agent
+        normalizes them (PPO normalizes per minibatch in training; one batch here).
 
         - PPO: E[min(r·Â, clip(r, 1 ± ε)·Â)] + c_ent·H (its loss, negated, without the value
           term).
@@ -138,6 +139,8 @@ class Learner:
         d = self.net.dist(actor, batch["x"])
         log_prob = self.net.log_prob(d, batch["action"])
         advantages = batch["advantages"]
+        if "used" in batch and self.name == "reinforce":
+            return _masked_objective(log_prob, advantages, batch["used"], self.norm_adv)
         if self.norm_adv:
             advantages = normalize_advantages(advantages)
         if self.name == "ppo":
@@ -186,6 +189,18 @@ def learner_for(agent: Agent) -> Learner:
         bootstrap_on_truncation=False if reinforce else config.bootstrap_on_truncation,
         entropy_coef_name="ent_coef" if agent.name in ("ppo", "a2c") else None,
     )
+
+
+def _masked_objective(
+    log_prob: jax.Array, advantages: jax.Array, used: jax.Array, normalize: bool
+) -> jax.Array:
+    """REINFORCE's E[Â log π] over the samples it uses (its update's normalization)."""
+    count = jnp.sum(used)
+    if normalize:
+        mean = jnp.sum(used * advantages) / count
+        std = jnp.sqrt(jnp.sum(used * (advantages - mean) ** 2) / count)
+        advantages = (advantages - mean) / (std + 1e-8)
+    return jnp.sum(used * log_prob * advantages) / count
 
 
 def _pick(tree: dict, key: str) -> dict:

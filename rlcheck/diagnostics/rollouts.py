@@ -26,7 +26,9 @@ from typing import Any, Literal, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from rlcheck.agents.common.actor_critic import actor_critic_targets, flatten_rollout
 from rlcheck.agents.common.advantages import gae
+from rlcheck.agents.reinforce import complete_episode_mask, monte_carlo_returns
 from rlcheck.core import Trajectory
 from rlcheck.diagnostics.learner import Learner
 from rlcheck.envs.jax_env import JaxEnv
@@ -210,6 +212,50 @@ def agent_rollout(
         step, (state, obs, env_state), jax.random.split(key_loop, agent.rollout_len)
     )
     return state, Trajectory(*steps, last_obs=obs)
+
+
+def training_batch(learner: Learner, state: Any, rolled: Any, traj: Trajectory) -> dict:
+    """The batch an update learns from, flat, as its own code builds it.
+
+    Args:
+        learner: the agent.
+        state: its state before the rollout (its actor collected the batch).
+        rolled: its state after the rollout (statistics advanced), as the update receives it.
+        traj: the rollout.
+
+    Returns:
+        {"x", "action", "log_prob" (of the collecting actor), "advantages" (before any
+        normalization), "targets" (what the critic regresses on), "used" (1 for the samples
+        the update uses: REINFORCE's complete episodes, else all)}. PPO, A2C, TRPO: GAE
+        advantages and returns of ``actor_critic_targets``; REINFORCE: G − b and G.
+    """
+    agent = learner.agent
+    if learner.rollout_len is None:
+        ended = traj.terminated | traj.truncated
+        if agent.config.cut_episodes == "skip":
+            used = complete_episode_mask(ended, agent.spec.time_limit)
+            tail = jnp.zeros(agent.num_envs)
+        else:
+            used = jnp.ones_like(ended)
+            tail = learner.value(state.params["critic"], traj.last_obs)
+        targets = monte_carlo_returns(traj.reward, ended, tail, state.hparams["gamma"])
+        baseline = traj.aux["value"] if "value" in traj.aux else jnp.zeros_like(targets)
+        adv = targets - baseline
+    else:
+        _, adv, targets = actor_critic_targets(agent.net, rolled, traj, agent.config)
+        used = jnp.ones(targets.shape, bool)
+    log_prob = traj.aux.get("log_prob")
+    if log_prob is None:  # A2C and REINFORCE keep none: the collecting actor gives them
+        log_prob = learner.log_prob(learner.actor(state), traj.aux["x"], traj.action)
+    batch = {
+        "x": traj.aux["x"],
+        "action": traj.action,
+        "log_prob": log_prob,
+        "advantages": adv,
+        "targets": targets,
+        "used": used.astype(jnp.float32),
+    }
+    return flatten_rollout(batch, targets.size)
 
 
 def tail_length(env: JaxEnv, tail: int | None) -> int:

@@ -38,8 +38,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from rlcheck.agents.common.actor_critic import actor_critic_targets
-from rlcheck.agents.reinforce import complete_episode_mask, monte_carlo_returns
 from rlcheck.diagnostics.gradient import (
     SIZES,
     Estimator,
@@ -55,6 +53,7 @@ from rlcheck.diagnostics.rollouts import (
     check_sizes,
     collect,
     tail_length,
+    training_batch,
     values_of,
 )
 from rlcheck.envs.jax_env import JaxEnv
@@ -166,7 +165,8 @@ def _value_quality(
     # One real update: what V is trained toward, and what it becomes.
     rolled, traj = agent_rollout(agent, state, env, env_params, key_train)
     new_state, _ = agent.update(rolled, traj, key_update)
-    x_train, target_train, used = _training_targets(learner, rolled, traj)
+    train = training_batch(learner, state, rolled, traj)
+    x_train, target_train, used = train["x"], train["targets"], train["used"]
     old_critic, new_critic = learner.critic(state), learner.critic(new_state)
 
     # The held-out batch, by the pre-update policy, with the env state of every step.
@@ -239,29 +239,6 @@ def _value_quality(
         per_state["fitted"] = learner.value(fitted, picked(rollout.x))
         errors["fitted_vs_mc"] = both(per_state["fitted"], mc_value)
     return errors, per_state
-
-
-def _training_targets(learner: Learner, state: Any, traj: Any) -> tuple:
-    """The update's inputs, regression targets and used-sample weights, flat: V_old + GAE
-    advantages (PPO, A2C, TRPO; ``actor_critic_targets``, as their update computes them), or
-    the Monte-Carlo returns of the steps REINFORCE uses."""
-    agent = learner.agent
-    if learner.rollout_len is None:
-        ended = traj.terminated | traj.truncated
-        config = agent.config
-        if config.cut_episodes == "skip":
-            used = complete_episode_mask(ended, agent.spec.time_limit)
-            tail = jnp.zeros(agent.num_envs)
-        else:
-            used = jnp.ones_like(ended)
-            tail = learner.value(state.params["critic"], traj.last_obs)
-        targets = monte_carlo_returns(traj.reward, ended, tail, state.hparams["gamma"])
-    else:
-        _, _, targets = actor_critic_targets(agent.net, state, traj, agent.config)
-        used = jnp.ones(targets.shape, bool)
-    size = targets.size
-    x = traj.aux["x"].reshape(size, *traj.aux["x"].shape[2:])
-    return x, targets.reshape(size), used.reshape(size).astype(jnp.float32)
 
 
 def _monte_carlo_values(
