@@ -11,7 +11,6 @@ diagnostics measure a checkpoint and never move it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -205,13 +204,3 @@ def _masked_objective(
 
 def _pick(tree: dict, key: str) -> dict:
     return {key: tree[key]} if key in tree else {}
-
-
-def per_seed(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn(state, key, *rest)`` of one seed, vmapped over states with a leading seed axis and
-    one key per seed (the rest shared)."""
-
-    def batched(states: Any, keys: jax.Array, *rest: Any) -> Any:
-        return jax.vmap(fn, in_axes=(0, 0, *(None,) * len(rest)))(states, keys, *rest)
-
-    return batched
