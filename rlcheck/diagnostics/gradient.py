@@ -45,6 +45,7 @@ from rlcheck.diagnostics.rollouts import (
     advantages,
     check_sizes,
     collect,
+    require_jax_env,
     tail_length,
     values_of,
 )
@@ -192,6 +193,7 @@ def concentration_over_seeds(
     uses_fitted = any(e.baseline == "fitted" for e in (*estimators, reference))
     if uses_fitted and fitted is None:
         raise UserError("an estimator with the 'fitted' baseline needs fitted value parameters")
+    require_jax_env(env)
     tail = tail_length(env, tail)
     program = functools.partial(
         _concentration,

@@ -41,6 +41,7 @@ from rlcheck.diagnostics.rollouts import (
     check_sizes,
     collect,
     mean_episode_return,
+    require_jax_env,
     tail_length,
     training_batch,
 )
@@ -95,6 +96,7 @@ def landscape(
     if 0.0 not in alphas or 1.0 not in alphas or 0.0 not in betas:
         raise UserError("the landscape grid needs α = 0, α = 1 and β = 0 (the step's ends)")
     check_sizes((few, many), window, "few and many")
+    require_jax_env(env)
     tail = tail_length(env, tail)
     program = functools.partial(
         _landscape, learner, env, alphas, betas, few, many, direction_norm, window, tail

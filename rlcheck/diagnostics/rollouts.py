@@ -258,6 +258,19 @@ def training_batch(learner: Learner, state: Any, rolled: Any, traj: Trajectory) 
     return flatten_rollout(batch, targets.size)
 
 
+def require_jax_env(env: Any) -> None:
+    """The diagnostics clone and restart env states inside compiled programs.
+
+    Raises:
+        UserError: a Gymnasium (host) env, whose states rlcheck cannot clone.
+    """
+    if not isinstance(env, JaxEnv):
+        raise UserError(
+            f"{env.spec.id} is a Gymnasium env: the diagnostics need a JAX-native env, whose "
+            "state rlcheck can clone and restart (gymnax ids, or a gymnax-style env)"
+        )
+
+
 def tail_length(env: JaxEnv, tail: int | None) -> int:
     """The tail that ends every episode a window starts: the env's time limit by default.
 

@@ -25,7 +25,7 @@ from rlcheck.agents.common.actor_critic import flatten_rollout
 from rlcheck.agents.common.trust_region import TRUST_REGION_INTERNALS, trust_region_internals
 from rlcheck.diagnostics.intervals import over_seeds
 from rlcheck.diagnostics.learner import Learner, learner_for
-from rlcheck.diagnostics.rollouts import agent_rollout
+from rlcheck.diagnostics.rollouts import agent_rollout, require_jax_env
 from rlcheck.envs.jax_env import JaxEnv
 from rlcheck.errors import UserError
 
@@ -86,6 +86,7 @@ def trust_region_heldout(
         {part: {internal: Estimate}}}, internals as ``TRUST_REGION_INTERNALS``.
     """
     learner = learner_for(agent)
+    require_jax_env(env)
     seeds = jax.tree.leaves(states)[0].shape[0]
     program = functools.partial(_heldout, learner, env)
     run = jax.jit(jax.vmap(program, in_axes=(0, 0, None)))

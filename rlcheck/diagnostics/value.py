@@ -52,6 +52,7 @@ from rlcheck.diagnostics.rollouts import (
     agent_rollout,
     check_sizes,
     collect,
+    require_jax_env,
     tail_length,
     training_batch,
     values_of,
@@ -123,6 +124,7 @@ def value_quality(
     learner = learner_for(agent)
     if learner.critic(jax.tree.map(lambda x: x[0], states)) is None:
         raise UserError(f"{agent.name} without a baseline has no value function to diagnose")
+    require_jax_env(env)
     tail = tail_length(env, tail)
     if num_states > heldout_envs * window:
         raise UserError(
@@ -320,6 +322,7 @@ def fit_value(
     check_sizes((pairs,), window, "pairs")
     if pairs % batch_size:
         raise UserError(f"pairs ({pairs}) must be a multiple of batch_size ({batch_size})")
+    require_jax_env(env)
     tail = tail_length(env, tail)
     program = functools.partial(
         _fit_value,

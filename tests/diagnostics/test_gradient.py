@@ -200,3 +200,7 @@ def test_bad_requests_are_one_line_user_errors(bandit):
     dqn = make_agent("dqn", envs.make("CartPole-v1").spec, {}, 1000)
     with pytest.raises(UserError, match="'dqn' is not one of them"):
         learner_for(dqn)
+    host = envs.make("gymnasium:CartPole-v1")
+    ppo = make_agent("ppo", host.spec, {}, 1000)
+    with pytest.raises(UserError, match="gymnasium:CartPole-v1 is a Gymnasium env: the diag"):
+        gradient_quality(ppo, None, host, None, jax.random.PRNGKey(0))
