@@ -262,7 +262,7 @@ def d4(seeds: int) -> tuple[list[str], dict]:
     data = {}
     for env_id in ("CartPole-v1", "Acrobot-v1"):
         for variant, overrides in (("PPO", {}), ("PPO-NoClip", {"clip_coef": 1e6})):
-            agent, env = ppo(env_id, **overrides)
+            agent, env = ppo(env_id, trust_region_monitor=True, **overrides)
             schedule = make_schedule(ITERATIONS * 2048, 2048, 4, "ppo")
             driver = FusedDriver(agent, env, schedule, EvalPlan(4, 4, 8))
             results, _ = driver.run(list(range(seeds)))

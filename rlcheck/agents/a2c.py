@@ -90,6 +90,13 @@ class Config:
         "2018); False treats it as a termination",
         unit="none",
     )
+    trust_region_monitor: bool = static(
+        False,
+        "after every update, log how far it moved the policy on the batch it learned from: "
+        "ratio_max, ratio_p99, ratio_mean of π_new/π_old and kl_mean, kl_max of "
+        "KL(π_old ‖ π_new) (Engstrom et al. 2020 §4; see PPO's field)",
+        unit="none",
+    )
     learning_rate: float = traced(
         7e-4, "optimizer step size (start value when annealed)", unit="none"
     )
@@ -155,7 +162,6 @@ class A2C:
         "explained_variance",
         "grad_norm",
         "learning_rate",
-        *TRUST_REGION_INTERNALS,
     )
 
     def __init__(self, spec: EnvSpec, config: Config, budget: int):
@@ -166,6 +172,8 @@ class A2C:
         self.batch_size = config.num_envs * config.num_steps
         self.num_updates = max(budget // self.batch_size, 1)
         self.net = ActorCritic(spec, config.hidden_sizes, config.activation, config.weight_init)
+        if config.trust_region_monitor:
+            self.metric_names = A2C.metric_names + TRUST_REGION_INTERNALS
 
     def hparams(self) -> dict[str, jax.Array]:
         return traced_values(self.config)
@@ -250,19 +258,19 @@ class A2C:
         old = self.net.dist(state.params["actor"], batch["x"])
         new = self.net.dist(params["actor"], batch["x"])
         kl = self.net.kl(old, new)
-        # A2C keeps no log-probabilities from acting; the pre-update actor on the observations
-        # it acted on gives the same ones (its parameters do not move during a rollout).
-        log_ratio = self.net.log_prob(new, batch["action"]) - self.net.log_prob(
-            old, batch["action"]
-        )
         metrics = {
             **stats,
             "kl": jnp.mean(kl),
             "explained_variance": explained_variance(batch["value"], batch["returns"]),
             "grad_norm": optax.tree.norm(grads),
             "learning_rate": learning_rate,
-            **trust_region_internals(log_ratio, kl),
         }
+        if self.config.trust_region_monitor:
+            # A2C keeps no log-probabilities from acting; the pre-update actor on the
+            # observations it acted on gives the same ones (it does not move during a rollout).
+            action = batch["action"]
+            log_ratio = self.net.log_prob(new, action) - self.net.log_prob(old, action)
+            metrics.update(trust_region_internals(log_ratio, kl))
         state = state.replace(params=params, opt_state=opt_state, updates=state.updates + 1)
         return state, metrics
 

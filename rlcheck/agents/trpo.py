@@ -95,6 +95,13 @@ class Config:
         "2018); False treats it as a termination",
         unit="none",
     )
+    trust_region_monitor: bool = static(
+        False,
+        "after every update, log how far it moved the policy on the batch it learned from: "
+        "ratio_max, ratio_p99, ratio_mean of π_new/π_old and kl_mean, kl_max of "
+        "KL(π_old ‖ π_new) (Engstrom et al. 2020 §4; see PPO's field)",
+        unit="none",
+    )
     max_kl: float = traced(
         0.01,
         "trust region δ: bound on the mean KL(π_old ‖ π_new) of a step (SB3 target_kl)",
@@ -217,7 +224,6 @@ class TRPO:
         "entropy",
         "value_loss",
         "explained_variance",
-        *TRUST_REGION_INTERNALS,
     )
 
     def __init__(self, spec: EnvSpec, config: Config, budget: int):
@@ -233,6 +239,8 @@ class TRPO:
                 f"critic_batch_size = {config.critic_batch_size}"
             )
         self.net = ActorCritic(spec, config.hidden_sizes, config.activation, config.weight_init)
+        if config.trust_region_monitor:
+            self.metric_names = TRPO.metric_names + TRUST_REGION_INTERNALS
 
     def hparams(self) -> dict[str, jax.Array]:
         return traced_values(self.config)
@@ -350,10 +358,11 @@ class TRPO:
         batch = flatten_rollout(batch, self.batch_size)
 
         actor, metrics = self._policy_step(state.params["actor"], state.hparams, batch)
-        old = self.net.dist(state.params["actor"], batch["x"])
-        new = self.net.dist(actor, batch["x"])
-        log_ratio = self.net.log_prob(new, batch["action"]) - batch["log_prob"]
-        metrics.update(trust_region_internals(log_ratio, self.net.kl(old, new)))
+        if self.config.trust_region_monitor:
+            old = self.net.dist(state.params["actor"], batch["x"])
+            new = self.net.dist(actor, batch["x"])
+            log_ratio = self.net.log_prob(new, batch["action"]) - batch["log_prob"]
+            metrics.update(trust_region_internals(log_ratio, self.net.kl(old, new)))
         (critic, opt_state, *_), losses = jax.lax.scan(
             self._critic_epoch,
             (critic, state.critic_opt_state, state.hparams, batch),

@@ -22,13 +22,19 @@ def test_summary_of_logged_internals_by_hand():
     np.testing.assert_allclose(out["kl_mean_median"], [0.0125, 0.0025])
     np.testing.assert_allclose(out["fraction_kl_above"], [0.5, 0.0])
     assert out["summary"]["fraction_ratio_above"].point == pytest.approx(0.5)
-    with pytest.raises(UserError, match="not a monitored agent"):
+    with pytest.raises(UserError, match="trust_region_monitor = true"):
         trust_region_summary(internals[..., :1], names[:1])
 
 
 def test_heldout_numbers_beside_the_logged_ones():
     env = envs.make("CartPole-v1")
-    overrides = {"hidden_sizes": (16,), "num_envs": 4, "num_steps": 64, "learning_rate": 3e-3}
+    overrides = {
+        "hidden_sizes": (16,),
+        "num_envs": 4,
+        "num_steps": 64,
+        "learning_rate": 3e-3,
+        "trust_region_monitor": True,
+    }
     agent = make_agent("ppo", env.spec, overrides, 100_000)
     states = jax.vmap(agent.init, in_axes=(0, None))(
         jax.random.split(jax.random.PRNGKey(0), 3), agent.hparams()
