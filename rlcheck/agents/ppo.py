@@ -97,7 +97,7 @@ class Config:
         "after every update, log how far it moved the policy on the batch it learned from: "
         "ratio_max, ratio_p99, ratio_mean of π_new/π_old and kl_mean, kl_max of "
         "KL(π_old ‖ π_new) (Engstrom et al. 2020 §4; MadryLab's paper_constraints_logging). "
-        "Off by default: it costs ≈ 11–15% of the training time with CleanRL's CartPole-v1 "
+        "Off by default: it costs ≈ 11–19% of the training time with CleanRL's CartPole-v1 "
         "defaults (benchmarks/trust_region_overhead.py)",
         unit="none",
     )

@@ -1,6 +1,6 @@
 """D4, the trust region: does an update stay where its objective says it may go?
 
-With ``trust_region_monitor = true`` (off by default: it costs ≈ 11–15% of PPO's training time
+With ``trust_region_monitor = true`` (off by default: it costs ≈ 11–19% of PPO's training time
 with CleanRL's CartPole-v1 defaults), PPO, TRPO and A2C log after every update, on the batch it
 learned from, the maximum, 99th percentile and mean of the probability ratio π_new/π_old and
 the mean and maximum of KL(π_old ‖ π_new)
