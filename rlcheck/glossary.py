@@ -132,6 +132,11 @@ GLOSSARY: dict[str, Term] = {
         "transitions in each gradient step's minibatch from the replay buffer", "transitions"
     ),
     "buffer_size": Term("replay buffer capacity of one seed", "transitions"),
+    "trust_region_monitor": Term(
+        "log ratio_max, ratio_p99, ratio_mean of π_new/π_old and kl_mean, kl_max of "
+        "KL(π_old ‖ π_new) on the batch, after every update",
+        "none",
+    ),
     # ---- off-policy actor-critics
     "n_critics": Term("Q-networks trained on one target, which takes their minimum", "count"),
     "actor_learning_rate": Term("Adam step size of the actor", "none"),

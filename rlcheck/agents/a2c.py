@@ -26,6 +26,7 @@ from rlcheck.agents.common.actor_critic import (
 from rlcheck.agents.common.losses import explained_variance, normalize_advantages, value_loss
 from rlcheck.agents.common.networks import Activation, WeightInit
 from rlcheck.agents.common.normalize import normalized_obs, observe, rms_init
+from rlcheck.agents.common.trust_region import TRUST_REGION_INTERNALS, trust_region_internals
 from rlcheck.core import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.envs.spec import EnvSpec
 
@@ -87,6 +88,13 @@ class Config:
         True,
         "bootstrap V(s) when an episode is cut by the time limit, as SB3 does (Pardo et al. "
         "2018); False treats it as a termination",
+        unit="none",
+    )
+    trust_region_monitor: bool = static(
+        False,
+        "after every update, log how far it moved the policy on the batch it learned from: "
+        "ratio_max, ratio_p99, ratio_mean of π_new/π_old and kl_mean, kl_max of "
+        "KL(π_old ‖ π_new) (Engstrom et al. 2020 §4; see PPO's field)",
         unit="none",
     )
     learning_rate: float = traced(
@@ -164,6 +172,8 @@ class A2C:
         self.batch_size = config.num_envs * config.num_steps
         self.num_updates = max(budget // self.batch_size, 1)
         self.net = ActorCritic(spec, config.hidden_sizes, config.activation, config.weight_init)
+        if config.trust_region_monitor:
+            self.metric_names = A2C.metric_names + TRUST_REGION_INTERNALS
 
     def hparams(self) -> dict[str, jax.Array]:
         return traced_values(self.config)
@@ -247,13 +257,20 @@ class A2C:
 
         old = self.net.dist(state.params["actor"], batch["x"])
         new = self.net.dist(params["actor"], batch["x"])
+        kl = self.net.kl(old, new)
         metrics = {
             **stats,
-            "kl": jnp.mean(self.net.kl(old, new)),
+            "kl": jnp.mean(kl),
             "explained_variance": explained_variance(batch["value"], batch["returns"]),
             "grad_norm": optax.tree.norm(grads),
             "learning_rate": learning_rate,
         }
+        if self.config.trust_region_monitor:
+            # A2C keeps no log-probabilities from acting; the pre-update actor on the
+            # observations it acted on gives the same ones (it does not move during a rollout).
+            action = batch["action"]
+            log_ratio = self.net.log_prob(new, action) - self.net.log_prob(old, action)
+            metrics.update(trust_region_internals(log_ratio, kl))
         state = state.replace(params=params, opt_state=opt_state, updates=state.updates + 1)
         return state, metrics
 

@@ -30,7 +30,12 @@ from rlcheck.agents.common.conjugate_gradient import conjugate_gradient
 from rlcheck.agents.common.losses import explained_variance, normalize_advantages, value_loss
 from rlcheck.agents.common.networks import Activation, WeightInit
 from rlcheck.agents.common.normalize import RunningMeanStd, normalized_obs, observe, rms_init
-from rlcheck.agents.common.trust_region import backtracking_line_search, fisher_vector_product
+from rlcheck.agents.common.trust_region import (
+    TRUST_REGION_INTERNALS,
+    backtracking_line_search,
+    fisher_vector_product,
+    trust_region_internals,
+)
 from rlcheck.core import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.envs.spec import EnvSpec
 
@@ -88,6 +93,13 @@ class Config:
         True,
         "bootstrap V(s) when an episode is cut by the time limit, as SB3 does (Pardo et al. "
         "2018); False treats it as a termination",
+        unit="none",
+    )
+    trust_region_monitor: bool = static(
+        False,
+        "after every update, log how far it moved the policy on the batch it learned from: "
+        "ratio_max, ratio_p99, ratio_mean of π_new/π_old and kl_mean, kl_max of "
+        "KL(π_old ‖ π_new) (Engstrom et al. 2020 §4; see PPO's field)",
         unit="none",
     )
     max_kl: float = traced(
@@ -227,6 +239,8 @@ class TRPO:
                 f"critic_batch_size = {config.critic_batch_size}"
             )
         self.net = ActorCritic(spec, config.hidden_sizes, config.activation, config.weight_init)
+        if config.trust_region_monitor:
+            self.metric_names = TRPO.metric_names + TRUST_REGION_INTERNALS
 
     def hparams(self) -> dict[str, jax.Array]:
         return traced_values(self.config)
@@ -344,6 +358,11 @@ class TRPO:
         batch = flatten_rollout(batch, self.batch_size)
 
         actor, metrics = self._policy_step(state.params["actor"], state.hparams, batch)
+        if self.config.trust_region_monitor:
+            old = self.net.dist(state.params["actor"], batch["x"])
+            new = self.net.dist(actor, batch["x"])
+            log_ratio = self.net.log_prob(new, batch["action"]) - batch["log_prob"]
+            metrics.update(trust_region_internals(log_ratio, self.net.kl(old, new)))
         (critic, opt_state, *_), losses = jax.lax.scan(
             self._critic_epoch,
             (critic, state.critic_opt_state, state.hparams, batch),

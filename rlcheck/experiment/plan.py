@@ -96,6 +96,11 @@ class UnitGroup:
         return [(i, seed) for i, unit in enumerate(self.units) for seed in unit.seeds]
 
 
+# Config fields added after results were first stored, with their defaults: at the default a
+# field stays out of the unit key, so that older specs keep their keys (and resume).
+ADDED_CONFIG_FIELDS = {"trust_region_monitor": False}
+
+
 def unit_key(
     env: EnvEntry, algo: str, config: dict, seeds: tuple[int, ...], budget: int, eval_spec: EvalSpec
 ) -> str:
@@ -110,7 +115,7 @@ def unit_key(
         "env": env.id,
         "env_kwargs": env.kwargs,
         "algo": algo,
-        "config": config,
+        "config": {k: v for k, v in config.items() if ADDED_CONFIG_FIELDS.get(k, ...) != v},
         "seeds": list(seeds),
         "budget": budget,
         "eval": eval_spec.model_dump(),

@@ -41,6 +41,8 @@ def test_unit_keys_of_existing_specs_do_not_change():
     # Results directories resume by key: a spec that does not use a newer option (domain
     # randomization, env params, ...) must keep the key it had when it was first stored.
     assert [u.key for u in _plan()] == ["abda4d2f0b7c3af2", "5b271c689b4174ed"]
+    monitored = _plan(algo=[{"name": "ppo", "config": {"trust_region_monitor": True}}])[0]
+    assert monitored.key != "abda4d2f0b7c3af2" and "ratio_max" in monitored.metric_names
 
 
 def test_domain_randomization_is_part_of_the_key_and_checked_when_planning():

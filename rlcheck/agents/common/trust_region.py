@@ -1,4 +1,5 @@
-"""Trust-region pieces: KL divergences, Fisher-vector products, TRPO's backtracking line search."""
+"""Trust-region pieces: KL divergences, Fisher-vector products, TRPO's backtracking line search,
+and the trust-region internals PPO, TRPO and A2C log after every update."""
 
 from __future__ import annotations
 
@@ -24,6 +25,41 @@ def gaussian_kl(
     var_q = jnp.exp(2.0 * log_std_q)
     per_dim = log_std_q - log_std_p + (var_p + (mean_p - mean_q) ** 2) / (2.0 * var_q) - 0.5
     return jnp.sum(per_dim, axis=-1)
+
+
+# The internals of :func:`trust_region_internals`, in the order agents log them.
+TRUST_REGION_INTERNALS = ("ratio_max", "ratio_p99", "ratio_mean", "kl_mean", "kl_max")
+
+
+def trust_region_internals(log_ratio: jax.Array, kl: jax.Array) -> dict[str, jax.Array]:
+    """How far an update moved the policy, on the batch it learned from.
+
+    Measured after the whole update (every epoch and minibatch), as MadryLab's
+    ``paper_constraints_logging`` does: the probability ratio π_new(a|s)/π_old(a|s) of each
+    sampled pair, with π_old the policy that collected the batch, and KL(π_old(·|s) ‖
+    π_new(·|s)) of each sampled state.
+
+    Args:
+        log_ratio: log π_new(a|s) − log π_old(a|s) per sample.
+        kl: KL(π_old ‖ π_new) per sample (analytic).
+
+    Returns:
+        {"ratio_max", "ratio_p99" (linear interpolation, as numpy's default), "ratio_mean",
+        "kl_mean", "kl_max"}: PPO's clipping keeps ratio_max ≤ 1 + ε only if it is a trust
+        region; Engstrom et al. find it is not.
+
+    References:
+        Engstrom et al. 2020, "Implementation Matters in Deep Policy Gradients", §4 (maximum
+        ratio and mean KL per iteration).
+    """
+    ratio = jnp.exp(log_ratio)
+    return {
+        "ratio_max": jnp.max(ratio),
+        "ratio_p99": jnp.percentile(ratio, 99.0),
+        "ratio_mean": jnp.mean(ratio),
+        "kl_mean": jnp.mean(kl),
+        "kl_max": jnp.max(kl),
+    }
 
 
 def fisher_vector_product(
