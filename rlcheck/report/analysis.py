@@ -11,6 +11,7 @@ import numpy as np
 
 from rlcheck import stats
 from rlcheck.experiment.store import Store
+from rlcheck.report.robustness import NO_ROBUSTNESS, analyze_robustness
 from rlcheck.report.verdict import env_verdict
 
 CONFIDENCE = 0.95
@@ -85,7 +86,8 @@ def analyze(
     Returns:
       A dict of lists, dicts, strings, ints, floats and None (never NaN or inf): ``settings``,
       ``envs`` (one entry per env with its algos, comparisons, profile, sample efficiency and
-      verdict), ``failed_units``, ``failed_attempts``, ``cost``, ``provenance`` and ``runs``.
+      verdict), ``robustness`` (rlcheck/report/robustness.py), ``failed_units``,
+      ``failed_attempts``, ``cost``, ``provenance`` and ``runs``.
       A metric that cannot be computed from the stored results (one checkpoint, one seed,
       every seed diverged, no threshold…) is None, and the key ``<metric>_reason`` beside it
       says why; it is never an exception.
@@ -106,6 +108,17 @@ def analyze(
         "diverged_treatment": DIVERGED_TREATMENT,
     }
     envs = [_analyze_env(store, label, units, settings) for label, units in groups.items()]
+    labelled = {
+        a["unit_key"]: {
+            "env": e["env"],
+            "label": a["label"],
+            "algo": a["algo"],
+            "solve_threshold": e["solve_threshold"],
+        }
+        for e in envs
+        for a in e["algos"]
+    }
+    robustness = analyze_robustness(store, labelled, settings)
     failed = [
         {
             "env": r["env_label"],
@@ -128,6 +141,7 @@ def analyze(
             "directory": str(store.directory),
             "settings": settings,
             "envs": envs,
+            **_metric("robustness", robustness, NO_ROBUSTNESS),
             "failed_units": failed,
             "failed_attempts": attempts,
             "cost": {
