@@ -1,3 +1,5 @@
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -129,3 +131,29 @@ def test_ppo_runs_on_other_observation_and_action_spaces(env_id):
     results, _ = _driver("ppo", env_id, 128, overrides, checkpoints=1, episodes=1).run([0])
     assert np.isfinite(results["final_returns"]).all()
     assert results["params_finite"].all()
+
+
+def test_checkpoint_policies_leave_the_results_as_they_were():
+    # 16 updates, checkpoints after updates 5, 10 and 16: intervals of unequal length, so the
+    # shorter ones are padded with skipped updates.
+    plain = _driver("ppo", "CartPole-v1", 1024, TINY_PPO, checkpoints=3)
+    kept = FusedDriver(
+        plain.agent,
+        plain.env,
+        plain.schedule,
+        dataclasses.replace(plain.plan, keep_checkpoint_policies=True),
+    )
+    np.testing.assert_array_equal(plain.schedule.update_ends, [5, 10, 16])
+    a, _ = plain.run([0, 1])
+    b, _ = kept.run([0, 1])
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    checkpoints = {k: v for k, v in b.items() if k.startswith("checkpoint_policy/")}
+    assert checkpoints and not set(checkpoints) & set(a)
+    for name, value in checkpoints.items():
+        leaf = name.removeprefix("checkpoint_")
+        assert value.shape == (2, 3, *a[leaf].shape[1:])
+        # The last checkpoint follows the last update: its policy is the final one.
+        np.testing.assert_array_equal(value[:, -1], a[leaf])
+    kernel = "checkpoint_policy/actor/net/params/Dense_0/kernel"
+    assert not np.array_equal(checkpoints[kernel][:, 0], checkpoints[kernel][:, 1])
