@@ -104,6 +104,7 @@ def robustness(
     Stored results are reused: the same request again only evaluates units added since.
     Writes the report's robustness section and summary.json's "robustness".
     """
+    from rlcheck.experiment.ranges import parse_vary
     from rlcheck.experiment.spec import RobustnessSpec, validation_message
     from rlcheck.experiment.store import Store
 
@@ -116,11 +117,11 @@ def robustness(
         raise UserError(
             f"{source}: --vary once per request (got {len(vary)}); run again for another"
         )
-    name, values = _vary(vary[0])
+    name, _ = parse_vary(vary[0], "--vary")  # the name, and the values' syntax, checked
     try:
         spec = RobustnessSpec.model_validate(
             {
-                "vary": {name: values},
+                "vary": {name: vary[0].partition("=")[2]},
                 "episodes": episodes,
                 "obs_noise": obs_noise,
                 "action_noise": action_noise,
@@ -141,13 +142,6 @@ def robustness(
 
     html, summary = write_report(directory)
     typer.echo(f"Report: {html}  ·  numbers: {summary}")
-
-
-def _vary(text: str) -> tuple[str, str]:
-    name, equals, values = text.partition("=")
-    if not equals or not name.strip():
-        raise UserError(f"--vary: expected NAME=VALUES (e.g. length=0.05:2.0:32), got '{text}'")
-    return name.strip(), values
 
 
 def _robustness(store: Any, spec: Any, source: str) -> None:

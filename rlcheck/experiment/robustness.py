@@ -278,6 +278,13 @@ def evaluate_request(policies: Any, request: Request, deterministic: bool) -> np
     Returns:
         (seeds, values, episodes) returns.
     """
+    program, args = robustness_program(policies, request, deterministic)
+    return np.asarray(program(*args))
+
+
+def robustness_program(policies: Any, request: Request, deterministic: bool) -> tuple[Any, tuple]:
+    """The jitted program of :func:`evaluate_request` and its arguments (``program(*args)``
+    runs it; ``program.lower(*args).compile()`` compiles it apart)."""
     env, agent = policies.env, policies.agent
     values = np.asarray(request.values, np.float32)
     grid = len(values)
@@ -323,4 +330,4 @@ def evaluate_request(policies: Any, request: Request, deterministic: bool) -> np
             max_delay=max_delay,
         )
     )
-    return np.asarray(program(policies.params, keys, env_params, Perturbation(**fields)))
+    return program, (policies.params, keys, env_params, Perturbation(**fields))
