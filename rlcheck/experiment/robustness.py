@@ -41,9 +41,9 @@ from rlcheck.registry import ALGORITHMS
 # Bump when what a stored robustness row means changes, so old rows are not reused as new ones.
 ROBUSTNESS_FORMAT = 1
 PERTURBATIONS = {
-    "obs_noise": "observation noise (std, observation units)",
-    "action_noise": "action noise (ε-random for discrete actions; std in half action ranges)",
-    "action_delay": "action delay (env steps)",
+    "obs_noise": "observation noise, std in observation units",
+    "action_noise": "action noise: ε-random (discrete), std in half action ranges (continuous)",
+    "action_delay": "action delay in env steps",
 }
 
 

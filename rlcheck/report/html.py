@@ -602,7 +602,7 @@ def _robustness_section(analysis: dict[str, Any], colors: dict[str, str]) -> Mar
         ]
         spacing = "log-spaced" if study["log"] else "values"
         title = (
-            f"{study['vary']} ({study['what']}): {len(values)} {spacing} from "
+            f"{study['vary']}, {study['what']}: {len(values)} {spacing} from "
             f"{fmt(min(values))} to {fmt(max(values))}, {study['episodes']} episodes per seed "
             "and value" + (f"; held fixed: {', '.join(held)}" if held else "")
         )
