@@ -38,7 +38,8 @@ def describe_unit(row: dict[str, Any]) -> str:
 
 
 def find_unit(store: Store, unit: str) -> dict[str, Any]:
-    """The stored unit named by ``unit``: its key, a unique prefix of it, or its algo label.
+    """The stored unit named by ``unit``: its key, its algo label, or a unique prefix of its key
+    (in that order: a label such as "a2c" is also a hexadecimal prefix).
 
     Raises:
         UserError: no unit or several match (the message lists the units there are).
@@ -47,8 +48,8 @@ def find_unit(store: Store, unit: str) -> dict[str, Any]:
     if not rows:
         raise UserError(f"{store.directory}: no unit is stored here")
     matches = [r for r in rows if r["key"] == unit]
-    matches = matches or [r for r in rows if r["key"].startswith(unit)]
     matches = matches or [r for r in rows if r["algo_label"] == unit]
+    matches = matches or [r for r in rows if r["key"].startswith(unit)]
     listing = "; ".join(describe_unit(r) for r in (matches or rows))
     if not matches:
         raise UserError(f"no unit '{unit}' in {store.directory} (units: {listing})")

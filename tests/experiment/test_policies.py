@@ -19,14 +19,15 @@ from rlcheck.experiment.plan import plan_units
 from rlcheck.experiment.spec import parse_spec
 from rlcheck.experiment.store import Store
 from rlcheck.report.html import write_report
-from tests.helpers.trained import FINAL_EPISODES, train
+from tests.helpers.trained import FINAL_EPISODES, shared_copy
+from tests.report.synthetic import open_store, record
 
 SEEDS = [0, 1]
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    return train(tmp_path_factory.mktemp("trained"))
+    return shared_copy(tmp_path_factory)
 
 
 def _finals(directory, algo):
@@ -114,14 +115,11 @@ def test_a_directory_written_before_policies_were_kept_still_reads(trained, tmp_
 
 
 def test_a_planner_has_no_policy(tmp_path):
-    spec = {
-        "seeds": [0],
-        "budget": 1000,
-        "eval": {"checkpoints": 1, "episodes": 1, "final_episodes": 1},
-        "env": [{"id": "CartPole-v1"}],
-        "algo": [{"name": "lqr"}],
-    }
-    train(tmp_path, spec)
+    store, run_id = open_store(tmp_path)
+    unit = record("CartPole-v1", "lqr", None, 1, 475.0)
+    unit.meta["policy"] = None  # what rlcheck/experiment/record.py stores for planners
+    store.write_unit(run_id, unit, [(0, "ok", 500.0, None)], [], [])
+    store.close()
     with pytest.raises(UserError, match="lqr is a planner; it has no policy to store or load"):
         rlcheck.load_policy(tmp_path, "lqr", 0)
 

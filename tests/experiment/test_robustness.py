@@ -8,7 +8,7 @@ from rlcheck.experiment.robustness import Request, request_from_spec, run_robust
 from rlcheck.experiment.spec import RobustnessSpec
 from rlcheck.experiment.store import Store
 from rlcheck.report.analysis import analyze
-from tests.helpers.trained import FINAL_EPISODES, train
+from tests.helpers.trained import FINAL_EPISODES, shared_copy
 from tests.report.synthetic import open_store, record
 
 LENGTHS = "0.05,0.5,2.0"  # CartPole's pole half-length is 0.5 in training
@@ -16,16 +16,13 @@ LENGTHS = "0.05,0.5,2.0"  # CartPole's pole half-length is 0.5 in training
 
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory):
-    """The tiny trained directory, with every unit evaluated under two requests."""
-    directory = train(tmp_path_factory.mktemp("robust"))
-    store = Store(directory)
-    requests = {}
-    for name, values in (("length", LENGTHS), ("obs_noise", "0,0.5")):
-        spec = RobustnessSpec(vary={name: values}, episodes=FINAL_EPISODES)
-        requests[name] = request_from_spec(spec, "test")
-        outcomes = run_robustness(store, requests[name], "test")
-        assert [o.status for o in outcomes] == ["done"] * 4
-    yield store, requests
+    """The tiny trained directory, with every unit evaluated at three pole lengths."""
+    store = Store(shared_copy(tmp_path_factory))
+    spec = RobustnessSpec(vary={"length": LENGTHS}, episodes=FINAL_EPISODES)
+    request = request_from_spec(spec, "test")
+    outcomes = run_robustness(store, request, "test")
+    assert [o.status for o in outcomes] == ["done"] * 4
+    yield store, request
     store.close()
 
 
@@ -44,37 +41,32 @@ def _returns(store, request, algo):
 
 @pytest.mark.parametrize("algo", ["ppo", "dqn", "ars", "random"])
 def test_at_the_training_value_each_seed_replays_its_final_evaluation(evaluated, algo):
-    store, requests = evaluated
-    # Only noise varies: the env's own params, as in training, and noise 0 is no noise.
-    row, finals = _returns(store, requests["obs_noise"], algo)
-    assert row["returns"].shape == (2, 2, FINAL_EPISODES)
-    np.testing.assert_array_equal(row["returns"][:, 0], finals)
-    # The pole length varies: params are inputs of the program, equal to the training ones
-    # at 0.5 up to float rounding, which CartPole's integer returns do not show here.
-    row, finals = _returns(store, requests["length"], algo)
+    store, request = evaluated
+    row, finals = _returns(store, request, algo)
+    assert row["returns"].shape == (2, 3, FINAL_EPISODES)
     assert row["spec"]["training_value"] == 0.5
+    # The same keys as the final evaluation. The params are inputs of this program where
+    # training compiled them in as constants: equal up to float rounding, which CartPole's
+    # integer returns do not show here.
     np.testing.assert_array_equal(row["returns"][:, 1], finals)
 
 
 def test_the_curves_respond_to_the_pole_length(evaluated):
-    store, requests = evaluated
-    for algo in ("ppo", "ars", "random"):
-        row, _ = _returns(store, requests["length"], algo)
+    store, request = evaluated
+    for algo in ("ppo", "dqn", "ars", "random"):
+        row, _ = _returns(store, request, algo)
         means = row["returns"].mean(axis=(0, 2))
         # A short pole falls much faster than the one trained on, whatever the policy.
         assert means[0] < means[1], (algo, means)
-    # The random policy ignores observations: noise leaves its episodes as they were.
-    row, _ = _returns(store, requests["obs_noise"], "random")
-    np.testing.assert_array_equal(row["returns"][:, 0], row["returns"][:, 1])
 
 
 def test_the_same_request_again_reuses_what_is_stored(evaluated):
-    store, requests = evaluated
+    store, request = evaluated
     before = {(r["request"], r["unit_key"]): r["created_at"] for r in store.robustness()}
     again = request_from_spec(
         RobustnessSpec(vary={"length": LENGTHS}, episodes=FINAL_EPISODES), "again"
     )
-    assert again.key == requests["length"].key
+    assert again.key == request.key
     outcomes = run_robustness(store, again, "again")
     assert [o.status for o in outcomes] == ["stored"] * 4
     after = {(r["request"], r["unit_key"]): r["created_at"] for r in store.robustness()}
@@ -84,9 +76,9 @@ def test_the_same_request_again_reuses_what_is_stored(evaluated):
 
 
 def test_the_summary_has_curves_with_intervals_and_the_normalized_area(evaluated):
-    store, requests = evaluated
-    summary = analyze(store, reps=200, band_reps=200)["robustness"]
-    study = next(s for s in summary if s["request"] == requests["length"].key)
+    store, request = evaluated
+    (study,) = analyze(store, reps=200, band_reps=200)["robustness"]
+    assert study["request"] == request.key
     assert study["vary"] == "length" and study["values"] == [0.05, 0.5, 2.0]
     (env,) = study["envs"]
     assert env["training_value"] == 0.5 and env["solve_threshold"] == 475.0

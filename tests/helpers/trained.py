@@ -1,14 +1,19 @@
 """A tiny results directory with real stored policies: an on-policy, an off-policy and a
 policy-search unit and the random policy on gymnax CartPole, trained in this process.
 
-Every test module that needs stored policies trains this same spec, so after the first one the
-programs come from the session's compilation cache.
+:func:`shared_copy` trains it once per test session, however pytest-xdist spreads the tests
+that need it over its workers, and gives each caller its own copy.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from rlcheck.experiment.execute import Executor
 from rlcheck.experiment.plan import plan_units
@@ -49,3 +54,20 @@ def train(directory: Path, spec: dict[str, Any] = SPEC) -> Path:
     store.close()
     assert all(o.status == "done" for o in outcomes), [o.reason for o in outcomes]
     return directory
+
+
+def shared_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of :data:`SPEC` trained once for the whole test session."""
+    root = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        root = root.parent  # the session's directory, shared by its workers
+    trained = root / "trained-policies"
+    with open(root / "trained-policies.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (trained / "complete").exists():
+            shutil.rmtree(trained, ignore_errors=True)
+            train(trained)
+            (trained / "complete").touch()
+    copy = tmp_path_factory.mktemp("trained")
+    shutil.copytree(trained, copy, dirs_exist_ok=True)
+    return copy
