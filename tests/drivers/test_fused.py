@@ -134,9 +134,9 @@ def test_ppo_runs_on_other_observation_and_action_spaces(env_id):
 
 
 def test_checkpoint_policies_leave_the_results_as_they_were():
-    # 16 updates, checkpoints after updates 5, 10 and 16: intervals of unequal length, so the
-    # shorter ones are padded with skipped updates.
-    plain = _driver("ppo", "CartPole-v1", 1024, TINY_PPO, checkpoints=3)
+    # 16 updates of 2 envs × 5 steps, checkpoints after updates 5, 10 and 16: intervals of
+    # unequal length, so the shorter ones are padded with skipped updates.
+    plain = _driver("a2c", "CartPole-v1", 160, {"num_envs": 2}, checkpoints=3)
     kept = FusedDriver(
         plain.agent,
         plain.env,
