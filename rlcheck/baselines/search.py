@@ -31,7 +31,14 @@ from rlcheck.agents.common.networks import MLP, Activation
 from rlcheck.agents.common.normalize import RunningMeanStd, rms_init
 from rlcheck.baselines.base import Baseline, action_bounds, play_episodes, seed_keys
 from rlcheck.core import traced_values
-from rlcheck.drivers.common import CHECKPOINT_POLICY, POLICY, EvalPlan, Schedule, policy_arrays
+from rlcheck.drivers.common import (
+    CHECKPOINT_POLICY,
+    POLICY,
+    EvalPlan,
+    Schedule,
+    flatten_policy,
+    name_policies,
+)
 from rlcheck.envs.jax_env import JaxEnv
 from rlcheck.envs.registry import bare_env_id
 from rlcheck.envs.spec import EnvSpec
@@ -403,7 +410,8 @@ class PolicySearch(Baseline):
         means = jax.vmap(self.strategy.mean)(states.strategy)
         checkpoint_policies = {}
         if keep:
-            checkpoint_policies = policy_arrays(states.checkpoint_policy, CHECKPOINT_POLICY)
+            flat = jax.vmap(jax.vmap(flatten_policy))(states.checkpoint_policy)
+            checkpoint_policies = {CHECKPOINT_POLICY: flat}
         return {
             "eval_returns": states.eval_returns,
             "train_return_sum": states.train_return_sum,
@@ -414,7 +422,8 @@ class PolicySearch(Baseline):
             "env_finite": states.env_finite & final.finite,
             "env_steps": states.env_steps,
             "checkpoint_env_steps": states.checkpoint_env_steps,
-            **policy_arrays(jax.vmap(self.policy_params)(states), POLICY),
+            # One vector per seed (see rlcheck.drivers.common.flatten_policy).
+            POLICY: jax.vmap(lambda s: flatten_policy(self.policy_params(s)))(states),
             **checkpoint_policies,
         }
 
@@ -432,4 +441,8 @@ class PolicySearch(Baseline):
         out = jax.block_until_ready(compiled(keys, hparams))
         done = time.perf_counter()
         results = {k: np.asarray(v) for k, v in out.items()}
-        return results, {"compile_s": compiled_at - start, "run_s": done - compiled_at}
+        template = jax.eval_shape(
+            lambda key: self.policy_params(self.init_seed(key, hparams, 1, 1)), keys[0]
+        )
+        timings = {"compile_s": compiled_at - start, "run_s": done - compiled_at}
+        return name_policies(results, template), timings

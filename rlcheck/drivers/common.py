@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from rlcheck.errors import UserError
@@ -109,6 +110,8 @@ def env_seeds(seed: int, stream: int, n: int) -> list[int]:
 #                               agent's policy_params (none for planners)
 #   checkpoint_policy/<leaf>    with EvalPlan.keep_checkpoint_policies: the policy evaluated at
 #     (S, C, ...)               each checkpoint
+# (Compiled programs return each policy as one flat vector, see flatten_policy; their run()
+# splits it into these arrays.)
 RESULT_KEYS = (
     "eval_returns",
     "train_return_sum",
@@ -169,6 +172,43 @@ def policy_arrays(params: Any, prefix: str) -> dict[str, Any]:
         f"{prefix}/{name}": leaf
         for name, leaf in zip(leaf_names(params), jax.tree.leaves(params), strict=True)
     }
+
+
+def flatten_policy(params: Any) -> jax.Array:
+    """A policy's parameters as one float32 vector, leaves in ``jax.tree.leaves`` order: how a
+    compiled program returns them. Returned leaf by leaf, the parameters are outputs that are
+    the loop's own buffers, and jaxlib 0.10.2's XLA:CPU then stalled on the TRPO program of
+    tests/experiment/test_workers.py in a process on both cores, even with the stall flag (4
+    runs of 4; as one concatenated vector: 6 of 6 finished; docs/DESIGN-NOTES.md). Leaves are
+    float32 (or integers small enough for it), so nothing is lost."""
+    leaves = [jnp.ravel(x).astype(jnp.float32) for x in jax.tree.leaves(params)]
+    return jnp.concatenate(leaves) if leaves else jnp.zeros((0,), jnp.float32)
+
+
+def unflatten_policy(template: Any, flat: np.ndarray) -> Any:
+    """The inverse of :func:`flatten_policy`, in numpy, for ``flat`` of shape (..., size): the
+    pytree of ``template`` (the parameters or their ``jax.eval_shape``), each leaf with the
+    leading axes of ``flat`` and its own shape and dtype."""
+    flat = np.asarray(flat)
+    leaves, start = [], 0
+    for leaf in jax.tree.leaves(template):
+        size = int(np.prod(leaf.shape))
+        part = flat[..., start : start + size].reshape(*flat.shape[:-1], *leaf.shape)
+        leaves.append(part.astype(leaf.dtype))
+        start += size
+    if start != flat.shape[-1]:
+        raise ValueError(f"{flat.shape[-1]} values for a policy of {start}")
+    return jax.tree.unflatten(jax.tree.structure(template), leaves)
+
+
+def name_policies(results: dict[str, np.ndarray], template: Any) -> dict[str, np.ndarray]:
+    """A program's results with its flat ``policy`` and ``checkpoint_policy`` vectors (seed axis
+    first, see :func:`flatten_policy`) turned into one named array per leaf of ``template``."""
+    results = dict(results)
+    for prefix in (POLICY, CHECKPOINT_POLICY):
+        if prefix in results:
+            results.update(policy_arrays(unflatten_policy(template, results.pop(prefix)), prefix))
+    return results
 
 
 def policy_from_arrays(template: Any, arrays: Mapping[str, Any], prefix: str) -> Any:

@@ -28,8 +28,9 @@ from rlcheck.drivers.common import (
     EvalPlan,
     Schedule,
     checkpoint_flags,
+    flatten_policy,
+    name_policies,
     per_checkpoint,
-    policy_arrays,
 )
 from rlcheck.drivers.evaluation import play_policy
 from rlcheck.envs.jax_env import JaxEnv
@@ -210,10 +211,10 @@ class FusedDriver:
                 training ones.
 
         Returns per-update rows (internals, finished training episodes), the evaluations at
-        each checkpoint, and the final policy's parameters as ``policy/<leaf>`` arrays (with
-        ``EvalPlan.keep_checkpoint_policies``, each checkpoint's too, as
-        ``checkpoint_policy/<leaf>``, checkpoints first); :func:`per_checkpoint` turns the rows
-        into per-checkpoint results.
+        each checkpoint, and the final policy's parameters as one vector, ``policy`` (with
+        ``EvalPlan.keep_checkpoint_policies``, each checkpoint's too, ``checkpoint_policy``,
+        checkpoints first; see :func:`flatten_policy`); :func:`per_checkpoint` turns the rows
+        into per-checkpoint results and :meth:`run` the vectors into named arrays.
         """
         if eval_params is None:
             eval_params = env_params
@@ -245,7 +246,7 @@ class FusedDriver:
                 lambda r: r.reshape(r.shape[0] * r.shape[1], *r.shape[2:])[updates], rows
             )
             rows["eval_returns"] = eval_returns
-            checkpoint_policies = policy_arrays(policies, CHECKPOINT_POLICY)
+            checkpoint_policies = {CHECKPOINT_POLICY: jax.vmap(flatten_policy)(policies)}
         else:
             is_checkpoint, _ = checkpoint_flags(self.schedule)
             carry, rows = jax.lax.scan(
@@ -262,7 +263,7 @@ class FusedDriver:
             ),
             "params_finite": self.agent.params_finite(carry.agent_state),
             "env_finite": carry.env_finite,
-            **policy_arrays(policy, POLICY),
+            POLICY: flatten_policy(policy),
             **checkpoint_policies,
         }
 
@@ -306,7 +307,11 @@ class FusedDriver:
         out = jax.block_until_ready(compiled(*args))
         done = time.perf_counter()
         results = per_checkpoint({k: np.asarray(v) for k, v in out.items()}, self.schedule)
-        return results, {"compile_s": compiled_at - start, "run_s": done - compiled_at}
+        template = jax.eval_shape(
+            lambda key: self.agent.policy_params(self.agent.init(key, hparams)), keys[0]
+        )
+        timings = {"compile_s": compiled_at - start, "run_s": done - compiled_at}
+        return name_policies(results, template), timings
 
 
 def _per_seed(values: Sequence[Any], seeds: list[int]) -> Any:

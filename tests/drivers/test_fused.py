@@ -100,13 +100,14 @@ def test_a_batch_of_env_params_is_one_program_equal_to_each_value_alone():
         rows = one(keys, d.agent.hparams(), stack_params([params]))
         alone = per_checkpoint({k: np.asarray(v) for k, v in rows.items()}, d.schedule)
         # Internals and the trained policy to the float rounding of batched matmuls (as for
-        # seeds, above); the rest exactly.
-        rounded = {"internals"} | {k for k in alone if k.startswith("policy/")}
-        for key in sorted(rounded):
-            np.testing.assert_allclose(
-                batch[key][i], alone[key][0], rtol=1e-3, atol=1e-4, err_msg=key
-            )
-        for key in sorted(set(alone) - rounded):
+        # seeds, above); the rest exactly. (train returns the policy as one vector, run as
+        # one array per leaf, in the same order.)
+        np.testing.assert_allclose(
+            batch["internals"][i], alone["internals"][0], rtol=1e-3, atol=1e-4
+        )
+        leaves = [batch[k][i].ravel() for k in batch if k.startswith("policy/")]
+        np.testing.assert_allclose(np.concatenate(leaves), alone["policy"][0], atol=1e-4)
+        for key in sorted(set(alone) - {"internals", "policy"}):
             np.testing.assert_array_equal(batch[key][i], alone[key][0], err_msg=key)
     assert len(traces) == 1  # three params values, one compiled program
     assert not np.array_equal(batch["internals"][0], batch["internals"][2])
