@@ -52,6 +52,21 @@ def _set_xla_workaround() -> bool:
 XLA_WORKAROUND_SET_ON_IMPORT = _set_xla_workaround()
 
 
+# The public Python API, imported on first use: every module of the package imports `rlcheck`
+# first, so an eager import of the layers above would be a cycle (tests/test_layers.py allows
+# the package root these imports inside `__getattr__` only).
+__all__ = ["__version__", "load_policy"]
+
+
+def __getattr__(name: str) -> object:
+    """``rlcheck.load_policy`` (rlcheck/experiment/policies.py), imported when first used."""
+    if name == "load_policy":
+        from rlcheck.experiment.policies import load_policy
+
+        return load_policy
+    raise AttributeError(f"module 'rlcheck' has no attribute '{name}'")
+
+
 def environ_without_added_flag() -> dict[str, str]:
     """A copy of ``os.environ`` for a child process that runs some other JAX (a peer library's
     venv in a benchmark): without the flag where rlcheck's import added it, because an older

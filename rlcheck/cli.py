@@ -1,5 +1,5 @@
 """The ``rlcheck`` command: run specs, quick comparisons, the demo and verdicts; list and export
-results."""
+results; evaluate stored policies under perturbations."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from typer.exceptions import TyperException
 
 from rlcheck.errors import EnvWarning, UserError
@@ -154,6 +155,108 @@ def run(
 
 def _packages(names: str | None) -> list[str]:
     return [n.strip() for n in (names or "").split(",") if n.strip()]
+
+
+@app.command()
+def robustness(
+    directory: Annotated[Path, typer.Argument(help="results directory")],
+    vary: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--vary",
+            help="NAME=VALUES: an env parameter (length, masspole, gravity… of the env's "
+            "params) or obs_noise, action_noise, action_delay; VALUES: A:B:N (N evenly spaced), "
+            "A:B:N:log or a,b,c",
+        ),
+    ] = None,
+    episodes: Annotated[int, typer.Option(min=1, help="episodes per seed and value")] = 32,
+    obs_noise: Annotated[
+        float,
+        typer.Option(min=0, help="std of Gaussian noise on every observation, held fixed"),
+    ] = 0.0,
+    action_noise: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="held fixed: probability of a random action (discrete actions) or std of "
+            "Gaussian noise in half action ranges (continuous)",
+        ),
+    ] = 0.0,
+    action_delay: Annotated[
+        int, typer.Option(min=0, help="env steps between choosing an action and its effect")
+    ] = 0,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="draw the episodes from this seed (default: each policy replays the episodes "
+            "of its final evaluation)",
+        ),
+    ] = None,
+) -> None:
+    """Evaluate every stored policy while one thing about the world varies (JAX-native envs).
+
+    Stored results are reused: the same request again only evaluates units added since.
+    Writes the report's robustness section and summary.json's "robustness".
+    """
+    from rlcheck.experiment.ranges import parse_vary
+    from rlcheck.experiment.spec import RobustnessSpec, validation_message
+    from rlcheck.experiment.store import Store
+
+    source = "rlcheck robustness"
+    if not vary:
+        raise UserError(
+            f"{source}: --vary NAME=VALUES is required (e.g. --vary length=0.05:2.0:32)"
+        )
+    if len(vary) > 1:
+        raise UserError(
+            f"{source}: --vary once per request (got {len(vary)}); run again for another"
+        )
+    name, _ = parse_vary(vary[0], "--vary")  # the name, and the values' syntax, checked
+    try:
+        spec = RobustnessSpec.model_validate(
+            {
+                "vary": {name: vary[0].partition("=")[2]},
+                "episodes": episodes,
+                "obs_noise": obs_noise,
+                "action_noise": action_noise,
+                "action_delay": action_delay,
+                "seed": seed,
+            }
+        )
+    except ValidationError as e:
+        raise UserError(validation_message(e, source)) from None
+    Store(directory, create=False).close()  # exists, or a one-line error
+    _set_results_directory(directory)
+    store = Store(directory)
+    try:
+        _robustness(store, spec, source)
+    finally:
+        store.close()
+    from rlcheck.report.html import write_report
+
+    html, summary = write_report(directory)
+    typer.echo(f"Report: {html}  ·  numbers: {summary}")
+
+
+def _robustness(store: Any, spec: Any, source: str) -> None:
+    """Run a robustness request on ``store`` and print one line per unit."""
+    from rlcheck.experiment.policies import describe_unit
+    from rlcheck.experiment.robustness import request_from_spec, run_robustness
+    from rlcheck.experiment.workers import configure_jax
+    from rlcheck.report.terminal import console
+
+    request = request_from_spec(spec, source)
+    configure_jax()
+    for outcome in run_robustness(store, request, source):
+        what = describe_unit(outcome.row)
+        if outcome.status == "done":
+            line = f"evaluated in {outcome.seconds:.1f} s"
+        elif outcome.status == "stored":
+            line = "already stored"
+        else:
+            line = f"not evaluated: {outcome.reason}"
+        console.print(f"robustness: {what}: {line}", markup=False)
 
 
 @app.command()
@@ -634,16 +737,24 @@ def _check_algos(names: list[str], option: str = "--algos") -> None:
 
 
 def _run(spec: Any, source: str, out: Path, workers: int | None) -> None:
-    failed, _ = _execute([spec], source, out, workers, spec.model_dump(by_alias=True))
+    failed, _ = _execute(
+        [spec], source, out, workers, spec.model_dump(by_alias=True), spec.robustness
+    )
     if failed:
         raise typer.Exit(EXIT_FAILED_UNITS)
 
 
 def _execute(
-    specs: list[Any], source: str, out: Path, workers: int | None, recorded: dict[str, Any]
+    specs: list[Any],
+    source: str,
+    out: Path,
+    workers: int | None,
+    recorded: dict[str, Any],
+    robustness: Any = None,
 ) -> tuple[bool, dict[str, Any]]:
-    """Run every unit of ``specs`` into one results directory, print the summary and write the
-    report; returns (whether some unit failed, the report's analysis)."""
+    """Run every unit of ``specs`` into one results directory, then the ``robustness`` request
+    (a spec's ``[robustness]`` table) if any, print the summary and write the report; returns
+    (whether some unit failed, the report's analysis)."""
     from rlcheck.experiment.plan import plan_units
     from rlcheck.experiment.provenance import provenance
     from rlcheck.experiment.store import Store
@@ -654,6 +765,12 @@ def _execute(
 
     kind = _executor_kind(specs[0].executor)
     units = [unit for spec in specs for unit in plan_units(spec, source)]
+    if robustness is not None:
+        from rlcheck.experiment.robustness import check_units, request_from_spec
+
+        # Before training: a mistake here would otherwise show after the whole run.
+        where = f"{source}: robustness"
+        check_units(request_from_spec(robustness, where), units, where)
     for unit in units:
         if unit.note is not None:
             console.print(f"note: {unit.note}", markup=False)
@@ -682,6 +799,13 @@ def _execute(
     finally:
         store.finish_run(run_id, status)
     summary_table(store, [u.key for u in units])
+    if robustness is not None:
+        # Its input was checked before training; what is left (every unit failed, every seed
+        # diverged) is about the results, which the summary reports, not a bad spec.
+        try:
+            _robustness(store, robustness, f"{source}: robustness")
+        except UserError as e:
+            console.print(f"robustness not run: {e}", markup=False)
     if any(spec.logging.tensorboard for spec in specs):
         from rlcheck.experiment.external import write_tensorboard
 

@@ -7,7 +7,12 @@ An agent is a set of pure functions of one seed's state (the drivers ``vmap`` th
 - ``act(state, obs, key) -> (state, action, aux)``: the behaviour policy on ``num_envs``
   observations; ``aux`` is whatever the update needs later (log-probabilities, values…);
   ``state`` comes back because acting may update running statistics.
-- ``policy(state, obs, key, deterministic) -> action``: the policy being evaluated.
+- ``policy_params(state) -> params``: what the evaluated policy needs of the state, and only
+  that (network parameters, observation statistics, the hyperparameters it reads such as DQN's
+  evaluation ε): a pytree of arrays, which is what the results store keeps of each seed.
+- ``policy_apply(params, obs, key, deterministic) -> action``: the policy being evaluated, on
+  ``policy_params(state)``; drivers evaluate ``policy_apply(policy_params(state), …)``, and a
+  stored policy runs through the same function.
 - ``update(state, trajectory, key) -> (state, metrics)``: learn from the last
   ``rollout_len`` steps; ``metrics`` holds the internals logged per update.
 
@@ -54,8 +59,10 @@ class Agent(Protocol):
 
     def act(self, state: Any, obs: jax.Array, key: jax.Array) -> tuple[Any, jax.Array, Any]: ...
 
-    def policy(
-        self, state: Any, obs: jax.Array, key: jax.Array, deterministic: bool
+    def policy_params(self, state: Any) -> Any: ...
+
+    def policy_apply(
+        self, params: Any, obs: jax.Array, key: jax.Array, deterministic: bool
     ) -> jax.Array: ...
 
     def update(

@@ -138,6 +138,73 @@ def test_bad_spec_exits_2_with_one_line_in_a_real_process(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_bad_robustness_table_exits_2_before_training(tmp_path, capsys):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(spec_text() + '[robustness]\nvary = { lenght = "0.1:1:3" }\n')
+    _one_line_error(
+        capsys,
+        ["run", str(spec), "--out", str(tmp_path / "out")],
+        f"{spec}: robustness: vary lenght: unknown env parameter 'lenght' of cartpole "
+        "EnvParams; did you mean 'length'?",
+    )
+    assert not (tmp_path / "out").exists()
+    spec.write_text(spec_text() + '[robustness]\nvary = { length = "1", masspole = "1" }\n')
+    _one_line_error(
+        capsys, ["run", str(spec)], f"{spec}: robustness.vary: vary one quantity per request"
+    )
+
+
+def _policy_store(directory: Path, algo: str = "ppo", **meta) -> Path:
+    """A results directory holding one (untrained) unit: enough for the checks that come before
+    any policy is loaded."""
+    from tests.report.synthetic import open_store, record
+
+    store, run_id = open_store(directory)
+    unit = record("CartPole-v1", algo, None, 1, 475.0)
+    unit.meta.update({"policy": {"final": True}, "env_kwargs": {}, **meta})
+    store.write_unit(run_id, unit, [(0, "ok", 1.0, None)], [], [])
+    store.close()
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], "--vary NAME=VALUES is required"),
+        (["--vary", "length=1,2", "--vary", "gravity=9"], "--vary once per request (got 2)"),
+        (["--vary", "length"], "--vary: expected NAME=VALUES"),
+        (["--vary", "length=0:2:8:log"], "a log range needs bounds above 0, got '0:2:8:log'"),
+        (["--vary", "length=1:2:x"], "N in '1:2:x' must be a whole number"),
+        (["--vary", "lenght=1,2"], "unknown env parameter 'lenght' of cartpole EnvParams"),
+        (["--vary", "polemass_length=1,2"], "'polemass_length' of cartpole EnvParams is derived"),
+        (["--vary", "length=1,2", "--episodes", "0"], "Invalid value for '--episodes'"),
+        (["--vary", "action_noise=0,2"], "discrete actions is the probability of a random action"),
+    ],
+)
+def test_bad_robustness_arguments_exit_2_with_one_line(tmp_path, capsys, argv, expected):
+    directory = _policy_store(tmp_path)
+    _one_line_error(capsys, ["robustness", str(directory), *argv], expected)
+
+
+def test_robustness_without_anything_to_evaluate_exits_2_with_one_line(tmp_path, capsys):
+    vary = ["--vary", "length=0.5,1"]
+    _one_line_error(
+        capsys, ["robustness", str(tmp_path / "none"), *vary], "no rlcheck results here"
+    )
+    planners = _policy_store(tmp_path / "planners", algo="lqr", policy=None)
+    _one_line_error(
+        capsys,
+        ["robustness", str(planners), *vary],
+        "to evaluate: lqr is a planner: it has no policy to evaluate",
+    )
+    from rlcheck.experiment.store import Store
+
+    Store(tmp_path / "empty").close()
+    _one_line_error(
+        capsys, ["robustness", str(tmp_path / "empty"), *vary], "no unit is stored here"
+    )
+
+
 def test_a_user_env_failing_check_env_exits_2_with_one_line_in_a_real_process():
     env_id = "tests.helpers.envs:make_reset_without_info"
     result = rlcheck("quick", env_id)
@@ -186,18 +253,24 @@ def test_run_resume_and_export(tmp_path):
             + '[[algo]]\nname = "random"\n[algo.config]\nnum_envs = 2\n'
             "num_steps = 16\n"
         )
+        # Robustness after training: the final evaluation's episodes, then with noise.
+        + '[robustness]\nvary = { obs_noise = "0,0.3" }\nepisodes = 2\n'
     )
     out = tmp_path / "out"
     first = rlcheck("run", str(spec), "--out", str(out), "--workers", "1")
     assert first.returncode == 0, first.stderr
     assert "✓ ppo on CartPole-v1" in first.stdout and "✓ random on CartPole-v1" in first.stdout
     assert "failed seeds" in first.stdout
+    assert first.stdout.count("): evaluated in ") == 2
     second = rlcheck("run", str(spec), "--out", str(out), "--workers", "1")
     assert second.returncode == 0
     assert second.stdout.count("already stored, skipped") == 2
+    assert second.stdout.count("): already stored") == 2  # the robustness of each unit
     db = sqlite3.connect(out / "results.sqlite")
     assert db.execute("SELECT COUNT(*) FROM units").fetchone()[0] == 2
     assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 2
+    assert db.execute("SELECT COUNT(*) FROM robustness").fetchone()[0] == 2
+    assert '"robustness": [' in (out / "summary.json").read_text()
 
     exported = rlcheck("export", str(out), "--format", "csv", "-o", str(tmp_path / "r.csv"))
     assert exported.returncode == 0, exported.stderr

@@ -25,7 +25,12 @@ from rlcheck.agents.common.actor_critic import (
 )
 from rlcheck.agents.common.losses import explained_variance, normalize_advantages, value_loss
 from rlcheck.agents.common.networks import Activation, WeightInit
-from rlcheck.agents.common.normalize import normalized_obs, observe, rms_init
+from rlcheck.agents.common.normalize import (
+    normalize_with,
+    obs_normalizer,
+    observe,
+    rms_init,
+)
 from rlcheck.agents.common.trust_region import TRUST_REGION_INTERNALS, trust_region_internals
 from rlcheck.core import Trajectory, all_finite, static, traced, traced_values
 from rlcheck.envs.spec import EnvSpec
@@ -209,11 +214,17 @@ class A2C:
         action = self.net.sample(self.net.dist(state.params["actor"], x), key)
         return state, action, {"x": x, "value": self.net.value(state.params["critic"], x)}
 
-    def policy(
-        self, state: State, obs: jax.Array, key: jax.Array, deterministic: bool
+    def policy_params(self, state: State) -> dict:
+        """The actor and, with ``normalize_obs``, the observation statistics."""
+        return {
+            "actor": state.params["actor"],
+            **obs_normalizer(state, self.config.normalize_obs),
+        }
+
+    def policy_apply(
+        self, params: dict, obs: jax.Array, key: jax.Array, deterministic: bool
     ) -> jax.Array:
-        x = normalized_obs(state, obs, self.config.normalize_obs)
-        return self.net.action(state.params["actor"], x, key, deterministic)
+        return self.net.action(params["actor"], normalize_with(params, obs), key, deterministic)
 
     # ---- learning -------------------------------------------------------------------------
 

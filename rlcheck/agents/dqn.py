@@ -590,10 +590,10 @@ class DQN:
         return eps
 
     def _epsilon_greedy(
-        self, state: State, obs: jax.Array, key: jax.Array, epsilon: jax.Array
+        self, params: dict, hparams: dict, obs: jax.Array, key: jax.Array, epsilon: jax.Array
     ) -> jax.Array:
         key_coin, key_action = jax.random.split(key)
-        greedy = jnp.argmax(self._q_values(state.params, state.hparams, obs), axis=-1)
+        greedy = jnp.argmax(self._q_values(params, hparams, obs), axis=-1)
         batch = greedy.shape
         explore = jax.random.uniform(key_coin, batch) < epsilon
         return jnp.where(
@@ -601,16 +601,25 @@ class DQN:
         )
 
     def act(self, state: State, obs: jax.Array, key: jax.Array) -> tuple[State, jax.Array, dict]:
-        action = self._epsilon_greedy(state, obs, key, self.epsilon(state))
+        action = self._epsilon_greedy(state.params, state.hparams, obs, key, self.epsilon(state))
         state = state.replace(env_steps=state.env_steps + self.num_envs)
         return state, action, {"obs": obs}
 
-    def policy(
-        self, state: State, obs: jax.Array, key: jax.Array, deterministic: bool
+    def policy_params(self, state: State) -> dict:
+        """The online network and the hyperparameters acting reads: the evaluation ε and, for
+        C51, the support's bounds."""
+        names = ["eval_epsilon"]
+        if self.config.distributional:
+            names += ["v_min", "v_max"]
+        return {"network": state.params, "hparams": {k: state.hparams[k] for k in names}}
+
+    def policy_apply(
+        self, params: dict, obs: jax.Array, key: jax.Array, deterministic: bool
     ) -> jax.Array:
+        network, hparams = params["network"], params["hparams"]
         if deterministic:
-            return jnp.argmax(self._q_values(state.params, state.hparams, obs), axis=-1)
-        return self._epsilon_greedy(state, obs, key, state.hparams["eval_epsilon"])
+            return jnp.argmax(self._q_values(network, hparams, obs), axis=-1)
+        return self._epsilon_greedy(network, hparams, obs, key, hparams["eval_epsilon"])
 
     # ---- learning -------------------------------------------------------------------------
 

@@ -60,10 +60,15 @@ class RandomAgent:
     def act(self, state: State, obs: jax.Array, key: jax.Array) -> tuple[State, jax.Array, dict]:
         return state, self._sample(obs, key), {}
 
-    def policy(
-        self, state: State, obs: jax.Array, key: jax.Array, deterministic: bool
+    def policy_params(self, state: State) -> dict:
+        """Nothing: the random policy has no parameters."""
+        del state
+        return {}
+
+    def policy_apply(
+        self, params: dict, obs: jax.Array, key: jax.Array, deterministic: bool
     ) -> jax.Array:
-        del state, deterministic
+        del params, deterministic
         return self._sample(obs, key)
 
     def update(self, state: State, traj: Trajectory, key: jax.Array) -> tuple[State, dict]:

@@ -248,10 +248,14 @@ class Reinforce:
             aux["value"] = self.net.value(state.params["critic"], obs)
         return state, action, aux
 
-    def policy(
-        self, state: State, obs: jax.Array, key: jax.Array, deterministic: bool
+    def policy_params(self, state: State) -> dict:
+        """The actor (REINFORCE acts on raw observations)."""
+        return {"actor": state.params["actor"]}
+
+    def policy_apply(
+        self, params: dict, obs: jax.Array, key: jax.Array, deterministic: bool
     ) -> jax.Array:
-        return self.net.action(state.params["actor"], obs, key, deterministic)
+        return self.net.action(params["actor"], obs, key, deterministic)
 
     # ---- learning -------------------------------------------------------------------------
 

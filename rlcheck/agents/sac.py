@@ -42,9 +42,10 @@ from rlcheck.agents.common.continuous_control import (
     unit_to_box,
 )
 from rlcheck.agents.common.networks import Activation, WeightInit
-from rlcheck.agents.common.normalize import RunningMeanStd, rms_init
+from rlcheck.agents.common.normalize import RunningMeanStd, obs_normalizer, rms_init
 from rlcheck.agents.common.offpolicy import (
     every_nth,
+    flat_obs,
     gradient_steps_once_started,
     prepare_obs,
     replay_capacity,
@@ -535,14 +536,24 @@ class SAC:
         state = state.replace(env_steps=state.env_steps + self.num_envs)
         return state, unit_to_box(action, self.low, self.high), {"obs": obs}
 
-    def policy(
-        self, state: State, obs: jax.Array, key: jax.Array, deterministic: bool
+    def policy_params(self, state: State) -> dict:
+        """The actor, the hyperparameters its Gaussian reads (the log-std bounds, or gSDE's
+        clip of the mean) and, with ``normalize_obs``, the observation statistics."""
+        names = ("sde_clip_mean",) if self.config.use_sde else ("log_std_min", "log_std_max")
+        return {
+            "actor": state.learner.actor,
+            "hparams": {k: state.hparams[k] for k in names},
+            **obs_normalizer(state, self.config.normalize_obs),
+        }
+
+    def policy_apply(
+        self, params: dict, obs: jax.Array, key: jax.Array, deterministic: bool
     ) -> jax.Array:
-        x = self._obs(state, obs)
+        x = flat_obs(obs, params, self.spec.obs_shape)
         if deterministic:
-            action = jnp.tanh(self._gaussian(state.learner.actor, x, state.hparams)[0])
+            action = jnp.tanh(self._gaussian(params["actor"], x, params["hparams"])[0])
         else:
-            action, _ = self._sample(state.learner.actor, x, key, state.hparams)
+            action, _ = self._sample(params["actor"], x, key, params["hparams"])
         return unit_to_box(action, self.low, self.high)
 
     # ---- learning -------------------------------------------------------------------------

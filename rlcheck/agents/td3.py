@@ -43,9 +43,10 @@ from rlcheck.agents.common.continuous_control import (
     unit_to_box,
 )
 from rlcheck.agents.common.networks import Activation, WeightInit
-from rlcheck.agents.common.normalize import RunningMeanStd, rms_init
+from rlcheck.agents.common.normalize import RunningMeanStd, obs_normalizer, rms_init
 from rlcheck.agents.common.offpolicy import (
     every_nth,
+    flat_obs,
     gradient_steps_once_started,
     prepare_obs,
     replay_capacity,
@@ -366,12 +367,21 @@ class TD3:
         state = state.replace(noise=ou_state, env_steps=state.env_steps + self.num_envs)
         return state, unit_to_box(action, self.low, self.high), {"obs": obs}
 
-    def policy(
-        self, state: State, obs: jax.Array, key: jax.Array, deterministic: bool
+    def policy_params(self, state: State) -> dict:
+        """The actor, the exploration noise's std (for stochastic evaluation) and, with
+        ``normalize_obs``, the observation statistics."""
+        return {
+            "actor": state.learner.actor,
+            "noise_std": state.hparams["noise_std"],
+            **obs_normalizer(state, self.config.normalize_obs),
+        }
+
+    def policy_apply(
+        self, params: dict, obs: jax.Array, key: jax.Array, deterministic: bool
     ) -> jax.Array:
-        action = self._actor(state.learner.actor, self._obs(state, obs))
+        action = self._actor(params["actor"], flat_obs(obs, params, self.spec.obs_shape))
         if not deterministic:
-            noise = state.hparams["noise_std"] * jax.random.normal(key, action.shape)
+            noise = params["noise_std"] * jax.random.normal(key, action.shape)
             action = jnp.clip(action + noise, -1.0, 1.0)
         return unit_to_box(action, self.low, self.high)
 

@@ -29,7 +29,13 @@ from rlcheck.agents.common.actor_critic import (
 from rlcheck.agents.common.conjugate_gradient import conjugate_gradient
 from rlcheck.agents.common.losses import explained_variance, normalize_advantages, value_loss
 from rlcheck.agents.common.networks import Activation, WeightInit
-from rlcheck.agents.common.normalize import RunningMeanStd, normalized_obs, observe, rms_init
+from rlcheck.agents.common.normalize import (
+    RunningMeanStd,
+    normalize_with,
+    obs_normalizer,
+    observe,
+    rms_init,
+)
 from rlcheck.agents.common.trust_region import (
     TRUST_REGION_INTERNALS,
     backtracking_line_search,
@@ -272,11 +278,17 @@ class TRPO:
         }
         return state, action, aux
 
-    def policy(
-        self, state: State, obs: jax.Array, key: jax.Array, deterministic: bool
+    def policy_params(self, state: State) -> dict:
+        """The actor and, with ``normalize_obs``, the observation statistics."""
+        return {
+            "actor": state.params["actor"],
+            **obs_normalizer(state, self.config.normalize_obs),
+        }
+
+    def policy_apply(
+        self, params: dict, obs: jax.Array, key: jax.Array, deterministic: bool
     ) -> jax.Array:
-        x = normalized_obs(state, obs, self.config.normalize_obs)
-        return self.net.action(state.params["actor"], x, key, deterministic)
+        return self.net.action(params["actor"], normalize_with(params, obs), key, deterministic)
 
     # ---- learning -------------------------------------------------------------------------
 

@@ -31,7 +31,14 @@ from rlcheck.agents.common.networks import MLP, Activation
 from rlcheck.agents.common.normalize import RunningMeanStd, rms_init
 from rlcheck.baselines.base import Baseline, action_bounds, play_episodes, seed_keys
 from rlcheck.core import traced_values
-from rlcheck.drivers.common import EvalPlan, Schedule
+from rlcheck.drivers.common import (
+    CHECKPOINT_POLICY,
+    POLICY,
+    EvalPlan,
+    Schedule,
+    flatten_policy,
+    name_policies,
+)
 from rlcheck.envs.jax_env import JaxEnv
 from rlcheck.envs.registry import bare_env_id
 from rlcheck.envs.spec import EnvSpec
@@ -54,6 +61,18 @@ class Strategy(Protocol):
     def mean(self, state: Any) -> jax.Array: ...
 
     def step_size(self, state: Any) -> jax.Array: ...
+
+
+def run_keys(key: jax.Array) -> jax.Array:
+    """A seed's PRNG key split into the keys of its search: init, checkpoint evaluations and
+    the final evaluation (``final_eval_key`` reads the last)."""
+    return jax.random.split(key, 3)
+
+
+def final_eval_key(seed: int) -> jax.Array:
+    """The key of a seed's final evaluation: re-evaluating its stored policy with it plays the
+    same episodes (rlcheck/experiment/robustness.py)."""
+    return run_keys(jax.random.PRNGKey(seed))[2]
 
 
 class PolicyNet:
@@ -106,6 +125,7 @@ class SeedState(NamedTuple):
     train_return_sum: jax.Array  # (C,)
     train_episodes: jax.Array  # (C,)
     internals: jax.Array  # (C, M)
+    checkpoint_policy: Any  # (C, …) per leaf of policy_params, when kept; else None
 
 
 def merge_moments(
@@ -171,6 +191,26 @@ class PolicySearch(Baseline):
         if not self.normalize_obs:
             return obs
         return (obs - rms.mean) / jnp.sqrt(rms.var + 1e-8)
+
+    # ---- the policy reported: the search distribution's mean -----------------------------------
+
+    def policy_params(self, s: SeedState) -> dict:
+        """The mean of the search distribution (``flat_params``, the policy net's parameters
+        as one vector) and, with ``normalize_obs``, the observation statistics."""
+        params = {"flat_params": self.strategy.mean(s.strategy)}
+        if self.normalize_obs:
+            params["obs_rms"] = s.obs_rms
+        return params
+
+    def policy_apply(
+        self, params: dict, obs: jax.Array, key: jax.Array, deterministic: bool
+    ) -> jax.Array:
+        """The policy's action (it is deterministic: ``key`` and ``deterministic`` are not
+        used)."""
+        del key, deterministic
+        if self.normalize_obs:
+            obs = self._normalize(params["obs_rms"], obs)
+        return self.policy.act(params["flat_params"], obs)
 
     def _episodes(
         self,
@@ -248,7 +288,18 @@ class PolicySearch(Baseline):
         new = crossed & (index >= s.checkpoints_done[:, None])
         first = new & (index == s.checkpoints_done[:, None])
         any_new = new.any(axis=1)
+        kept = s.checkpoint_policy
+        if kept is not None:
+            policy = jax.vmap(self.policy_params)(s)
+            kept = jax.tree.map(
+                lambda buffer, p: jnp.where(
+                    new.reshape(new.shape + (1,) * (p.ndim - 1)), p[:, None], buffer
+                ),
+                kept,
+                policy,
+            )
         return s._replace(
+            checkpoint_policy=kept,
             eval_returns=jnp.where(new[..., None], evals[:, None, :], s.eval_returns),
             checkpoint_env_steps=jnp.where(new, s.env_steps[:, None], s.checkpoint_env_steps),
             internals=jnp.where(new[..., None], s.last_metrics[:, None, :], s.internals),
@@ -287,11 +338,20 @@ class PolicySearch(Baseline):
 
     # ---- the whole run -----------------------------------------------------------------------
 
-    def _init_seed(self, key: jax.Array, hparams: dict, checkpoints: int, episodes: int) -> Any:
+    def init_seed(
+        self,
+        key: jax.Array,
+        hparams: dict,
+        checkpoints: int,
+        episodes: int,
+        keep_checkpoint_policies: bool = False,
+    ) -> SeedState:
+        """One seed's search before its first generation (``checkpoints`` × ``episodes``
+        evaluation slots; with ``keep_checkpoint_policies``, slots for the policies too)."""
         key_init, key = jax.random.split(key)
         mean = jnp.zeros(self.policy.num_params)
         m = len(self.metric_names)
-        return SeedState(
+        state = SeedState(
             strategy=self.strategy.init(key_init, mean, hparams),
             obs_rms=rms_init(self.spec.obs_shape),
             key=key,
@@ -307,7 +367,16 @@ class PolicySearch(Baseline):
             train_return_sum=jnp.zeros(checkpoints),
             train_episodes=jnp.zeros(checkpoints, jnp.int32),
             internals=jnp.zeros((checkpoints, m)),
+            checkpoint_policy=None,
         )
+        if keep_checkpoint_policies:
+            policy = self.policy_params(state)
+            state = state._replace(
+                checkpoint_policy=jax.tree.map(
+                    lambda p: jnp.zeros((checkpoints, *p.shape), p.dtype), policy
+                )
+            )
+        return state
 
     def search(
         self,
@@ -322,10 +391,11 @@ class PolicySearch(Baseline):
         this."""
         grid = jnp.asarray(schedule.grid, jnp.int32)
         budget = schedule.budget
-        split = jax.vmap(lambda k: jax.random.split(k, 3))(keys)
-        states = jax.vmap(lambda k: self._init_seed(k, hparams, len(schedule.grid), plan.episodes))(
-            split[:, 0]
-        )
+        split = jax.vmap(run_keys)(keys)
+        keep = plan.keep_checkpoint_policies
+        states = jax.vmap(
+            lambda k: self.init_seed(k, hparams, len(schedule.grid), plan.episodes, keep)
+        )(split[:, 0])
         eval_keys, final_keys = split[:, 1], split[:, 2]
 
         step = functools.partial(
@@ -338,6 +408,10 @@ class PolicySearch(Baseline):
             )
         )(states.strategy, states.obs_rms, final_keys)
         means = jax.vmap(self.strategy.mean)(states.strategy)
+        checkpoint_policies = {}
+        if keep:
+            flat = jax.vmap(jax.vmap(flatten_policy))(states.checkpoint_policy)
+            checkpoint_policies = {CHECKPOINT_POLICY: flat}
         return {
             "eval_returns": states.eval_returns,
             "train_return_sum": states.train_return_sum,
@@ -348,6 +422,9 @@ class PolicySearch(Baseline):
             "env_finite": states.env_finite & final.finite,
             "env_steps": states.env_steps,
             "checkpoint_env_steps": states.checkpoint_env_steps,
+            # One vector per seed (see rlcheck.drivers.common.flatten_policy).
+            POLICY: jax.vmap(lambda s: flatten_policy(self.policy_params(s)))(states),
+            **checkpoint_policies,
         }
 
     def run(
@@ -364,4 +441,8 @@ class PolicySearch(Baseline):
         out = jax.block_until_ready(compiled(keys, hparams))
         done = time.perf_counter()
         results = {k: np.asarray(v) for k, v in out.items()}
-        return results, {"compile_s": compiled_at - start, "run_s": done - compiled_at}
+        template = jax.eval_shape(
+            lambda key: self.policy_params(self.init_seed(key, hparams, 1, 1)), keys[0]
+        )
+        timings = {"compile_s": compiled_at - start, "run_s": done - compiled_at}
+        return name_policies(results, template), timings

@@ -25,12 +25,17 @@ import numpy as np
 
 from rlcheck.core import Agent, Trajectory
 from rlcheck.drivers.common import (
+    CHECKPOINT_POLICY,
     DEFAULT_EVAL_STEP_CAP,
+    POLICY,
     EvalPlan,
     Schedule,
     checkpoint_flags,
+    flatten_policy,
+    name_policies,
     per_checkpoint,
 )
+from rlcheck.drivers.evaluation import play_policy
 from rlcheck.envs.jax_env import JaxEnv
 from rlcheck.envs.params import stack_params
 
@@ -42,6 +47,18 @@ class Carry(NamedTuple):
     key: jax.Array
     episode_return: jax.Array  # (num_envs,) return of each env's running episode
     env_finite: jax.Array
+
+
+def run_keys(key: jax.Array) -> jax.Array:
+    """A seed's PRNG key split into the keys of its run: init, env resets, the training loop,
+    the checkpoint evaluations and the final evaluation (``final_eval_key`` reads the last)."""
+    return jax.random.split(key, 5)
+
+
+def final_eval_key(seed: int) -> jax.Array:
+    """The key of a seed's final evaluation: re-evaluating its stored policy with it plays the
+    same episodes (rlcheck/experiment/robustness.py)."""
+    return run_keys(jax.random.PRNGKey(seed))[4]
 
 
 class FusedDriver:
@@ -87,20 +104,10 @@ class FusedDriver:
         transition = (aux, action, reward, step.terminated, step.truncated, step.final_obs)
         return carry, (transition, episodes)
 
-    def _update(
-        self,
-        env_params: Any,
-        eval_params: Any,
-        reward_scale: jax.Array | None,
-        carry: Carry,
-        x: tuple,
+    def _learn(
+        self, env_params: Any, reward_scale: jax.Array | None, carry: Carry
     ) -> tuple[Carry, dict]:
-        """One rollout and one learning step; at checkpoints, also an evaluation.
-
-        Internals, finished training episodes and evaluations leave as scan outputs. (Writing
-        them into a buffer carried through the loop instead made XLA:CPU 0.10 hang under vmap.)
-        """
-        is_checkpoint, key_eval = x
+        """One rollout and one learning step; its internals and finished training episodes."""
         key, key_rollout, key_update = jax.random.split(carry.key, 3)
         carry, (steps, (return_sums, episode_counts)) = jax.lax.scan(
             functools.partial(self._env_step, env_params, reward_scale),
@@ -110,53 +117,99 @@ class FusedDriver:
         traj = Trajectory(*steps, last_obs=carry.obs)
         agent_state, metrics = self.agent.update(carry.agent_state, traj, key_update)
         carry = carry._replace(agent_state=agent_state)
-        # The predicate comes from the scan's inputs, not from seed data, so under vmap this
-        # stays a real branch: evaluation runs only at checkpoints.
-        eval_returns = jax.lax.cond(
-            is_checkpoint,
-            lambda: self.evaluate(agent_state, key_eval, self.plan.episodes, eval_params),
-            lambda: jnp.zeros(self.plan.episodes),
-        )
-        out = {
+        row = {
             "internals": jnp.stack([metrics[name] for name in self.agent.metric_names])
             if self.agent.metric_names
             else jnp.zeros((0,)),
             "train_return_sum": jnp.sum(return_sums),
             "train_episodes": jnp.sum(episode_counts),
-            "eval_returns": eval_returns,
         }
-        return carry, out
+        return carry, row
+
+    def _update(
+        self,
+        env_params: Any,
+        eval_params: Any,
+        reward_scale: jax.Array | None,
+        carry: Carry,
+        x: tuple,
+    ) -> tuple[Carry, dict]:
+        """One update (:meth:`_learn`); after a checkpoint's update, also its evaluation.
+
+        Internals, finished training episodes and evaluations leave as scan outputs. (Writing
+        them into a buffer carried through the loop instead made XLA:CPU 0.10 hang under vmap.)
+        """
+        is_checkpoint, key_eval = x
+        carry, row = self._learn(env_params, reward_scale, carry)
+        # The predicate comes from the scan's inputs, not from seed data, so under vmap this
+        # stays a real branch: evaluation runs only at checkpoints.
+        eval_returns = jax.lax.cond(
+            is_checkpoint,
+            lambda: self.evaluate(
+                self.agent.policy_params(carry.agent_state),
+                key_eval,
+                self.plan.episodes,
+                eval_params,
+            ),
+            lambda: jnp.zeros(self.plan.episodes),
+        )
+        return carry, {**row, "eval_returns": eval_returns}
+
+    def _interval(
+        self,
+        env_params: Any,
+        eval_params: Any,
+        reward_scale: jax.Array | None,
+        carry: Carry,
+        x: tuple,
+    ) -> tuple[Carry, tuple]:
+        """The updates up to a checkpoint, then its evaluation; with the policy evaluated there.
+
+        How checkpoint policies leave the program (``EvalPlan.keep_checkpoint_policies``): an
+        outer scan over checkpoints, each step a scan over one interval's updates, so the
+        policy is an output of the outer scan (checkpoints × parameters), never a per-update
+        output (updates × parameters: gigabytes for DQN or SAC) nor a buffer carried through
+        the loop (docs/DESIGN-NOTES.md). Intervals shorter than the longest are padded with
+        steps that skip the update (a branch on the scan's input, so it stays one under vmap).
+        """
+        active, key_eval = x
+        learn = functools.partial(self._learn, env_params, reward_scale)
+        if np.all(self._interval_mask):
+            carry, rows = jax.lax.scan(lambda c, _: learn(c), carry, active)
+        else:
+            skipped = jax.tree.map(
+                lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(learn, carry)[1]
+            )
+            carry, rows = jax.lax.scan(
+                lambda c, on: jax.lax.cond(on, learn, lambda c: (c, skipped), c), carry, active
+            )
+        policy = self.agent.policy_params(carry.agent_state)
+        eval_returns = self.evaluate(policy, key_eval, self.plan.episodes, eval_params)
+        return carry, (rows, eval_returns, policy)
+
+    @functools.cached_property
+    def _interval_mask(self) -> np.ndarray:
+        """(checkpoints, longest interval): which steps of each interval are updates."""
+        ends = self.schedule.update_ends
+        lengths = np.diff(ends, prepend=0)
+        return np.arange(lengths.max())[None, :] < lengths[:, None]
 
     # ---- evaluation -------------------------------------------------------------------------
 
-    def evaluate(
-        self, agent_state: Any, key: jax.Array, episodes: int, env_params: Any
-    ) -> jax.Array:
-        """Returns of ``episodes`` episodes of the policy on fresh copies of the env with
-        ``env_params`` (``vmap`` over them to evaluate one policy under many)."""
-        key_reset, key_loop = jax.random.split(key)
-        obs, env_state = jax.vmap(self.env.reset, in_axes=(0, None))(
-            jax.random.split(key_reset, episodes), env_params
+    def evaluate(self, policy: Any, key: jax.Array, episodes: int, env_params: Any) -> jax.Array:
+        """Returns of ``episodes`` episodes of the policy with parameters ``policy`` (the
+        agent's ``policy_params``) on fresh copies of the env with ``env_params`` (``vmap``
+        over them to evaluate one policy under many)."""
+        return play_policy(
+            self.env,
+            self.agent.policy_apply,
+            policy,
+            key,
+            episodes,
+            env_params,
+            deterministic=self.plan.deterministic,
+            step_cap=self.eval_cap,
         )
-        deterministic = self.plan.deterministic
-
-        def play(loop):
-            t, obs, env_state, returns, done, key = loop
-            key, key_act, key_env = jax.random.split(key, 3)
-            action = self.agent.policy(agent_state, obs, key_act, deterministic)
-            obs, env_state, reward, terminated, truncated = jax.vmap(
-                self.env.step_no_reset, in_axes=(0, 0, 0, None)
-            )(jax.random.split(key_env, episodes), env_state, action, env_params)
-            returns = returns + jnp.where(done, 0.0, reward)
-            done = done | terminated | truncated
-            return t + 1, obs, env_state, returns, done, key
-
-        def running(loop):
-            t, *_, done, _ = loop
-            return (t < self.eval_cap) & ~jnp.all(done)
-
-        init = (0, obs, env_state, jnp.zeros(episodes), jnp.zeros(episodes, bool), key_loop)
-        return jax.lax.while_loop(running, play, init)[3]
 
     # ---- the whole run ------------------------------------------------------------------------
 
@@ -181,12 +234,15 @@ class FusedDriver:
                 even a multiplication by 1 enters the program). Returns are recorded in the
                 env's units either way.
 
-        Returns per-update rows (internals, finished training episodes, evaluations at
-        checkpoint updates); :func:`per_checkpoint` turns them into per-checkpoint results.
+        Returns per-update rows (internals, finished training episodes), the evaluations at
+        each checkpoint, and the final policy's parameters as one vector, ``policy`` (with
+        ``EvalPlan.keep_checkpoint_policies``, each checkpoint's too, ``checkpoint_policy``,
+        checkpoints first; see :func:`flatten_policy`); :func:`per_checkpoint` turns the rows
+        into per-checkpoint results and :meth:`run` the vectors into named arrays.
         """
         if eval_params is None:
             eval_params = env_params
-        key_init, key_env, key_loop, key_eval, key_final = jax.random.split(key, 5)
+        key_init, key_env, key_loop, key_eval, key_final = run_keys(key)
         num_envs = self.agent.num_envs
         obs, env_state = jax.vmap(self.env.reset, in_axes=(0, None))(
             jax.random.split(key_env, num_envs), env_params
@@ -199,20 +255,40 @@ class FusedDriver:
             episode_return=jnp.zeros(num_envs),
             env_finite=jnp.asarray(True),
         )
-        num_updates = self.schedule.num_updates
-        is_checkpoint, _ = checkpoint_flags(self.schedule)
-        carry, rows = jax.lax.scan(
-            functools.partial(self._update, env_params, eval_params, reward_scale),
-            carry,
-            (is_checkpoint, jax.random.split(key_eval, num_updates)),
-        )
+        eval_keys = jax.random.split(key_eval, self.schedule.num_updates)
+        at_checkpoints = self.schedule.update_ends - 1
+        checkpoint_policies = {}
+        if self.plan.keep_checkpoint_policies:
+            carry, (rows, eval_returns, policies) = jax.lax.scan(
+                functools.partial(self._interval, env_params, eval_params, reward_scale),
+                carry,
+                (self._interval_mask, eval_keys[at_checkpoints]),
+            )
+            # (checkpoints, longest interval) → one row per update, in order.
+            updates = np.flatnonzero(self._interval_mask)
+            rows = jax.tree.map(
+                lambda r: r.reshape(r.shape[0] * r.shape[1], *r.shape[2:])[updates], rows
+            )
+            rows["eval_returns"] = eval_returns
+            checkpoint_policies = {CHECKPOINT_POLICY: jax.vmap(flatten_policy)(policies)}
+        else:
+            is_checkpoint, _ = checkpoint_flags(self.schedule)
+            carry, rows = jax.lax.scan(
+                functools.partial(self._update, env_params, eval_params, reward_scale),
+                carry,
+                (is_checkpoint, eval_keys),
+            )
+            rows["eval_returns"] = rows["eval_returns"][at_checkpoints]
+        policy = self.agent.policy_params(carry.agent_state)
         return {
             **rows,
             "final_returns": self.evaluate(
-                carry.agent_state, key_final, self.plan.final_episodes, eval_params
+                policy, key_final, self.plan.final_episodes, eval_params
             ),
             "params_finite": self.agent.params_finite(carry.agent_state),
             "env_finite": carry.env_finite,
+            POLICY: flatten_policy(policy),
+            **checkpoint_policies,
         }
 
     def run(
@@ -270,7 +346,12 @@ class FusedDriver:
         out = jax.block_until_ready(compiled(*args))
         done = time.perf_counter()
         results = per_checkpoint({k: np.asarray(v) for k, v in out.items()}, self.schedule)
-        return results, {"compile_s": compiled_at - start, "run_s": done - compiled_at}
+        template = jax.eval_shape(
+            lambda key: self.agent.policy_params(self.agent.init(key, self.agent.hparams())),
+            keys[0],
+        )
+        timings = {"compile_s": compiled_at - start, "run_s": done - compiled_at}
+        return name_policies(results, template), timings
 
 
 def _per_seed(values: Sequence[Any], seeds: list[int]) -> Any:

@@ -18,12 +18,15 @@ from jax.extend import core as jax_core
 
 from rlcheck.core import Agent, Trajectory
 from rlcheck.drivers.common import (
+    CHECKPOINT_POLICY,
     DEFAULT_EVAL_STEP_CAP,
+    POLICY,
     EvalPlan,
     Schedule,
     checkpoint_flags,
     env_seeds,
     per_checkpoint,
+    policy_arrays,
 )
 from rlcheck.envs.host_env import HostEnv
 
@@ -35,6 +38,12 @@ class EnvFault(RuntimeError):
 def _split_each(keys: jax.Array) -> tuple[jax.Array, jax.Array]:
     pairs = jax.vmap(jax.random.split)(keys)
     return pairs[:, 0], pairs[:, 1]
+
+
+def final_stream(schedule: Schedule) -> int:
+    """The reset-seed stream of the final evaluation's envs (0: training, 1 + c: checkpoint c):
+    ``env_seeds(seed, final_stream(schedule), final_episodes)`` reset them."""
+    return 1 + len(schedule.update_ends)
 
 
 class HostDriver:
@@ -68,6 +77,10 @@ class HostDriver:
         self._update_jit = jax.jit(self._update_all, donate_argnums=0)
         self._update: Any = None  # set by _compile
         self._policy = jax.jit(self._policy_all)
+        self._policy_params = jax.jit(
+            lambda states, n: jax.vmap(agent.policy_params, axis_size=n)(states),
+            static_argnums=1,
+        )
 
     # ---- the jitted, seed-vmapped pieces ------------------------------------------------------
 
@@ -87,21 +100,28 @@ class HostDriver:
         finite = jax.vmap(self.agent.params_finite, axis_size=keys.shape[0])(states)
         return states, row, finite, keys
 
-    def _policy_all(self, states: Any, obs: jax.Array, keys: jax.Array) -> tuple:
+    def _policy_all(self, policies: Any, obs: jax.Array, keys: jax.Array) -> tuple:
         keys, sub = _split_each(keys)
-        action = jax.vmap(self.agent.policy, in_axes=(0, 0, 0, None))(
-            states, obs, sub, self.plan.deterministic
+        action = jax.vmap(self.agent.policy_apply, in_axes=(0, 0, 0, None))(
+            policies, obs, sub, self.plan.deterministic
         )
         return action, keys
+
+    def policies(self, states: Any, num_seeds: int) -> Any:
+        """Every seed's policy parameters (``policy_params``, seed axis first) as numpy arrays:
+        copied off the device at once, since ``update`` takes the states donated."""
+        return jax.tree.map(np.asarray, self._policy_params(states, num_seeds))
 
     # ---- evaluation ---------------------------------------------------------------------------
 
     def evaluate(
-        self, states: Any, seeds: list[int], stream: int, episodes: int, keys: jax.Array
+        self, policies: Any, seeds: list[int], stream: int, episodes: int, keys: jax.Array
     ) -> tuple[np.ndarray, jax.Array]:
-        """Returns (seeds, episodes) of the current policies, every episode on its own env
-        reset with its own seed. The eval envs are built once per run and size (building a
-        MuJoCo env costs milliseconds and logs warnings) and closed by :meth:`run`."""
+        """Returns (seeds, episodes) of the policies with parameters ``policies`` (seed axis
+        first, as :meth:`policies` gives them), every episode on its own env reset with its own
+        seed: ``env_seeds(seed, stream, episodes)``. The eval envs are built once per run and
+        size (building a MuJoCo env costs milliseconds and logs warnings) and closed by
+        :meth:`run` (or :meth:`close`)."""
         num_seeds = len(seeds)
         env_seed_list = [s for seed in seeds for s in env_seeds(seed, stream, episodes)]
         vec = self._eval_vecs.get(len(env_seed_list))
@@ -112,7 +132,7 @@ class HostDriver:
         done = np.zeros(num_seeds * episodes, bool)
         for _ in range(self.eval_cap):
             action, keys = self._policy(
-                states, obs.reshape(num_seeds, episodes, *obs.shape[1:]), keys
+                policies, obs.reshape(num_seeds, episodes, *obs.shape[1:]), keys
             )
             action = np.asarray(action)
             step = vec.step(action.reshape(num_seeds * episodes, *action.shape[2:]))
@@ -153,9 +173,13 @@ class HostDriver:
         try:
             return self._run(seeds)
         finally:
-            for vec in self._eval_vecs.values():
-                vec.close()
-            self._eval_vecs.clear()
+            self.close()
+
+    def close(self) -> None:
+        """Close the evaluation envs."""
+        for vec in self._eval_vecs.values():
+            vec.close()
+        self._eval_vecs.clear()
 
     def _run(self, seeds: list[int]) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         start = time.perf_counter()
@@ -170,8 +194,10 @@ class HostDriver:
 
         is_checkpoint, checkpoint = checkpoint_flags(self.schedule)
         num_updates = self.schedule.num_updates
+        checkpoints = len(self.schedule.update_ends)
+        checkpoint_policies = []
         rows = {
-            "eval_returns": np.zeros((num_seeds, num_updates, self.plan.episodes)),
+            "eval_returns": np.zeros((num_seeds, checkpoints, self.plan.episodes)),
             "internals": np.zeros((num_seeds, num_updates, len(self.agent.metric_names))),
             "train_return_sum": np.zeros((num_seeds, num_updates)),
             "train_episodes": np.zeros((num_seeds, num_updates), np.int64),
@@ -230,8 +256,11 @@ class HostDriver:
                 if is_checkpoint[u]:
                     c = int(checkpoint[u])
                     eval_start = time.perf_counter()
-                    rows["eval_returns"][:, u], eval_keys = self.evaluate(
-                        states, seeds, 1 + c, self.plan.episodes, eval_keys
+                    policies = self.policies(states, num_seeds)
+                    if self.plan.keep_checkpoint_policies:
+                        checkpoint_policies.append(policies)
+                    rows["eval_returns"][:, c], eval_keys = self.evaluate(
+                        policies, seeds, 1 + c, self.plan.episodes, eval_keys
                     )
                     eval_s += time.perf_counter() - eval_start
                     if self.progress is not None:
@@ -239,15 +268,21 @@ class HostDriver:
         finally:
             vec.close()
         eval_start = time.perf_counter()
+        policy = self.policies(states, num_seeds)
         final_returns, _ = self.evaluate(
-            states, seeds, 1 + len(self.schedule.update_ends), self.plan.final_episodes, eval_keys
+            policy, seeds, final_stream(self.schedule), self.plan.final_episodes, eval_keys
         )
         results = {
             **per_checkpoint(rows, self.schedule),
             "final_returns": final_returns,
             "params_finite": params_finite,
             "env_finite": np.ones(num_seeds, bool),
+            **policy_arrays(policy, POLICY),
         }
+        if checkpoint_policies:
+            # Checkpoints after the seed axis, as the fused driver returns them.
+            stacked = jax.tree.map(lambda *xs: np.stack(xs, axis=1), *checkpoint_policies)
+            results.update(policy_arrays(stacked, CHECKPOINT_POLICY))
         eval_s += time.perf_counter() - eval_start
         timings = {
             "compile_s": compile_s,

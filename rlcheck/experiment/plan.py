@@ -118,7 +118,7 @@ def unit_key(
         "config": {k: v for k, v in config.items() if ADDED_CONFIG_FIELDS.get(k, ...) != v},
         "seeds": list(seeds),
         "budget": budget,
-        "eval": eval_spec.model_dump(),
+        "eval": eval_identity(eval_spec),
     }
     if env.params:
         identity["env_params"] = env.params
@@ -127,6 +127,21 @@ def unit_key(
     if env.randomize:
         identity["env_randomize"] = env.randomize
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def eval_identity(eval_spec: EvalSpec) -> dict[str, Any]:
+    """The evaluation settings a unit's key hashes. A setting added after results were first
+    stored enters only when it differs from its default, so specs that leave it alone keep
+    their units' keys and resume without retraining."""
+    identity = eval_spec.model_dump()
+    for name in ADDED_EVAL_SETTINGS:
+        if identity[name] == EvalSpec.model_fields[name].default:
+            del identity[name]
+    return identity
+
+
+# Evaluation settings newer than the first stored results (see eval_identity).
+ADDED_EVAL_SETTINGS = ("keep_checkpoint_policies",)
 
 
 def validate_overrides(algo: str, overrides: dict[str, Any], where: str) -> dict[str, Any]:

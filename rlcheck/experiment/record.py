@@ -7,11 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from rlcheck.drivers.common import Schedule
+from rlcheck.drivers.common import CHECKPOINT_POLICY, POLICY, Schedule
 from rlcheck.envs.spec import EnvSpec
 from rlcheck.experiment.plan import UnitPlan
 from rlcheck.experiment.store import UnitRecord
 from rlcheck.experiment.train import TaskResult
+from rlcheck.registry import ALGORITHMS
 
 
 def unit_rows(
@@ -32,7 +33,13 @@ def unit_rows(
         "driver": next((t.driver for t in parts if t.driver), None),
         "metric_names": list(unit.metric_names),
         "env_spec": env_spec_dict(unit.env_spec),
+        "env_kwargs": unit.env.kwargs,
         "attempts": attempts,
+        # Which policies the unit keeps (rlcheck/experiment/policies.py reads them back); None:
+        # a planner, which has none. Units stored before policies were kept have no entry.
+        "policy": None
+        if ALGORITHMS[unit.algo.name].kind == "planner"
+        else {"final": True, "checkpoints": unit.eval.keep_checkpoint_policies},
     }
     # What the unit key holds beyond the config: the env's changed params and the reward scale.
     if unit.env.params:
@@ -159,7 +166,9 @@ def scalar_rows(
 def array_rows(
     results: dict[str, np.ndarray], seeds: list[int], schedule: Schedule
 ) -> list[tuple[int, str, Any]]:
-    """Per-seed arrays (every episode, internals) and unit-wide ones under seed −1."""
+    """Per-seed arrays (every episode, internals, the policy's parameters: one array per leaf,
+    named ``policy/<leaf path>``, and ``checkpoint_policy/<leaf path>`` with a leading
+    checkpoint axis when kept) and unit-wide ones under seed −1."""
     if "checkpoint_env_steps" in results:
         # Baselines (rlcheck/baselines) log internals per checkpoint, not per update. Policy
         # search evaluates after the first whole generation past each checkpoint, so each
@@ -183,6 +192,7 @@ def array_rows(
                 np.arange(1, schedule.num_updates + 1) * schedule.steps_per_update,
             ),
         ]
+    policy = [k for k in results if k.startswith((f"{POLICY}/", f"{CHECKPOINT_POLICY}/"))]
     for i, seed in enumerate(seeds):
         rows += [
             (seed, "eval_episode_returns", results["eval_returns"][i]),
@@ -190,4 +200,5 @@ def array_rows(
             (seed, "train_episodes", results["train_episodes"][i]),
             (seed, "internals", results["internals"][i].astype(np.float32)),
         ]
+        rows += [(seed, name, results[name][i]) for name in policy]
     return rows

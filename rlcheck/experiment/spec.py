@@ -16,12 +16,17 @@ class _Strict(BaseModel):
 
 
 class EvalSpec(_Strict):
-    """How policies are evaluated (see :class:`rlcheck.drivers.common.EvalPlan`)."""
+    """How policies are evaluated (see :class:`rlcheck.drivers.common.EvalPlan`).
+
+    ``keep_checkpoint_policies``: store the policy evaluated at every checkpoint, not only the
+    final one (``rlcheck.load_policy(…, checkpoint=c)`` reads them).
+    """
 
     checkpoints: int = Field(20, ge=1, le=1000)
     episodes: int = Field(8, ge=1)
     final_episodes: int = Field(32, ge=1)
     deterministic: bool = True
+    keep_checkpoint_policies: bool = False
 
 
 class EnvEntry(_Strict):
@@ -93,6 +98,37 @@ class LoggingSpec(_Strict):
     tensorboard: bool = False
 
 
+class RobustnessSpec(_Strict):
+    """Stored policies evaluated under perturbations after training (``rlcheck robustness``;
+    rlcheck/experiment/robustness.py says how).
+
+    Attributes:
+        vary: one quantity and its values, ``{length = "0.05:2.0:32"}``: an env parameter, or
+            obs_noise, action_noise or action_delay (values as rlcheck.experiment.ranges reads
+            them: "A:B:N", "A:B:N:log", "a,b,c", a number or a list of numbers).
+        episodes: episodes per seed and value.
+        obs_noise, action_noise, action_delay: perturbations held fixed at every value.
+        seed: draw the episodes from this seed (default: replay each seed's final evaluation).
+    """
+
+    vary: dict[str, str | float | list[float]]
+    episodes: int = Field(32, ge=1)
+    obs_noise: float = Field(0.0, ge=0)
+    action_noise: float = Field(0.0, ge=0)
+    action_delay: int = Field(0, ge=0)
+    seed: int | None = Field(None, ge=0)
+
+    @field_validator("vary")
+    @classmethod
+    def _one_quantity(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(value) != 1:
+            raise ValueError(
+                f"vary one quantity per request (got {len(value)}), e.g. "
+                'vary = { length = "0.05:2.0:32" }'
+            )
+        return value
+
+
 class Spec(_Strict):
     """A whole experiment: every algo on every env, each with the same seeds and budget.
 
@@ -107,6 +143,7 @@ class Spec(_Strict):
         import_: (``import`` in TOML) packages to import before making the envs, for those
             that register Gymnasium ids when imported (``minigrid``, ``ale_py``).
         logging: extra outputs (TensorBoard).
+        robustness: evaluate the trained policies under perturbations after training.
     """
 
     seeds: int | list[int] = 16
@@ -119,6 +156,7 @@ class Spec(_Strict):
     sweep: SweepSpec | None = None
     import_: list[str] = Field(default_factory=list, alias="import")
     logging: LoggingSpec = Field(default_factory=LoggingSpec)
+    robustness: RobustnessSpec | None = None
 
     @field_validator("seeds", mode="before")
     @classmethod

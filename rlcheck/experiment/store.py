@@ -6,12 +6,17 @@ Tables:
     seeds     per seed of a unit: ok or diverged (and why), and its final return.
     scalars   tidy (unit, seed, step, metric, value): eval_return, train_return, final_return.
     arrays    per (unit, seed, name) numpy arrays: every evaluation episode, the internals
-              logged per update, the actual env steps at each checkpoint (seed −1: unit-wide).
+              logged per update, the actual env steps at each checkpoint (seed −1: unit-wide),
+              each seed's policy parameters (``policy/<leaf>``, ``checkpoint_policy/<leaf>``).
     failures  every failed attempt at a unit, kept even after a later attempt succeeds.
     sweeps    one row per hyperparameter sweep: its definition (what varies, how, which seeds).
     sweep_units  which units a sweep trained and in what role: "tuning" (a configuration on
               the tuning seeds), "chosen" (the best one on fresh seeds), "default" (the
               default configuration on the same fresh seeds). A unit may belong to several.
+    robustness  per (request, unit): the returns of the unit's stored policies under a
+              robustness request (rlcheck/experiment/robustness.py), seeds × values × episodes.
+
+Arrays are numpy ``.npy`` blobs written and read with ``allow_pickle=False``.
 
 Config fields are read back under today's names: a store written before a field was renamed
 reads as if written after (``rlcheck.glossary.RENAMES``).
@@ -64,6 +69,10 @@ CREATE TABLE IF NOT EXISTS sweeps (
 CREATE TABLE IF NOT EXISTS sweep_units (
     sweep_id TEXT NOT NULL, unit_key TEXT NOT NULL, role TEXT NOT NULL, trial INTEGER NOT NULL,
     settings TEXT NOT NULL, PRIMARY KEY (sweep_id, unit_key, role));
+CREATE TABLE IF NOT EXISTS robustness (
+    request TEXT NOT NULL, unit_key TEXT NOT NULL, spec TEXT NOT NULL, seeds TEXT NOT NULL,
+    returns BLOB NOT NULL, wall_s REAL, created_at TEXT NOT NULL,
+    PRIMARY KEY (request, unit_key));
 """
 
 
@@ -356,6 +365,74 @@ class Store:
         if row is None:
             raise KeyError((unit_key, seed, name))
         return _from_blob(row[0])
+
+    # ---- robustness -------------------------------------------------------------------------
+
+    def write_robustness(
+        self,
+        request: str,
+        unit_key: str,
+        spec: dict[str, Any],
+        seeds: list[int],
+        returns: np.ndarray,
+        wall_s: float,
+    ) -> None:
+        """Store a unit's returns under a robustness request (replacing an earlier row).
+
+        Args:
+            request: the request's key; spec: the request itself (JSON).
+            seeds: the seeds evaluated; returns: (seeds, values, episodes).
+        """
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO robustness VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    request,
+                    unit_key,
+                    json.dumps(spec),
+                    json.dumps(seeds),
+                    _to_blob(returns),
+                    wall_s,
+                    _now(),
+                ),
+            )
+
+    def robustness_keys(self, request: str) -> set[str]:
+        """The units already evaluated under a robustness request."""
+        if not self._has_table("robustness"):
+            return set()
+        cursor = self._db.execute("SELECT unit_key FROM robustness WHERE request = ?", (request,))
+        return {key for (key,) in cursor}
+
+    def robustness(self) -> list[dict[str, Any]]:
+        """Every stored robustness row, oldest first: request, unit_key, spec (parsed), seeds,
+        returns (seeds × values × episodes), wall_s, created_at. A directory written before
+        robustness existed has none."""
+        if not self._has_table("robustness"):
+            return []
+        cursor = self._db.execute(
+            "SELECT request, unit_key, spec, seeds, returns, wall_s, created_at FROM robustness "
+            "ORDER BY created_at, rowid"
+        )
+        return [
+            {
+                "request": request,
+                "unit_key": unit_key,
+                "spec": json.loads(spec),
+                "seeds": json.loads(seeds),
+                "returns": _from_blob(returns),
+                "wall_s": wall_s,
+                "created_at": created_at,
+            }
+            for request, unit_key, spec, seeds, returns, wall_s, created_at in cursor
+        ]
+
+    def _has_table(self, name: str) -> bool:
+        # A store opened read-only does not create the tables added since it was written.
+        row = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return row is not None
 
     def failures(self) -> list[tuple]:
         return self._db.execute(

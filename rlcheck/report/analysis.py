@@ -12,6 +12,7 @@ import numpy as np
 from rlcheck import stats
 from rlcheck.experiment.external import unique_labels
 from rlcheck.experiment.store import Store
+from rlcheck.report.robustness import NO_ROBUSTNESS, analyze_robustness
 from rlcheck.report.sensitivity import analyze_sweeps, tuning_only_keys
 from rlcheck.report.verdict import env_verdict
 
@@ -87,9 +88,10 @@ def analyze(
     Returns:
       A dict of lists, dicts, strings, ints, floats and None (never NaN or inf): ``settings``,
       ``envs`` (one entry per env with its algos, comparisons, profile, sample efficiency and
-      verdict), ``failed_units``, ``failed_attempts``, ``cost``, ``provenance``, ``runs`` and,
-      when the directory holds sweeps, ``sweep`` (``rlcheck.report.sensitivity``; a sweep's
-      tuning configurations appear there, not among the envs' algos).
+      verdict), ``robustness`` (rlcheck/report/robustness.py), ``failed_units``,
+      ``failed_attempts``, ``cost``, ``provenance``, ``runs`` and, when the directory holds
+      sweeps, ``sweep`` (``rlcheck.report.sensitivity``; a sweep's tuning configurations appear
+      there, not among the envs' algos).
       A metric that cannot be computed from the stored results (one checkpoint, one seed,
       every seed diverged, no threshold…) is None, and the key ``<metric>_reason`` beside it
       says why; it is never an exception.
@@ -122,6 +124,17 @@ def analyze(
         "env_steps": sum(s["cost"]["env_steps"] for s in sweep),
         "wall_s": sum(s["cost"]["wall_s"] for s in sweep),
     }
+    labelled = {
+        a["unit_key"]: {
+            "env": e["env"],
+            "label": a["label"],
+            "algo": a["algo"],
+            "solve_threshold": e["solve_threshold"],
+        }
+        for e in envs
+        for a in e["algos"]
+    }
+    robustness = analyze_robustness(store, labelled, settings)
     failed = [
         {
             "env": r["env_label"],
@@ -144,6 +157,7 @@ def analyze(
             "directory": str(store.directory),
             "settings": settings,
             "envs": envs,
+            **_metric("robustness", robustness, NO_ROBUSTNESS),
             "failed_units": failed,
             "failed_attempts": attempts,
             "cost": {

@@ -318,6 +318,62 @@ def _sample_efficiency(env: dict[str, Any], colors: dict[str, str]) -> Png | Non
         return _png(fig)
 
 
+def robustness_figure(study: dict[str, Any], env: dict[str, Any], colors: dict[str, str]) -> Png:
+    """Return against the varied value on one env: per algo the IQM over seeds with its band
+    and every seed's curve; the training value and the solve threshold marked.
+
+    Args:
+      study: one entry of ``analyze(store)["robustness"]``.
+      env: one entry of ``study["envs"]``.
+      colors: ``algo_colors(analysis)``.
+    """
+    x = np.array(study["values"], dtype=float)
+    order = np.argsort(x, kind="stable")
+    x = x[order]
+    with _figure() as (fig, ax):
+        for algo in env["algos"]:
+            color = colors.get(algo["label"], "0.3")
+            for seed in algo["per_seed"]:
+                ax.plot(x, _array(seed)[order], color=color, linewidth=0.6, alpha=0.18)
+            curve = algo["curve"]
+            ax.fill_between(
+                x,
+                _array(curve["low"])[order],
+                _array(curve["high"])[order],
+                color=color,
+                alpha=0.25,
+            )
+            ax.plot(
+                x,
+                _array(curve["iqm"])[order],
+                color=color,
+                linewidth=2,
+                marker="o" if len(x) <= 12 else None,
+                markersize=3,
+                label=_text(f"{algo['label']} (IQM, n={curve['n']})"),
+            )
+        # A log axis has no 0, the training value of every noise and delay.
+        if not (study["log"] and env["training_value"] <= 0):
+            ax.axvline(env["training_value"], color="0.2", linestyle=":", linewidth=1.2)
+            ax.annotate(
+                "training value",
+                (env["training_value"], 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, -10),
+                textcoords="offset points",
+                fontsize=7,
+                color="0.2",
+            )
+        _threshold(ax, env["solve_threshold"], "solve threshold")
+        if study["log"]:
+            ax.set_xscale("log")
+        ax.set_xlabel(_text(f"{study['vary']} ({study['what']})"))
+        ax.set_ylabel(f"return (mean over {study['episodes']} episodes)")
+        ax.set_title(_text(env["env"]))
+        _legend(ax)
+        return _png(fig)
+
+
 @contextmanager
 def _figure(
     size: tuple[float, float] = _SIZE, panels: int | None = None

@@ -10,7 +10,13 @@ from typing import Any
 from rlcheck.experiment.importing import ALIGNMENT
 from rlcheck.experiment.store import Store
 from rlcheck.report.analysis import analyze
-from rlcheck.report.figures import Png, algo_colors, env_figures, sweep_figures
+from rlcheck.report.figures import (
+    Png,
+    algo_colors,
+    env_figures,
+    robustness_figure,
+    sweep_figures,
+)
 from rlcheck.report.format import (
     NA,
     Footnotes,
@@ -35,6 +41,7 @@ SECTIONS = {
     "sample-efficiency": "Sample efficiency",
     "sensitivity": "Sensitivity",
     "reliability": "Reliability",
+    "robustness": "Robustness",
     "cost": "Cost",
     "provenance": "Provenance",
 }
@@ -166,6 +173,7 @@ def render_html(analysis: dict[str, Any]) -> str:
         ),
         _sensitivity_section(analysis),
         _reliability_section(analysis),
+        _robustness_section(analysis, colors),
         _cost_section(analysis),
         _provenance_section(analysis),
         Markup("</body></html>\n"),
@@ -731,6 +739,78 @@ def _reliability_section(analysis: dict[str, Any]) -> Markup:
     )
     blocks.append(Markup(f'<ul class="note">{definitions}</ul>'))
     return _section("reliability", *blocks)
+
+
+def _robustness_section(analysis: dict[str, Any], colors: dict[str, str]) -> Markup:
+    studies = analysis["robustness"]
+    if studies is None:
+        return _section(
+            "robustness", _tag("p", f"{NA}: {analysis['robustness_reason']}.", cls="note")
+        )
+    level = _level(analysis["settings"])
+    blocks: list[Any] = [
+        _tag(
+            "p",
+            "Stored policies evaluated while one thing about the world varies. Thick line: IQM "
+            f"over seeds of each seed's mean return at each value; band: pointwise {level} "
+            "stratified-bootstrap CI; thin lines: every seed; dotted line: the value during "
+            "training. Each seed plays the same episodes (the same keys) at every value, so the "
+            "curves differ only by what varies. Normalized area: the area under each seed's "
+            "curve divided by the width of the range (on a log axis where the values are "
+            "log-spaced), i.e. the seed's mean return over the range; IQM over seeds. Seeds "
+            "that diverged in training are left out.",
+            cls="note",
+        )
+    ]
+    for study in studies:
+        values = study["values"]
+        held = [
+            f"{name} {fmt(study[name])}"
+            for name in ("obs_noise", "action_noise", "action_delay")
+            if study[name]
+        ]
+        spacing = "log-spaced" if study["log"] else "values"
+        title = (
+            f"{study['vary']}, {study['what']}: {len(values)} {spacing} from "
+            f"{fmt(min(values))} to {fmt(max(values))}, {study['episodes']} episodes per seed "
+            "and value" + (f"; held fixed: {', '.join(held)}" if held else "")
+        )
+        blocks.append(_tag("h3", title))
+        images = []
+        for env in study["envs"]:
+            png = robustness_figure(study, env, colors)
+            alt = _e(f"Robustness to {study['vary']} on {env['env']}")
+            images.append(
+                Markup(
+                    f'<figure><img src="{png.uri}" width="{png.width}" height="{png.height}" '
+                    f'alt="{alt}"></figure>'
+                )
+            )
+        blocks.append(Markup('<div class="grid">' + "".join(images) + "</div>"))
+        for env in study["envs"]:
+            notes = Footnotes()
+            rows = []
+            for a in env["algos"]:
+                at = a["at_training_value"]
+                area = a["normalized_area"]
+                rows.append(
+                    [
+                        a["label"],
+                        a["n"],
+                        fmt_interval(at) if at else notes.na(a["at_training_value_reason"]),
+                        f"{fmt(a['worst']['iqm'])} at {fmt(a['worst']['value'])}",
+                        fmt_interval(area) if area else notes.na(a["normalized_area_reason"]),
+                    ]
+                )
+            headers = [
+                "algo",
+                "seeds",
+                f"at training value {fmt(env['training_value'])} [{level} CI]",
+                "lowest IQM (at value)",
+                f"normalized area [{level} CI]",
+            ]
+            blocks += [_tag("h3", env["env"]), _table(headers, rows), _footnotes(notes)]
+    return _section("robustness", *blocks)
 
 
 def _cost_section(analysis: dict[str, Any]) -> Markup:

@@ -169,10 +169,24 @@ def fields_table(algorithms: dict[str, Any]) -> None:
     console.print(legend)
 
 
+def _policies(unit: dict) -> str:
+    """Which policies a unit keeps (``rlcheck.load_policy`` reads them): the final ones, or
+    the one of every checkpoint too."""
+    meta = unit["meta"] or {}
+    if unit["status"] != "done":
+        return ""
+    if "policy" not in meta:
+        return "not stored"  # written before rlcheck kept policies
+    if meta["policy"] is None:
+        return "none (planner)"
+    return "checkpoints" if meta["policy"].get("checkpoints") else "final"
+
+
 def units_table(store: Store) -> None:
     """Every stored unit and its status (``rlcheck ls``)."""
     table = Table(title=f"Units in {escape(str(store.directory))}")
-    for column in ("unit", "env", "algo", "seeds", "budget", "status", "wall", "stored at"):
+    columns = ("unit", "env", "algo", "seeds", "budget", "status", "policies", "wall", "stored at")
+    for column in columns:
         table.add_column(column)
     for u in store.units():
         status = (
@@ -192,6 +206,7 @@ def units_table(store: Store) -> None:
             str(len(u["seeds"])),
             fmt_count(u["budget"]),
             status,
+            _policies(u),
             fmt_seconds(u["wall_s"]) if u["wall_s"] is not None else "",
             u["created_at"],
         )

@@ -111,7 +111,9 @@ def test_acting_counts_env_steps_and_is_greedy_at_epsilon_zero():
     obs = jax.random.normal(jax.random.PRNGKey(1), (3, 4))
     state, action, aux = agent.act(state, obs, jax.random.PRNGKey(2))
     assert int(state.env_steps) == 3
-    greedy = agent.policy(state, obs, jax.random.PRNGKey(3), deterministic=True)
+    greedy = agent.policy_apply(
+        agent.policy_params(state), obs, jax.random.PRNGKey(3), deterministic=True
+    )
     np.testing.assert_array_equal(action, greedy)
     np.testing.assert_array_equal(aux["obs"], obs)
 

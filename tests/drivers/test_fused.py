@@ -1,3 +1,5 @@
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -97,12 +99,15 @@ def test_a_batch_of_env_params_is_one_program_equal_to_each_value_alone():
     for i, params in enumerate(values):
         rows = one(keys, d.agent.hparams(), stack_params([params]))
         alone = per_checkpoint({k: np.asarray(v) for k, v in rows.items()}, d.schedule)
-        # Internals to the float rounding of batched matmuls (as for seeds, above); the rest
-        # exactly.
+        # Internals and the trained policy to the float rounding of batched matmuls (as for
+        # seeds, above); the rest exactly. (train returns the policy as one vector, run as
+        # one array per leaf, in the same order.)
         np.testing.assert_allclose(
             batch["internals"][i], alone["internals"][0], rtol=1e-3, atol=1e-4
         )
-        for key in sorted(set(alone) - {"internals"}):
+        leaves = [batch[k][i].ravel() for k in batch if k.startswith("policy/")]
+        np.testing.assert_allclose(np.concatenate(leaves), alone["policy"][0], atol=1e-4)
+        for key in sorted(set(alone) - {"internals", "policy"}):
             np.testing.assert_array_equal(batch[key][i], alone[key][0], err_msg=key)
     assert len(traces) == 1  # three params values, one compiled program
     assert not np.array_equal(batch["internals"][0], batch["internals"][2])
@@ -181,3 +186,29 @@ def test_a_reward_scale_of_one_is_the_plain_run_and_ten_scales_the_value_targets
     first = ten["internals"][:, 0, value_loss] / plain["internals"][:, 0, value_loss]
     assert np.all(first > 30), first
     assert ten["final_returns"].max() <= 500
+
+
+def test_checkpoint_policies_leave_the_results_as_they_were():
+    # 16 updates of 2 envs × 5 steps, checkpoints after updates 5, 10 and 16: intervals of
+    # unequal length, so the shorter ones are padded with skipped updates.
+    plain = _driver("a2c", "CartPole-v1", 160, {"num_envs": 2}, checkpoints=3)
+    kept = FusedDriver(
+        plain.agent,
+        plain.env,
+        plain.schedule,
+        dataclasses.replace(plain.plan, keep_checkpoint_policies=True),
+    )
+    np.testing.assert_array_equal(plain.schedule.update_ends, [5, 10, 16])
+    a, _ = plain.run([0, 1])
+    b, _ = kept.run([0, 1])
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    checkpoints = {k: v for k, v in b.items() if k.startswith("checkpoint_policy/")}
+    assert checkpoints and not set(checkpoints) & set(a)
+    for name, value in checkpoints.items():
+        leaf = name.removeprefix("checkpoint_")
+        assert value.shape == (2, 3, *a[leaf].shape[1:])
+        # The last checkpoint follows the last update: its policy is the final one.
+        np.testing.assert_array_equal(value[:, -1], a[leaf])
+    kernel = "checkpoint_policy/actor/net/params/Dense_0/kernel"
+    assert not np.array_equal(checkpoints[kernel][:, 0], checkpoints[kernel][:, 1])

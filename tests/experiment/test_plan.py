@@ -57,6 +57,15 @@ def test_domain_randomization_is_part_of_the_key_and_checked_when_planning():
         _plan(env=[{"id": "gymnasium:CartPole-v1", "randomize": {"length": [0.1, 1.0]}}])
 
 
+def test_keys_of_specs_written_before_policies_were_kept_do_not_change():
+    # The keys main gave these units before keep_checkpoint_policies existed: a results
+    # directory written then resumes without retraining.
+    assert [u.key for u in _plan()] == ["abda4d2f0b7c3af2", "5b271c689b4174ed"]
+    kept = _plan(eval={"keep_checkpoint_policies": True})
+    assert kept[0].key not in ("abda4d2f0b7c3af2", "5b271c689b4174ed")
+    assert kept[0].eval_plan.keep_checkpoint_policies
+
+
 def test_config_is_resolved_for_the_action_space():
     ppo = _plan(env=[{"id": "Pendulum-v1"}])[0]
     assert ppo.config["num_steps"] == 2048 and ppo.config["normalize_obs"] is True

@@ -16,6 +16,8 @@ ENV = "<script>alert(1)</script>"
 ALGO = "<img src=x onerror=alert(1)>"
 REASON = "<b>boom</b> & </td>"
 SPEC = {"env": [{"id": ENV}], "note": "</pre><script>alert(2)</script>"}
+LENGTHS = [0.25, 0.5, 1.0, 2.0]
+SHAPE = [0.2, 1.0, 0.8, 0.1]  # the return at each length, relative to the training one
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -36,6 +38,21 @@ def _write_results(directory: Path) -> None:
     write_unit(store, run_id, ENV, "random", np.arange(8.0) / 4, threshold=24.0)
     write_unit(store, run_id, ENV, "ppo", ppo - 0.5, label="$\\alpha$ & co", threshold=24.0)
     write_failed_unit(store, run_id, ENV, "dqn", REASON)
+    # A robustness request over the pole length: seed s returns (10 + s)·SHAPE at each value.
+    spec = {
+        "vary": "length",
+        "values": LENGTHS,
+        "log": False,
+        "episodes": 2,
+        "obs_noise": 0.0,
+        "action_noise": 0.0,
+        "action_delay": 0,
+        "seed": None,
+        "training_value": 0.5,
+    }
+    seeds = list(range(1, 8))  # seed 0 diverged in training
+    returns = np.array([[[(10 + s) * f] * 2 for f in SHAPE] for s in seeds])
+    store.write_robustness("request", f"{ENV}/{ALGO}", spec, seeds, returns, 0.5)
     store.close()
 
 
@@ -68,7 +85,7 @@ def test_page_is_self_contained(report):
     html = report[1].read_text()
     links = re.findall(r'(?:src|href)="([^"]*)"', html)
     images = [link for link in links if link.startswith("data:image/png;base64,")]
-    assert len(images) == 6
+    assert len(images) == 7
     assert all(link.startswith(("data:", "#")) for link in links)
     assert "http://" not in html and "https://" not in html
     for key in SECTIONS:
@@ -88,6 +105,35 @@ def test_summary_json_is_strict_json(report):
     assert ppo["per_seed"][0]["final_return"] is None
     assert ppo["iqm"]["n"] == 7
     assert summary["failed_units"][0]["reason"] == REASON
+
+
+def test_summary_json_has_the_robustness_curves(report):
+    (study,) = json.loads(report[2].read_text())["robustness"]
+    assert (study["vary"], study["values"], study["log"]) == ("length", LENGTHS, False)
+    (env,) = study["envs"]
+    assert (env["env"], env["training_value"]) == (ENV, 0.5)
+    (ppo,) = env["algos"]
+    assert ppo["label"] == ALGO and ppo["n"] == 7
+    # IQM of 11 … 17 (the middle five of seven): 14, at the training value where SHAPE is 1.
+    assert ppo["at_training_value"]["point"] == pytest.approx(14.0)
+    np.testing.assert_allclose(ppo["curve"]["iqm"], 14.0 * np.array(SHAPE))
+    assert ppo["worst"] == {"value": 2.0, "iqm": pytest.approx(1.4)}
+    # Trapezoids of SHAPE over the lengths: 0.15 + 0.45 + 0.45 = 1.05, over a width of 1.75.
+    np.testing.assert_allclose(ppo["normalized_area"]["per_seed"], 0.6 * (10 + np.arange(1, 8)))
+    low, point, high = (ppo["normalized_area"][k] for k in ("low", "point", "high"))
+    assert point == pytest.approx(0.6 * 14)
+    assert low < point < high
+
+
+def test_without_robustness_the_summary_says_why(tmp_path):
+    store, run_id = open_store(tmp_path)
+    write_unit(store, run_id, "CartPole-v1", "ppo", [1.0, 2.0])
+    store.close()
+    html, json_path = write_report(tmp_path)
+    summary = json.loads(json_path.read_text())
+    assert summary["robustness"] is None
+    assert summary["robustness_reason"].startswith("no robustness evaluation in this directory")
+    assert "rlcheck robustness DIR --vary NAME=VALUES" in html.read_text()
 
 
 def test_report_is_deterministic_and_output_can_move(report, tmp_path):
@@ -151,7 +197,7 @@ def test_page_renders_in_headless_chromium(report):
     assert problems == []
     assert f"{ALGO} is better than random" in verdict
     assert ENV in body and REASON in body
-    assert images_ok == [True] * 6
+    assert images_ok == [True] * 7
     colours = Image.open(io.BytesIO(shot)).convert("RGB").getcolors(1 << 20)
     assert len(colours) > 200
 

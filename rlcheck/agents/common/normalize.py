@@ -47,13 +47,28 @@ def rms_normalize(
     return jnp.clip((x - rms.mean) / jnp.sqrt(rms.var + epsilon), -clip, clip)
 
 
+def obs_normalizer(state: Any, normalize: bool) -> dict:
+    """What normalizing an observation takes, read off a state whose ``obs_rms`` and
+    ``hparams["obs_clip"]`` hold it: ``{"obs_rms", "obs_clip"}`` when ``normalize``, else ``{}``.
+    Part of a policy's parameters (what a stored policy keeps besides its networks)."""
+    if normalize:
+        return {"obs_rms": state.obs_rms, "obs_clip": state.hparams["obs_clip"]}
+    return {}
+
+
+def normalize_with(params: dict, obs: jax.Array) -> jax.Array:
+    """``obs`` normalized and clipped by the :func:`obs_normalizer` entries of ``params`` (a
+    policy's parameters), unchanged when it has none."""
+    if "obs_rms" in params:
+        obs = rms_normalize(params["obs_rms"], obs, params["obs_clip"])
+    return obs
+
+
 def normalized_obs(state: Any, obs: jax.Array, normalize: bool) -> jax.Array:
     """``obs`` as the networks see it: normalized by ``state.obs_rms`` and clipped to
     ±``state.hparams["obs_clip"]`` when ``normalize``, else unchanged. Shared by the agents whose
     states carry those fields (PPO, A2C, TRPO)."""
-    if normalize:
-        obs = rms_normalize(state.obs_rms, obs, state.hparams["obs_clip"])
-    return obs
+    return normalize_with(obs_normalizer(state, normalize), obs)
 
 
 def observe(state: Any, obs: jax.Array, normalize: bool) -> tuple[Any, jax.Array]:

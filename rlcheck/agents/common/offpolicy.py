@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from rlcheck.agents.common.continuous_control import box_to_unit, uniform_actions
-from rlcheck.agents.common.normalize import RunningMeanStd, rms_normalize, rms_update
+from rlcheck.agents.common.normalize import RunningMeanStd, normalize_with, rms_update
 from rlcheck.agents.common.replay import Replay, replay_init, replay_sample
 from rlcheck.core import Trajectory
 
@@ -111,8 +111,15 @@ def prepare_obs(
 ) -> jax.Array:
     """Observations as the MLPs take them: normalized by ``obs_rms`` and clipped to ±obs_clip
     (when ``normalize``), and flattened to one axis per observation."""
-    if normalize:
-        obs = rms_normalize(obs_rms, obs, obs_clip)
+    normalizer = {"obs_rms": obs_rms, "obs_clip": obs_clip} if normalize else {}
+    return flat_obs(obs, normalizer, obs_shape)
+
+
+def flat_obs(obs: jax.Array, params: dict, obs_shape: tuple[int, ...]) -> jax.Array:
+    """:func:`prepare_obs` for a policy's parameters: normalized by their
+    :func:`~rlcheck.agents.common.normalize.obs_normalizer` entries (unchanged without them)
+    and flattened to one axis per observation."""
+    obs = normalize_with(params, obs)
     return obs.reshape(*obs.shape[: obs.ndim - len(obs_shape)], math.prod(obs_shape))
 
 
