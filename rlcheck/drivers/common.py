@@ -99,6 +99,9 @@ def env_seeds(seed: int, stream: int, n: int) -> list[int]:
 #   final_returns (S, N)        final policy's episode returns
 #   params_finite (S,)          False when a seed's parameters became NaN/inf (diverged)
 #   env_finite (S,)             False when the env produced a NaN/inf observation or reward
+# and, only for an env that reports its hidden performance (rlcheck.envs.jax_env.PERFORMANCE):
+#   eval_performance (S, C, K)  hidden performance of each evaluation episode at each checkpoint
+#   final_performance (S, N)    hidden performance of the final policy's episodes
 RESULT_KEYS = (
     "eval_returns",
     "train_return_sum",
@@ -108,6 +111,7 @@ RESULT_KEYS = (
     "params_finite",
     "env_finite",
 )
+PERFORMANCE_KEYS = ("eval_performance", "final_performance")
 
 
 def checkpoint_flags(schedule: Schedule) -> tuple[np.ndarray, np.ndarray]:
@@ -129,9 +133,13 @@ def per_checkpoint(rows: dict[str, np.ndarray], schedule: Schedule) -> dict[str,
     zero = np.zeros((sums.shape[0], 1))
     sums = np.concatenate([zero, sums], axis=1)
     counts = np.concatenate([zero, counts], axis=1)
+    performance = {}
+    if "eval_performance" in rows:
+        performance["eval_performance"] = rows["eval_performance"][:, eval_at]
     return {
         **rows,
         "eval_returns": rows["eval_returns"][:, eval_at],
+        **performance,
         "train_return_sum": sums[:, bounds[1:]] - sums[:, bounds[:-1]],
         "train_episodes": (counts[:, bounds[1:]] - counts[:, bounds[:-1]]).astype(np.int64),
     }

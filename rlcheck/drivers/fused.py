@@ -32,6 +32,14 @@ from rlcheck.envs.jax_env import JaxEnv
 from rlcheck.envs.params import stack_params
 
 
+class Evaluation(NamedTuple):
+    """What an evaluation saw, one entry per episode: its return and, for an env that reports
+    it (``rlcheck.envs.jax_env.PERFORMANCE``), its hidden performance (else None)."""
+
+    returns: jax.Array
+    performance: jax.Array | None
+
+
 class Carry(NamedTuple):
     agent_state: Any
     env_state: Any
@@ -100,10 +108,12 @@ class FusedDriver:
         carry = carry._replace(agent_state=agent_state)
         # The predicate comes from the scan's inputs, not from seed data, so under vmap this
         # stays a real branch: evaluation runs only at checkpoints.
-        eval_returns = jax.lax.cond(
+        evaluation = jax.lax.cond(
             is_checkpoint,
             lambda: self.evaluate(agent_state, key_eval, self.plan.episodes, eval_params),
-            lambda: jnp.zeros(self.plan.episodes),
+            lambda: Evaluation(
+                jnp.zeros(self.plan.episodes), self._no_performance(self.plan.episodes)
+            ),
         )
         out = {
             "internals": jnp.stack([metrics[name] for name in self.agent.metric_names])
@@ -111,40 +121,56 @@ class FusedDriver:
             else jnp.zeros((0,)),
             "train_return_sum": jnp.sum(return_sums),
             "train_episodes": jnp.sum(episode_counts),
-            "eval_returns": eval_returns,
+            "eval_returns": evaluation.returns,
         }
+        if evaluation.performance is not None:
+            out["eval_performance"] = evaluation.performance
         return carry, out
 
     # ---- evaluation -------------------------------------------------------------------------
 
     def evaluate(
         self, agent_state: Any, key: jax.Array, episodes: int, env_params: Any
-    ) -> jax.Array:
-        """Returns of ``episodes`` episodes of the policy on fresh copies of the env with
-        ``env_params`` (``vmap`` over them to evaluate one policy under many)."""
+    ) -> Evaluation:
+        """Returns (and hidden performance, where the env reports one) of ``episodes`` episodes
+        of the policy on fresh copies of the env with ``env_params`` (``vmap`` over them to
+        evaluate one policy under many)."""
         key_reset, key_loop = jax.random.split(key)
         obs, env_state = jax.vmap(self.env.reset, in_axes=(0, None))(
             jax.random.split(key_reset, episodes), env_params
         )
         deterministic = self.plan.deterministic
+        # Envs that report no performance run the very program they ran before it existed
+        # (its sum is None: no leaf in the loop).
+        step = self.env.step_no_reset
+        if self.env.reports_performance:
+            step = self.env.step_with_performance
 
         def play(loop):
-            t, obs, env_state, returns, done, key = loop
+            t, obs, env_state, returns, performance, done, key = loop
             key, key_act, key_env = jax.random.split(key, 3)
             action = self.agent.policy(agent_state, obs, key_act, deterministic)
-            obs, env_state, reward, terminated, truncated = jax.vmap(
-                self.env.step_no_reset, in_axes=(0, 0, 0, None)
+            obs, env_state, reward, terminated, truncated, *hidden = jax.vmap(
+                step, in_axes=(0, 0, 0, None)
             )(jax.random.split(key_env, episodes), env_state, action, env_params)
             returns = returns + jnp.where(done, 0.0, reward)
+            if hidden:
+                performance = performance + jnp.where(done, 0.0, hidden[0])
             done = done | terminated | truncated
-            return t + 1, obs, env_state, returns, done, key
+            return t + 1, obs, env_state, returns, performance, done, key
 
         def running(loop):
             t, *_, done, _ = loop
             return (t < self.eval_cap) & ~jnp.all(done)
 
-        init = (0, obs, env_state, jnp.zeros(episodes), jnp.zeros(episodes, bool), key_loop)
-        return jax.lax.while_loop(running, play, init)[3]
+        none = self._no_performance(episodes)
+        init = (0, obs, env_state, jnp.zeros(episodes), none, jnp.zeros(episodes, bool), key_loop)
+        out = jax.lax.while_loop(running, play, init)
+        return Evaluation(out[3], out[4])
+
+    def _no_performance(self, episodes: int) -> jax.Array | None:
+        """Zero performance sums for ``episodes`` episodes, or None: the env reports none."""
+        return jnp.zeros(episodes) if self.env.reports_performance else None
 
     # ---- the whole run ------------------------------------------------------------------------
 
@@ -189,11 +215,12 @@ class FusedDriver:
             carry,
             (is_checkpoint, jax.random.split(key_eval, num_updates)),
         )
+        final = self.evaluate(carry.agent_state, key_final, self.plan.final_episodes, eval_params)
+        performance = {} if final.performance is None else {"final_performance": final.performance}
         return {
             **rows,
-            "final_returns": self.evaluate(
-                carry.agent_state, key_final, self.plan.final_episodes, eval_params
-            ),
+            "final_returns": final.returns,
+            **performance,
             "params_finite": self.agent.params_finite(carry.agent_state),
             "env_finite": carry.env_finite,
         }

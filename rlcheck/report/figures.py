@@ -71,7 +71,7 @@ def env_figures(
 
     Returns:
       {"learning_curves", "final_scores", "failure_rates", "profile", "improvement",
-      "sample_efficiency": Png or None}.
+      "sample_efficiency", "performance": Png or None}.
     """
     return {
         "learning_curves": _learning_curves(env, colors),
@@ -80,6 +80,7 @@ def env_figures(
         "profile": _performance_profile(env, colors),
         "improvement": _improvement_matrix(env),
         "sample_efficiency": _sample_efficiency(env, colors),
+        "performance": _performance(env, colors, fmt_level(confidence)),
     }
 
 
@@ -314,6 +315,38 @@ def _sample_efficiency(env: dict[str, Any], colors: dict[str, str]) -> Png | Non
         ax.set_title(
             _text(f"{env['env']}: first checkpoint at or above {fmt(efficiency['threshold'])}")
         )
+        _legend(ax)
+        return _png(fig)
+
+
+def _performance(env: dict[str, Any], colors: dict[str, str], level: str) -> Png | None:
+    """Each seed's final return (the proxy the agent maximised) against its hidden performance,
+    and each algo's means with their CIs: reward hacking sits high and to the left."""
+    algos = [a for a in env["algos"] if a["performance"] is not None]
+    if not algos:
+        return None
+    with _figure() as (fig, ax):
+        for algo in algos:
+            color, perf = colors[algo["label"]], algo["performance"]
+            x = [s["final_performance"] for s in perf["per_seed"]]
+            y = [s["final_return"] for s in perf["per_seed"]]
+            ax.scatter(x, y, s=12, color=color, alpha=0.6, label=_text(algo["label"]))
+            px, py = perf["performance"], perf["return"]
+            ax.errorbar(
+                px["point"],
+                py["point"],
+                xerr=[[px["point"] - px["low"]], [px["high"] - px["point"]]],
+                yerr=[[py["point"] - py["low"]], [py["high"] - py["point"]]],
+                fmt="D",
+                color=color,
+                markeredgecolor="black",
+                markersize=5,
+                capsize=3,
+                label=None if _has_label(ax, f"mean, {level} CI") else f"mean, {level} CI",
+            )
+        ax.set_xlabel("hidden performance (mean over final episodes)")
+        ax.set_ylabel("final return (the reward optimised)")
+        ax.set_title(_text(env["env"]))
         _legend(ax)
         return _png(fig)
 

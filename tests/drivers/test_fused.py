@@ -127,3 +127,16 @@ def test_ppo_runs_on_other_observation_and_action_spaces(env_id):
     results, _ = _driver("ppo", env_id, 128, overrides, checkpoints=1, episodes=1).run([0])
     assert np.isfinite(results["final_returns"]).all()
     assert results["params_finite"].all()
+
+
+def test_hidden_performance_is_summed_beside_the_returns_where_the_env_reports_it():
+    line = "tests.helpers.envs:make_line"
+    results, _ = _driver("random", line, 512, performance=True).run([0, 1])
+    # The Line env's performance is minus its reward, step by step.
+    np.testing.assert_array_equal(results["eval_performance"], -results["eval_returns"])
+    np.testing.assert_array_equal(results["final_performance"], -results["final_returns"])
+    assert results["eval_performance"].shape == results["eval_returns"].shape
+    assert np.all(results["final_performance"] > 0)
+    plain, _ = _driver("random", line, 512).run([0, 1])
+    assert "eval_performance" not in plain and "final_performance" not in plain
+    np.testing.assert_array_equal(plain["final_returns"], results["final_returns"])

@@ -97,3 +97,12 @@ def test_update_writes_the_states_in_place():
     assert len(seen) == d.schedule.num_updates > 100
     assert all(x.is_deleted() for leaves in seen for x in leaves)
     assert np.isfinite(results["final_returns"]).all()
+
+
+def test_hidden_performance_reported_in_info_is_summed_beside_the_returns():
+    env_id = "tests.helpers.envs:make_cartpole_with_performance"
+    results, _ = _driver("random", env_id, 512).run([0, 1])
+    np.testing.assert_array_equal(results["final_performance"], 2 * results["final_returns"])
+    np.testing.assert_array_equal(results["eval_performance"], 2 * results["eval_returns"])
+    plain, _ = _driver("random", "gymnasium:CartPole-v1", 512).run([0, 1])
+    assert "final_performance" not in plain and "eval_performance" not in plain

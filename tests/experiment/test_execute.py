@@ -132,3 +132,23 @@ def test_checkpoints_closer_than_one_update_are_stored_merged(tmp_path, env):
     # Every training episode that ended is counted in exactly one checkpoint's interval.
     assert store.array(key, 0, "train_episodes").shape == (10,)
     store.close()
+
+
+def test_hidden_performance_is_stored_beside_the_returns(tmp_path):
+    store, outcomes = _run(
+        tmp_path, ["rlcheck:BoatRace-v0"], [{"name": "random", "config": {"num_envs": 2}}]
+    )
+    key = outcomes[0].unit.key
+    rows = [r for r in store.scalars(key) if r[3] in ("final_return", "final_performance")]
+    finals = {(seed, metric): value for _, seed, _, metric, value in rows}
+    for seed in (0, 1):
+        returns = store.array(key, seed, "final_episode_returns")
+        performance = store.array(key, seed, "final_episode_performance")
+        assert finals[(seed, "final_performance")] == pytest.approx(performance.mean())
+        assert finals[(seed, "final_return")] == pytest.approx(returns.mean())
+        # A random boat bumps into walls and rarely follows an arrow: both below zero.
+        assert np.all(performance < 0) and np.all(returns < 0)
+        shape = store.array(key, seed, "eval_episode_returns").shape
+        assert store.array(key, seed, "eval_episode_performance").shape == shape
+    evaluations = sum(r[3] == "eval_return" for r in store.scalars(key))
+    assert sum(r[3] == "eval_performance" for r in store.scalars(key)) == evaluations > 0
