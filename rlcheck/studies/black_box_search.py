@@ -31,8 +31,10 @@ from rlcheck.studies.base import (
 )
 
 SEARCH = ("ars", "cma_es")
-RL = {"CartPole-v1": ("ppo", "dqn"), "Pendulum-v1": ("ppo", "td3")}
-PRESETS = {"dqn": "rl-zoo", "td3": "rl-zoo"}
+RL = {"CartPole-v1": ("ppo", "dqn"), "Pendulum-v1": ("ppo", "td3", "sac")}
+# The quick version's RL methods: the cheapest that learn at its budgets.
+QUICK_RL = {"CartPole-v1": ("ppo",), "Pendulum-v1": ("td3",)}
+PRESETS = {"dqn": "rl-zoo", "td3": "rl-zoo", "sac": "rl-zoo"}
 
 
 def specs(scale: Scale) -> list[dict[str, Any]]:
@@ -42,7 +44,8 @@ def specs(scale: Scale) -> list[dict[str, Any]]:
     out = []
     for env, budget in budgets.items():
         algos = [{"name": a} for a in SEARCH]
-        algos += [{"name": a, **({"preset": PRESETS[a]} if a in PRESETS else {})} for a in RL[env]]
+        rl = QUICK_RL[env] if scale.quick else RL[env]
+        algos += [{"name": a, **({"preset": PRESETS[a]} if a in PRESETS else {})} for a in rl]
         out.append(spec(env, algos, scale.seeds, budget, checkpoints=5, final_episodes=16))
     return out
 

@@ -45,7 +45,10 @@ CONFIGS = {DEEPSEA: {"dqn": {"learning_starts": 1_000}}}
 
 
 def algos(env: str, quick: bool) -> list[dict[str, Any]]:
-    names = ["ppo", "dqn"] if quick else ["ppo", "dqn", "ars", "cma_es"]
+    names = ["ppo", "dqn", "ars", "cma_es"]
+    if quick:
+        # DQN's RL Zoo settings for MountainCar take 8 gradient steps every 16 env steps.
+        names = ["ppo", "dqn"] if env == DEEPSEA else ["ppo"]
     out = []
     for name in names:
         entry: dict[str, Any] = {"name": name}

@@ -42,8 +42,10 @@ PLANNERS = {
 
 
 def learners(env: str, quick: bool) -> list[dict[str, Any]]:
+    # DQN's RL Zoo settings take 128 gradient steps every 256 env steps: the quick version
+    # leaves it to the full one.
     if env == CARTPOLE:
-        return [{"name": "ppo"}, {"name": "dqn", "preset": "rl-zoo"}]
+        return [{"name": "ppo"}] + ([] if quick else [{"name": "dqn", "preset": "rl-zoo"}])
     return [{"name": "td3", "preset": "rl-zoo"}] + (
         [] if quick else [{"name": "sac", "preset": "rl-zoo"}]
     )
