@@ -357,7 +357,7 @@ def chart_figure(chart: dict[str, Any]) -> Png:
     palette = [to_hex(c) for c in matplotlib.colormaps["tab10"].colors]
     series = chart["series"]
     if chart["kind"] == "intervals":
-        categories: list[str] = []
+        categories: list[str] = list(chart.get("categories") or [])
         for s in series:
             categories += [str(p["x"]) for p in s["points"] if str(p["x"]) not in categories]
         size = (_SIZE[0] + 1.2, max(2.0, 0.9 + 0.3 * len(categories) * max(1, len(series)) ** 0.5))

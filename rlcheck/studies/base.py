@@ -53,9 +53,10 @@ class Chart:
     """The data of a study's one figure.
 
     ``kind``: ``"intervals"`` draws each series' points as estimates with error bars, one row
-    per category (``Point.x`` a label); ``"lines"`` draws each series as a line over numeric
-    ``x`` with a band between ``low`` and ``high``. ``references``: (value, label) lines across
-    the value axis (a published number, a threshold). ``log``: a logarithmic value axis.
+    per category (``Point.x`` a label; ``categories`` orders the rows); ``"lines"`` draws each
+    series as a line over numeric ``x`` with a band between ``low`` and ``high``.
+    ``references``: (value, label) lines across the value axis (a published number, a
+    threshold). ``log``: a logarithmic value axis.
     """
 
     kind: Literal["intervals", "lines"]
@@ -65,6 +66,8 @@ class Chart:
     category_label: str = ""
     references: list[tuple[float, str]] = field(default_factory=list)
     log: bool = False
+    # The rows of an "intervals" chart, top to bottom (default: as the series first name them).
+    categories: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,8 +6,9 @@ with it (MPC, UCT/MCTS) often does better with no learning at all. Here each lea
 sample cost is the env steps it trained on before its evaluation return first reached the
 threshold (CartPole-v1: 475, Gymnasium's; Pendulum-v1: −200, the target rlcheck's benchmarks
 use), a seed that never did counting as later than any budget; each planner's is the
-simulator calls it made per episode, with how many of its seeds' final returns reached the
-threshold. Planners learn nothing and use no env steps.
+simulator calls it made per seed (over all its evaluation episodes: LQR only linearises the
+model once), with how many of its seeds' final returns reached the threshold. Planners learn
+nothing and use no env steps.
 """
 
 from __future__ import annotations
@@ -90,10 +91,12 @@ def steps_to_solve(unit: UnitResults) -> np.ndarray:
 def analyze(results: StudyResults) -> Finding:
     learned: list[Point] = []
     planned: list[Point] = []
+    order: list[str] = []  # each env's learners, then its planners
     numbers: dict[str, Any] = {}
     clauses = []
     for env in (CARTPOLE, PENDULUM):
         best_learner = best_planner = None
+        planners: list[str] = []
         for unit in (u for u in results.units if u.env_id.endswith(env)):
             label = f"{env}: {unit.label.upper()}"
             threshold = _threshold(unit)
@@ -111,6 +114,7 @@ def analyze(results: StudyResults) -> Finding:
                     "threshold": threshold,
                 }
                 learned.append(Point(label, median, low, high))
+                order.append(label)
                 if best_learner is None or (median, -reached) < (
                     numbers[best_learner]["median_env_steps"],
                     -numbers[best_learner]["reached"],
@@ -118,35 +122,39 @@ def analyze(results: StudyResults) -> Finding:
                     best_learner = label
             else:
                 episodes = unit.final_episodes.shape[1] if unit.final_episodes is not None else 1
-                calls = unit.simulator_calls_per_seed / episodes
+                calls = float(unit.simulator_calls_per_seed.mean())
                 solved = int(np.sum(unit.usable & (unit.finals >= threshold)))
                 numbers[label] = {
-                    "simulator_calls_per_episode": float(calls.mean()),
+                    "simulator_calls_per_seed": calls,
+                    "episodes_per_seed": episodes,
                     "solved": solved,
                     "n": unit.n,
                     "final_return": float(np.nanmean(unit.finals)),
                     "threshold": threshold,
                 }
-                planned.append(Point(label, max(float(calls.mean()), 1.0)))
-                key = (-solved, float(calls.mean()))
-                if best_planner is None or key < (
-                    -numbers[best_planner]["solved"],
-                    numbers[best_planner]["simulator_calls_per_episode"],
+                planned.append(Point(label, max(calls, 1.0)))
+                planners.append(label)
+                best = numbers.get(best_planner or "", {})
+                if best_planner is None or (-solved, calls) < (
+                    -best["solved"],
+                    best["simulator_calls_per_seed"],
                 ):
                     best_planner = label
+        order += planners
         clause = _clause(env, numbers, best_learner, best_planner)
         if clause:
             clauses.append(clause)
     chart = Chart(
         kind="intervals",
         title="What solving costs: env steps to learn vs simulator calls to plan",
-        value_label="env steps (learners: median to first reach the threshold, 95% CI) or "
-        "simulator calls per episode (planners)",
+        value_label="env steps to first solve (learners: median, 95% CI) · "
+        "simulator calls per seed (planners)",
         series=[
             Series("learner: env steps to solve", learned),
-            Series("planner: simulator calls per episode", planned),
+            Series("planner: simulator calls per seed", planned),
         ],
         log=True,
+        categories=order,
     )
     sentence = "; ".join(clauses) + "." if clauses else "No unit finished, so nothing was measured."
     return Finding(sentence[0].upper() + sentence[1:], chart, numbers)
@@ -172,8 +180,8 @@ def _clause(env: str, numbers: dict[str, Any], learner: str | None, planner: str
         p = numbers[planner]
         parts.append(
             f"{planner.split(': ')[1]} with the true model reached it in {p['solved']}/{p['n']} "
-            f"seeds with no env step and {fmt_steps(p['simulator_calls_per_episode'])} simulator "
-            "calls per episode"
+            f"seeds with no env step and {fmt_steps(p['simulator_calls_per_seed'])} simulator "
+            f"calls per seed over its {p['episodes_per_seed']} episodes"
         )
     return ", while ".join(parts)
 

@@ -34,14 +34,14 @@ def test_the_sentence_sets_the_learners_median_against_the_planners_calls():
     ppo = finding.numbers["CartPole-v1: PPO"]
     assert ppo["median_env_steps"] == 250.0 and ppo["reached"] == 3
     assert ppo["low"] <= 200 and ppo["high"] == np.inf  # a quarter of the seeds never got there
-    assert finding.numbers["CartPole-v1: LQR"]["simulator_calls_per_episode"] == 5.0
+    assert finding.numbers["CartPole-v1: LQR"]["simulator_calls_per_seed"] == 40.0
     assert finding.sentence.startswith(
         "To first reach 475 on CartPole-v1 PPO needed a median 250 env steps [95% CI 200, "
     )
     assert "(3/4 seeds got there)" in finding.sentence
     assert (
-        "LQR with the true model reached it in 4/4 seeds with no env step and 5 simulator "
-        "calls per episode" in finding.sentence
+        "LQR with the true model reached it in 4/4 seeds with no env step and 40 simulator "
+        "calls per seed over its 8 episodes" in finding.sentence
     )
 
 
