@@ -292,6 +292,11 @@ def fmt(value: float | None) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
+def algo_name(algo: str) -> str:
+    """An algorithm's name for a sentence: "PPO", "CMA-ES", "TD3"."""
+    return algo.upper().replace("_", "-")
+
+
 def fmt_pct(rate: float) -> str:
     """A proportion as a whole percentage: "30%"."""
     return f"{100 * rate:.0f}%"

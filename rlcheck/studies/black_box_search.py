@@ -25,6 +25,7 @@ from rlcheck.studies.base import (
     Series,
     Study,
     StudyResults,
+    algo_name,
     fmt,
     fmt_steps,
     spec,
@@ -46,7 +47,8 @@ def specs(scale: Scale) -> list[dict[str, Any]]:
         algos = [{"name": a} for a in SEARCH]
         rl = QUICK_RL[env] if scale.quick else RL[env]
         algos += [{"name": a, **({"preset": PRESETS[a]} if a in PRESETS else {})} for a in rl]
-        out.append(spec(env, algos, scale.seeds, budget, checkpoints=5, final_episodes=16))
+        # The evaluation settings of mpc-vs-rl: the same TD3 program, compiled once for both.
+        out.append(spec(env, algos, scale.seeds, budget, checkpoints=10, final_episodes=16))
     return out
 
 
@@ -65,7 +67,7 @@ def analyze(results: StudyResults) -> Finding:
                 estimate = stats.probability_of_improvement_interval(
                     x[:, None], y[:, None], 20_000, CONFIDENCE, 0
                 )
-                label = f"{env}: {a.upper()} vs {b.upper()}"
+                label = f"{env}: {algo_name(a)} vs {algo_name(b)}"
                 pairs[(a, b)] = estimate
                 numbers[label] = {
                     "p_a_beats_b": float(estimate.point),
@@ -75,8 +77,8 @@ def analyze(results: StudyResults) -> Finding:
                     "mean_b": float(np.nanmean(units[b].finals)),
                     "budget": units[a].budget,
                 }
-                series.setdefault(f"{a.upper()} beats", []).append(
-                    Point(f"{env}: vs {b.upper()}", *map(float, estimate))
+                series.setdefault(f"{algo_name(a)} beats", []).append(
+                    Point(f"{env}: vs {algo_name(b)}", *map(float, estimate))
                 )
         if pairs:
             clauses.append(_clause(env, units, pairs))
@@ -113,8 +115,8 @@ def _clause(env: str, units: dict[str, Any], pairs: dict[tuple[str, str], Any]) 
         verdict = "could not be told apart from"
     budget = fmt_steps(units[search].budget)
     return (
-        f"{search.upper()} {verdict} {rl.upper()}, the better RL method, on {env} "
-        f"({budget} env steps: P({search.upper()} > {rl.upper()}) = {fmt(e.point)} "
+        f"{algo_name(search)} {verdict} {algo_name(rl)}, the better RL method, on {env} "
+        f"({budget} env steps: P({algo_name(search)} > {algo_name(rl)}) = {fmt(e.point)} "
         f"[95% CI {fmt(e.low)}, {fmt(e.high)}])"
     )
 

@@ -28,6 +28,7 @@ from rlcheck.studies.base import (
     Study,
     StudyResults,
     UnitResults,
+    algo_name,
     fmt_pct,
     spec,
 )
@@ -117,7 +118,7 @@ def analyze(results: StudyResults) -> Finding:
         title="Seeds whose greedy policy ever reached the DeepSea treasure (95% Wilson CI)",
         value_label="fraction of seeds",
         category_label="DeepSea size N (the treasure takes N right moves in a row)",
-        series=[Series(a.upper(), sorted(p, key=lambda q: q.x)) for a, p in lines.items()],
+        series=[Series(algo_name(a), sorted(p, key=lambda q: q.x)) for a, p in lines.items()],
     )
     return Finding(
         _sentence(numbers),
@@ -139,8 +140,8 @@ def _sentence(numbers: dict[str, Any]) -> str:
         sizes = deepsea[best]
         small, big = sizes[min(sizes)], sizes[max(sizes)]
         parts.append(
-            f"the share of {best.upper()} seeds (the best explorer here) whose greedy policy ever "
-            f"reached the DeepSea treasure went from {small['reached']}/{small['n']} at size "
+            f"the share of {algo_name(best)} seeds (the best explorer here) whose greedy policy "
+            f"ever reached the DeepSea treasure went from {small['reached']}/{small['n']} at size "
             f"{min(sizes)} to {big['reached']}/{big['n']} at size {max(sizes)} "
             f"({fmt_pct(big['rate'])}, 95% CI {fmt_pct(big['low'])}–{fmt_pct(big['high'])})"
         )
@@ -149,7 +150,7 @@ def _sentence(numbers: dict[str, Any]) -> str:
         best = max(car, key=lambda a: car[a]["rate"])
         r = car[best]
         parts.append(
-            f"on MountainCar-v0 {r['reached']}/{r['n']} {best.upper()} seeds ever reached the "
+            f"on MountainCar-v0 {r['reached']}/{r['n']} {algo_name(best)} seeds ever reached the "
             f"flag ({fmt_pct(r['rate'])}, {fmt_pct(r['low'])}–{fmt_pct(r['high'])})"
         )
     if not parts:

@@ -29,6 +29,7 @@ from rlcheck.studies.base import (
     Study,
     StudyResults,
     UnitResults,
+    algo_name,
     fmt,
     fmt_steps,
     mean_interval,
@@ -100,7 +101,7 @@ def analyze(results: StudyResults) -> Finding:
         for u in learners:
             ret = mean_interval(u.finals[u.usable])
             finals.append(
-                Point(f"{name}: {u.algo.upper()} after {fmt_steps(u.budget)} steps", *ret)
+                Point(f"{name}: {algo_name(u.algo)} after {fmt_steps(u.budget)} steps", *ret)
             )
             pooled = np.concatenate([mpc.finals[mpc.usable], u.finals[u.usable]])
             floor = pooled.min() - 1.0
@@ -114,7 +115,7 @@ def analyze(results: StudyResults) -> Finding:
             if c is not None:
                 curve = u.curves[u.usable, c]
                 early = mean_interval(curve)
-                at_time.append(Point(f"{name}: {u.algo.upper()} at CEM-MPC's wall time", *early))
+                at_time.append(Point(f"{name}: {algo_name(u.algo)} at CEM-MPC's wall time", *early))
             numbers[name][u.algo] = {
                 "mean": ret,
                 "p_mpc_beats": (float(p.point), float(p.low), float(p.high)),
@@ -145,20 +146,20 @@ def _clause(env: str, n: dict[str, Any], algo: str) -> str:
     point, low, high = rl["p_mpc_beats"]
     verdict = "beat" if low > 0.5 else "lost to" if high < 0.5 else "could not be told apart from"
     text = (
-        f"on {env} CEM-MPC with the true model and no training {verdict} {algo.upper()} trained "
-        f"on {fmt_steps(rl['env_steps'])} env steps (P(MPC > {algo.upper()}) = {fmt(point)} "
+        f"on {env} CEM-MPC with the true model and no training {verdict} {algo_name(algo)} trained "
+        f"on {fmt_steps(rl['env_steps'])} env steps (P(MPC > {algo_name(algo)}) = {fmt(point)} "
         f"[95% CI {fmt(low)}, {fmt(high)}]; mean returns {fmt(mpc['mean'][0])} vs "
         f"{fmt(rl['mean'][0])})"
     )
     early = rl["at_mpc_wall_time"]
     if early is None:
         text += (
-            f", and in the {fmt(mpc['wall_s'])} s MPC took {algo.upper()} had not reached its "
+            f", and in the {fmt(mpc['wall_s'])} s MPC took {algo_name(algo)} had not reached its "
             "first evaluation"
         )
     else:
         text += (
-            f", and in the {fmt(mpc['wall_s'])} s MPC took {algo.upper()} had reached "
+            f", and in the {fmt(mpc['wall_s'])} s MPC took {algo_name(algo)} had reached "
             f"{fmt(early['mean'][0])} after {fmt_steps(early['checkpoint_env_steps'])} env steps"
         )
     return text

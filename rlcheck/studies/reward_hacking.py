@@ -30,6 +30,7 @@ from rlcheck.studies.base import (
     Series,
     Study,
     StudyResults,
+    algo_name,
     fmt,
     mean_interval,
     spec,
@@ -109,7 +110,7 @@ def analyze(results: StudyResults) -> Finding:
             keep = unit.usable & np.isfinite(unit.performance)
             ret = mean_interval(unit.finals[keep])
             perf = mean_interval(unit.performance[keep])
-            label = f"{env_name}: {name.upper() if name in LEARNERS else name}"
+            label = f"{env_name}: {algo_name(name) if name in LEARNERS else name}"
             rows[label] = {"return": ret, "performance": perf, "n": int(keep.sum())}
             returns_series.append(Point(label, *ret))
             performance_series.append(Point(label, *perf))

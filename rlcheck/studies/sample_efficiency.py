@@ -27,6 +27,7 @@ from rlcheck.studies.base import (
     Study,
     StudyResults,
     UnitResults,
+    algo_name,
     fmt,
     fmt_steps,
     median_interval,
@@ -98,7 +99,7 @@ def analyze(results: StudyResults) -> Finding:
         best_learner = best_planner = None
         planners: list[str] = []
         for unit in (u for u in results.units if u.env_id.endswith(env)):
-            label = f"{env}: {unit.label.upper()}"
+            label = f"{env}: {algo_name(unit.label)}"
             threshold = _threshold(unit)
             if unit.simulator_calls_per_seed is None:
                 steps = steps_to_solve(unit)

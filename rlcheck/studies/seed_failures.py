@@ -27,6 +27,7 @@ from rlcheck.studies.base import (
     Series,
     Study,
     StudyResults,
+    algo_name,
     fmt,
     fmt_pct,
     spec,
@@ -73,7 +74,7 @@ def analyze(results: StudyResults) -> Finding:
         seeds = stats.seeds_needed(x, y, effect, 0.05, 0.8, MAX_SEEDS) if effect > 0 else None
         needed[f"{a} vs {b}"] = {"effect": effect, "seeds": seeds, "max_seeds": MAX_SEEDS}
     irpan_low, irpan_high = stats.wilson_interval(IRPAN[0], IRPAN[1], CONFIDENCE)
-    points = [Point(a.upper(), r["rate"], r["low"], r["high"]) for a, r in rates.items()]
+    points = [Point(algo_name(a), r["rate"], r["low"], r["high"]) for a, r in rates.items()]
     chart = Chart(
         kind="intervals",
         title=f"Seeds failing on {ENV} (final return < {fmt(THRESHOLD)}), 95% Wilson CI",
@@ -95,7 +96,7 @@ def _sentence(rates: dict[str, Any], needed: dict[str, Any]) -> str:
     if not rates:
         return "No unit finished, so nothing was measured."
     parts = [
-        f"{a.upper()} {r['failed']}/{r['n']} ({fmt_pct(r['rate'])}, 95% CI "
+        f"{algo_name(a)} {r['failed']}/{r['n']} ({fmt_pct(r['rate'])}, 95% CI "
         f"{fmt_pct(r['low'])}–{fmt_pct(r['high'])})"
         for a, r in rates.items()
     ]
@@ -105,7 +106,7 @@ def _sentence(rates: dict[str, Any], needed: dict[str, Any]) -> str:
     )
     if needed:
         pair, n = max(needed.items(), key=lambda kv: kv[1]["effect"])
-        a, b = (s.upper() for s in pair.split(" vs "))
+        a, b = (algo_name(s) for s in pair.split(" vs "))
         if n["seeds"] is None:
             seeds = f"more than {n['max_seeds']} seeds each"
         else:

@@ -19,7 +19,7 @@ def test_each_env_compares_its_best_search_method_with_its_best_rl_method():
         "method, on Pendulum-v1 (1k env steps: P(ARS > TD3) = 0 [95% CI 0, 0])."
     )
     # CMA-ES against PPO: 400 beats 100, 200 and 300 and ties 400: (3 + ½) / 4.
-    assert finding.numbers["CartPole-v1: CMA_ES vs PPO"]["p_a_beats_b"] == 0.875
+    assert finding.numbers["CartPole-v1: CMA-ES vs PPO"]["p_a_beats_b"] == 0.875
     assert len(finding.chart.series) == 2  # one series per search method
 
 
