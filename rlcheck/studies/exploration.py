@@ -134,9 +134,14 @@ def _sentence(numbers: dict[str, Any]) -> str:
     deepsea = {a: v for a, v in numbers.items() if a != MOUNTAIN_CAR}
     parts = []
     if deepsea:
-        # The learner that explored best at the largest size, honestly the most favourable case.
-        largest = max(max(v) for v in deepsea.values())
-        best = max(deepsea, key=lambda a: deepsea[a].get(largest, {"rate": -1})["rate"])
+        # The most favourable case: the learner that explored best at the largest size, ties
+        # broken by the sizes below it.
+        sizes_desc = sorted({size for v in deepsea.values() for size in v}, reverse=True)
+
+        def rank(algo: str) -> list[float]:
+            return [deepsea[algo].get(size, {"rate": -1.0})["rate"] for size in sizes_desc]
+
+        best = max(deepsea, key=rank)
         sizes = deepsea[best]
         small, big = sizes[min(sizes)], sizes[max(sizes)]
         parts.append(

@@ -55,3 +55,17 @@ def test_bsuite_sizes_and_episodes():
     assert [s["budget"] for s in deepsea] == [10_000, 20_000, 30_000]  # 2,000 episodes each
     full = exploration.specs(exploration.STUDY.scale(quick=False))
     assert full[-2]["budget"] == 10_000 * 30  # bsuite's 10,000 episodes at size 30
+
+
+def test_a_tie_at_the_largest_size_goes_to_the_better_explorer_below_it():
+    units = [
+        _deepsea("ppo", 5, [True] * 4),
+        _deepsea("ppo", 10, [True, False, False, False]),
+        _deepsea("ppo", 15, [False] * 4),
+        _deepsea("dqn", 5, [True] * 4),
+        _deepsea("dqn", 10, [True, True, True, False]),
+        _deepsea("dqn", 15, [False] * 4),
+    ]
+    finding = exploration.analyze(results(*units))
+    assert finding.sentence.startswith("The share of DQN seeds (the best explorer here)")
+    assert "went from 4/4 at size 5 to 0/4 at size 15 (0%, 95% CI 0%–49%)" in finding.sentence
