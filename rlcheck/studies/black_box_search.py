@@ -134,7 +134,7 @@ STUDY = Study(
     seeds=16,
     quick_seeds=8,
     quick_seconds=100,
-    full_minutes=20,
+    full_minutes=15,
     sources=(
         "H. Mania, A. Guy, B. Recht, Simple random search provides a competitive approach to "
         "reinforcement learning, NeurIPS 2018",

@@ -177,7 +177,7 @@ STUDY = Study(
     seeds=16,
     quick_seeds=8,
     quick_seconds=120,
-    full_minutes=60,
+    full_minutes=30,
     sources=(
         "A. Irpan, Deep Reinforcement Learning Doesn't Work Yet (2018)",
         "I. Osband et al., Behaviour Suite for Reinforcement Learning, ICLR 2020",

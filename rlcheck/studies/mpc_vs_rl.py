@@ -178,6 +178,6 @@ STUDY = Study(
     seeds=16,
     quick_seeds=8,
     quick_seconds=80,
-    full_minutes=25,
+    full_minutes=20,
     sources=("A. Irpan, Deep Reinforcement Learning Doesn't Work Yet (2018)",),
 )

@@ -180,7 +180,7 @@ STUDY = Study(
     seeds=16,
     quick_seeds=8,
     quick_seconds=90,
-    full_minutes=15,
+    full_minutes=8,
     sources=(
         "A. Irpan, Deep Reinforcement Learning Doesn't Work Yet (2018), 'reward hacking'",
         "J. Leike et al., AI Safety Gridworlds, arXiv 1711.09883 (2017)",

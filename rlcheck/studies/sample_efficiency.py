@@ -199,6 +199,6 @@ STUDY = Study(
     seeds=16,
     quick_seeds=8,
     quick_seconds=110,
-    full_minutes=20,
+    full_minutes=15,
     sources=("A. Irpan, Deep Reinforcement Learning Doesn't Work Yet (2018)",),
 )

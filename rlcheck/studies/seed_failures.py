@@ -131,7 +131,7 @@ STUDY = Study(
     seeds=30,
     quick_seeds=10,
     quick_seconds=100,
-    full_minutes=12,
+    full_minutes=8,
     sources=(
         "A. Irpan, Deep Reinforcement Learning Doesn't Work Yet (2018), Pendulum seeds plot",
         "C. Colas, O. Sigaud, P.-Y. Oudeyer, How many random seeds? arXiv 1806.08295 (2018)",
