@@ -127,7 +127,8 @@ def render_markdown(entries: list[tuple[Path, dict[str, Any]]], figures: Path, p
             f"![{record['title']}]({image})",
             "",
             f"Cost: {_cost(record)}. Run: `rlcheck study run {record['study']}"
-            f"{' --quick' if record['quick'] else ''}` (results in `{directory}`).",
+            f"{' --quick' if record['quick'] else ''}` (results in "
+            f"`{Path(os.path.relpath(directory)).as_posix()}`).",
             "",
         ]
     return "\n".join(lines)

@@ -33,9 +33,11 @@ from rlcheck.studies.base import (
 
 SEARCH = ("ars", "cma_es")
 RL = {"CartPole-v1": ("ppo", "dqn"), "Pendulum-v1": ("ppo", "td3", "sac")}
-# The quick version's RL methods: the cheapest that learn at its budgets.
-QUICK_RL = {"CartPole-v1": ("ppo",), "Pendulum-v1": ("td3",)}
-PRESETS = {"dqn": "rl-zoo", "td3": "rl-zoo", "sac": "rl-zoo"}
+# The quick version's RL methods: those that learn at its budgets (PPO needs far more than 20k
+# env steps on Pendulum).
+QUICK_RL = {"CartPole-v1": ("ppo", "dqn"), "Pendulum-v1": ("td3",)}
+# rejax's published gymnax settings (see sample_efficiency.py).
+PRESETS = {"dqn": "rejax", "td3": "rejax", "sac": "rejax"}
 
 
 def specs(scale: Scale) -> list[dict[str, Any]]:

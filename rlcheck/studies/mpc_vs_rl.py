@@ -45,9 +45,10 @@ def mujoco_installed() -> bool:
 
 
 def specs(scale: Scale) -> list[dict[str, Any]]:
-    rl = [{"name": "td3", "preset": "rl-zoo"}]
+    # rejax's published gymnax settings (see sample_efficiency.py).
+    rl = [{"name": "td3", "preset": "rejax"}]
     if not scale.quick:
-        rl.append({"name": "sac", "preset": "rl-zoo"})
+        rl.append({"name": "sac", "preset": "rejax"})
     cem = {"name": MPC, "config": {"num_candidates": 64, "iterations": 3}}
     out = [
         spec(PENDULUM, rl, scale.seeds, 20_000, checkpoints=10, final_episodes=16),

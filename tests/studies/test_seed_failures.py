@@ -49,4 +49,7 @@ def test_specs_quick_and_full():
     assert [a["name"] for a in quick[0]["algo"]] == ["ddpg", "td3"]
     assert [a["name"] for a in full[0]["algo"]] == ["ddpg", "td3", "sac"]
     assert quick[0]["seeds"] == 10 and full[0]["seeds"] == 30
-    assert all(a["preset"] == "rl-zoo" for a in full[0]["algo"])
+    ddpg = full[0]["algo"][0]["config"]
+    # DDPG is TD3 at rejax's settings less TD3's three additions.
+    assert (ddpg["n_critics"], ddpg["policy_delay"], ddpg["target_policy_noise"]) == (1, 1, 0.0)
+    assert ddpg["hidden_sizes"] == (64, 64) and ddpg["learning_starts"] == 1_000
