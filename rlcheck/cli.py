@@ -1,5 +1,5 @@
-"""The ``rlcheck`` command: run specs, quick comparisons, the demo and verdicts; list and export
-results; evaluate stored policies under perturbations."""
+"""The ``rlcheck`` command: run specs, quick comparisons, the demo, verdicts, sweeps and
+studies; import, list and export results; evaluate stored policies under perturbations."""
 
 from __future__ import annotations
 
@@ -573,14 +573,16 @@ def algos(
         ),
     ] = False,
 ) -> None:
-    """List the algorithms and baselines, the actions each handles and its presets."""
+    """List the algorithms and baselines, the actions each handles and its presets; then
+    rlcheck's own envs."""
     from rlcheck.registry import ALGORITHMS
-    from rlcheck.report.terminal import algorithms_table, fields_table
+    from rlcheck.report.terminal import algorithms_table, fields_table, own_envs_table
 
     if fields:
         fields_table(ALGORITHMS)
     else:
         algorithms_table(ALGORITHMS)
+        own_envs_table()
 
 
 @app.command()
@@ -720,6 +722,101 @@ def import_(
     store.close()
     html, _ = write_report(out, analysis=analysis)
     console.print(f"Results: {out}  ·  report: {html}  ·  more: rlcheck ls {out}")
+
+
+study_app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="The background texts' claims about deep RL, run as studies: list, run, report.",
+)
+app.add_typer(study_app, name="study")
+
+
+@study_app.command("list")
+def study_list() -> None:
+    """List the studies: name, what each tests, and what its quick and full versions cost."""
+    from rlcheck.report.terminal import studies_table
+    from rlcheck.studies import studies
+
+    studies_table(studies())
+
+
+@study_app.command("run")
+@_runs_units
+def study_run(
+    name: Annotated[str, typer.Argument(help="the study, as `rlcheck study list` names it")],
+    seeds: Annotated[
+        int | None,
+        typer.Option(min=2, help="seeds per method (default: the study's, quick or full)"),
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="the reduced version (≤ 2 minutes on two cores)")
+    ] = False,
+    out: Out = None,
+    workers: Workers = None,
+) -> None:
+    """Run a study: its units, the full report, then its finding (one sentence with a number and
+    its CI) and its figure."""
+    import time
+
+    from rich.markup import escape
+
+    from rlcheck.experiment.spec import parse_spec
+    from rlcheck.report.findings import write_figure
+    from rlcheck.report.terminal import console
+    from rlcheck.studies import get_study
+    from rlcheck.studies.run import conclude, default_directory, prepare
+
+    study = get_study(name)
+    scale = study.scale(quick, seeds)
+    target = out or default_directory(study, quick)
+    version = "quick" if quick else "full"
+    source = f"rlcheck study run {name}"
+    specs_data = study.specs(scale)
+    specs = [parse_spec(data, source) for data in specs_data]
+    prepare(target, study, scale)
+    console.print(
+        f"[bold]study {name}[/bold] ({version} version, {scale.seeds} seeds per method): "
+        f"{study.expected(quick)}"
+    )
+    console.print(f"Claim: {study.claim}", markup=False)
+    start = time.perf_counter()
+    recorded = {"study": name, "quick": quick, "seeds": scale.seeds, "specs": specs_data}
+    failed, _ = _execute(specs, source, target, workers, recorded)
+    record = conclude(target, time.perf_counter() - start)
+    figure = write_figure(target, record)
+    console.print(f"[bold]Finding[/bold] ({name}, {version}): {escape(record['sentence'])}")
+    console.print(f"Figure: {figure}  ·  finding: {target / 'finding.json'}", markup=False)
+    if failed:
+        raise typer.Exit(EXIT_FAILED_UNITS)
+
+
+@study_app.command("report")
+def study_report(
+    root: Annotated[
+        Path, typer.Option("--root", help="where the studies' results directories are")
+    ] = Path("runs") / "studies",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="HTML file (default ROOT/findings.html)"),
+    ] = None,
+    markdown: Annotated[
+        Path | None,
+        typer.Option(
+            "--markdown",
+            help="also write the findings as Markdown, figures in a folder beside it "
+            "(docs/findings.md → docs/findings/)",
+        ),
+    ] = None,
+) -> None:
+    """The findings page: every study run under ROOT with its figure, sentence, cost and a link
+    to its full report, in one offline HTML file."""
+    from rlcheck.report.findings import write_findings
+    from rlcheck.report.terminal import console
+
+    _set_results_directory(root)
+    page, md = write_findings(root, output, markdown)
+    console.print(f"Findings: {page}" + (f"  ·  Markdown: {md}" if md else ""), markup=False)
 
 
 def _check_algos(names: list[str], option: str = "--algos") -> None:

@@ -36,6 +36,9 @@ def _one_line_error(capsys, argv, expected):
         (["export", ".", "--format", "xml"], "--format: unknown format 'xml'"),
         (["ls", "/nonexistent/dir"], "/nonexistent/dir: no rlcheck results here"),
         (["run", "/nonexistent/spec.toml"], "/nonexistent/spec.toml: no such file"),
+        (["study", "run", "reward-hack"], "unknown study 'reward-hack'"),
+        (["study", "run", "exploration", "--seeds", "1"], "Invalid value for '--seeds'"),
+        (["study", "report", "--root", "/nonexistent/dir"], "no study results here"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, expected):
@@ -107,6 +110,24 @@ def _table_rows(out: str) -> dict[str, list[str]]:
             for i, cell in enumerate(cells):
                 current[i] = f"{current[i]} {cell}".strip()
     return rows
+
+
+def test_algos_lists_rlchecks_own_envs(capsys):
+    assert main(["algos"]) == 0
+    out = capsys.readouterr().out
+    for name in ("BoatRace-v0", "TomatoWatering-v0", "AbsentSupervisor-v0", "SuicidalRoom-v0"):
+        assert f"rlcheck:{name}" in out
+
+
+def test_study_list_lists_every_study_with_its_costs(capsys):
+    from rlcheck.studies import studies
+
+    assert main(["study", "list"]) == 0
+    out = capsys.readouterr().out
+    for name, study in studies().items():
+        assert name in out
+        assert f"{study.quick_seeds} seeds, ~{study.quick_seconds:.0f} s" in out
+    assert len(studies()) >= 6
 
 
 def test_algos_fields_prints_the_glossary_with_where_each_field_is_traced(capsys):

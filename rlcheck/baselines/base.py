@@ -69,10 +69,19 @@ class Episodes(NamedTuple):
     finite: jax.Array  # (): every observation and reward was finite
     obs_sum: jax.Array  # (*obs_shape): sum of the observations acted on, all episodes
     obs_sumsq: jax.Array  # (*obs_shape): sum of their squares
+    # Hidden performance of each episode (rlcheck.envs.jax_env.PERFORMANCE), when asked for
+    # and the env reports it; else None.
+    performance: jax.Array | None = None
 
 
 def play_episodes(
-    env: JaxEnv, env_params: Any, act: Any, key: jax.Array, episodes: int, carry: Any = None
+    env: JaxEnv,
+    env_params: Any,
+    act: Any,
+    key: jax.Array,
+    episodes: int,
+    carry: Any = None,
+    performance: bool = False,
 ) -> Episodes:
     """Play ``episodes`` episodes from fresh resets until every one has ended (or the step cap).
 
@@ -84,9 +93,12 @@ def play_episodes(
         key: PRNG key.
         episodes: how many episodes, played side by side.
         carry: the actor's initial carry (batched over episodes), or None.
+        performance: also sum each episode's hidden performance, where the env reports it
+            (evaluations do; search rollouts have no use for it).
 
     Returns:
-        The returns, lengths, finiteness and observation moments of the episodes.
+        The returns, lengths, finiteness and observation moments of the episodes (and their
+        performance, or None).
     """
     key_reset, key_loop = jax.random.split(key)
     obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
@@ -95,23 +107,28 @@ def play_episodes(
     cap = step_cap(env.spec)
     zeros_obs = jnp.zeros(env.spec.obs_shape)
 
+    hidden = performance and env.reports_performance
+    step = env.step_with_performance if hidden else env.step_no_reset
+
     def play(loop: tuple) -> tuple:
-        t, obs, env_state, carry, returns, steps, done, finite, moments, key = loop
+        t, obs, env_state, carry, returns, steps, done, finite, moments, key, perf = loop
         key, key_act, key_env = jax.random.split(key, 3)
         live = ~done
         shape = (episodes,) + (1,) * (obs.ndim - 1)
         acted = jnp.where(live.reshape(shape), obs, 0.0)
         moments = (moments[0] + acted.sum(0), moments[1] + (acted**2).sum(0))
         action, carry = act(obs, env_state, carry, key_act)
-        obs, env_state, reward, terminated, truncated = jax.vmap(
-            env.step_no_reset, in_axes=(0, 0, 0, None)
+        obs, env_state, reward, terminated, truncated, *step_perf = jax.vmap(
+            step, in_axes=(0, 0, 0, None)
         )(jax.random.split(key_env, episodes), env_state, action, env_params)
         obs_ok = jnp.all(jnp.isfinite(obs).reshape(episodes, -1), axis=1)
         finite = finite & jnp.all((jnp.isfinite(reward) & obs_ok) | ~live)
         returns = returns + jnp.where(live, reward, 0.0)
+        if step_perf:
+            perf = perf + jnp.where(live, step_perf[0], 0.0)
         steps = steps + live
         done = done | terminated | truncated
-        return t + 1, obs, env_state, carry, returns, steps, done, finite, moments, key
+        return t + 1, obs, env_state, carry, returns, steps, done, finite, moments, key, perf
 
     def running(loop: tuple) -> jax.Array:
         return (loop[0] < cap) & ~jnp.all(loop[6])
@@ -127,10 +144,11 @@ def play_episodes(
         jnp.asarray(True),
         (zeros_obs, zeros_obs),
         key_loop,
+        jnp.zeros(episodes) if hidden else None,
     )
     out = jax.lax.while_loop(running, play, init)
     returns, steps, _, finite, moments = out[4:9]
-    return Episodes(returns, steps, finite, *moments)
+    return Episodes(returns, steps, finite, *moments, out[10])
 
 
 def seed_keys(seeds: list[int]) -> jax.Array:

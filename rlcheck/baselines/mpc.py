@@ -39,7 +39,7 @@ from rlcheck.baselines.host_model import HostModel
 from rlcheck.baselines.planning import Planner, planner_results
 from rlcheck.core import static, traced
 from rlcheck.drivers.common import DEFAULT_EVAL_STEP_CAP, EvalPlan, env_seeds
-from rlcheck.envs.jax_env import JaxEnv
+from rlcheck.envs.jax_env import PERFORMANCE, JaxEnv
 from rlcheck.envs.spec import Box, EnvSpec
 
 
@@ -266,45 +266,60 @@ class MPC(Planner):
         step = jax.jit(lambda p, k: self.search(score, p, k, hparams))
         episodes, cap = plan.final_episodes, env.spec.time_limit or DEFAULT_EVAL_STEP_CAP
         returns = np.zeros((len(seeds), episodes))
+        performance = np.zeros((len(seeds), episodes))
+        reported = False
         steps = np.zeros((len(seeds), episodes), np.int64)
         finite = np.ones(len(seeds), bool)
         try:
             for i, seed in enumerate(seeds):
                 key = jax.random.PRNGKey(seed)
                 for e, reset_seed in enumerate(env_seeds(seed, 1, episodes)):
-                    returns[i, e], steps[i, e], ok, key = self._host_episode(
+                    returns[i, e], steps[i, e], ok, hidden, key = self._host_episode(
                         env, model, step, reset_seed, key, cap
                     )
                     finite[i] &= ok
+                    if hidden is not None:
+                        performance[i, e], reported = hidden, True
         finally:
             model.close()
-        results = planner_results(returns, steps, finite, self.calls_per_step, self.setup_calls)
+        results = planner_results(
+            returns,
+            steps,
+            finite,
+            self.calls_per_step,
+            self.setup_calls,
+            performance if reported else None,
+        )
         return results, {"compile_s": 0.0, "run_s": time.perf_counter() - start}
 
     def _host_episode(
         self, env: Any, model: HostModel, step: Any, reset_seed: int, key: jax.Array, cap: int
-    ) -> tuple[float, int, bool, jax.Array]:
+    ) -> tuple[float, int, bool, float | None, jax.Array]:
+        """One real episode: (return, steps, finite, hidden performance or None, key)."""
         real = env.make_one()
         try:
             obs, _ = real.reset(seed=reset_seed)
             key, key_plan = jax.random.split(key)
             plan = self.initial_plan(key_plan)
             total, t, finite, done = 0.0, 0, True, False
+            hidden: float | None = None
             while not done and t < cap:
                 model.copy_state_from(real)
                 key, key_step = jax.random.split(key)
                 action, plan = step(plan, key_step)
                 action = np.asarray(action)
-                obs, reward, terminated, truncated, _ = real.step(
+                obs, reward, terminated, truncated, info = real.step(
                     action if self.space.continuous else int(action)
                 )
+                if PERFORMANCE in info:
+                    hidden = (hidden or 0.0) + float(info[PERFORMANCE])
                 finite &= bool(np.isfinite(reward) and np.all(np.isfinite(obs)))
                 total += float(reward)
                 t += 1
                 done = terminated or truncated
         finally:
             real.close()
-        return total, t, finite, key
+        return total, t, finite, hidden, key
 
 
 class RandomShooting(MPC):

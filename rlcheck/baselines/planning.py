@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rlcheck.baselines.base import Baseline, play_episodes, seed_keys
+from rlcheck.baselines.base import Baseline, Episodes, play_episodes, seed_keys
 from rlcheck.core import traced_values
 from rlcheck.drivers.common import EvalPlan, Schedule
 from rlcheck.envs.jax_env import JaxEnv
@@ -28,7 +28,12 @@ from rlcheck.errors import UserError
 
 
 def planner_results(
-    returns: np.ndarray, steps: np.ndarray, finite: np.ndarray, calls_per_step: int, setup: int
+    returns: np.ndarray,
+    steps: np.ndarray,
+    finite: np.ndarray,
+    calls_per_step: int,
+    setup: int,
+    performance: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The result layout of a planner's evaluation (no checkpoints, no training).
 
@@ -38,14 +43,18 @@ def planner_results(
         finite: (S,) whether every observation and reward was finite.
         calls_per_step: model transitions the planner computes per real step.
         setup: model transitions it computes once per seed before acting.
+        performance: (S, E) hidden performance of the episodes, where the env reports it.
 
     Returns:
         The arrays of ``rlcheck.drivers.common.RESULT_KEYS`` plus ``env_steps`` (zeros),
-        ``simulator_calls`` (int64) and ``checkpoint_env_steps`` (S, 0).
+        ``simulator_calls`` (int64) and ``checkpoint_env_steps`` (S, 0); and
+        ``final_performance`` given ``performance``.
     """
     num_seeds, episodes = returns.shape
     calls = steps.astype(np.int64).sum(axis=1) * calls_per_step + setup
+    extra = {} if performance is None else {"final_performance": np.asarray(performance)}
     return {
+        **extra,
         "eval_returns": np.zeros((num_seeds, 0, episodes)),
         "train_return_sum": np.zeros((num_seeds, 0)),
         "train_episodes": np.zeros((num_seeds, 0), np.int64),
@@ -132,6 +141,19 @@ class Planner(Baseline):
         The episodes are played with ``env_params``; the planner plans with ``model_params``
         (None: the same).
         """
+        played = self.play(env, key, hparams, episodes, env_params, model_params)
+        return played.returns, played.steps, played.finite
+
+    def play(
+        self,
+        env: JaxEnv,
+        key: jax.Array,
+        hparams: dict,
+        episodes: int,
+        env_params: Any,
+        model_params: Any = None,
+    ) -> Episodes:
+        """:meth:`evaluate`'s episodes, with their hidden performance where the env reports it."""
         if model_params is None:
             model_params = env_params
         key_plan, key_play = jax.random.split(key)
@@ -144,8 +166,7 @@ class Planner(Baseline):
             del obs
             return self.plan_batch(env, model_params, setup, env_state, plan_state, key, hparams)
 
-        played = play_episodes(env, env_params, act, key_play, episodes, plans)
-        return played.returns, played.steps, played.finite
+        return play_episodes(env, env_params, act, key_play, episodes, plans, performance=True)
 
     def run(
         self, env: Any, schedule: Schedule, plan: EvalPlan, seeds: list[int]
@@ -158,13 +179,16 @@ class Planner(Baseline):
         hparams = self.hparams()
         episodes = plan.final_episodes
         # The env's own params are compiled in as constants (see rlcheck/drivers/fused.py).
-        program = jax.jit(
-            jax.vmap(lambda k, h: self.evaluate(env, k, h, episodes, env.params), in_axes=(0, None))
-        )
+
+        def one_seed(key: jax.Array, hparams: dict) -> tuple:
+            played = self.play(env, key, hparams, episodes, env.params)
+            return played.returns, played.steps, played.finite, played.performance
+
+        program = jax.jit(jax.vmap(one_seed, in_axes=(0, None)))
         start = time.perf_counter()
         compiled = program.lower(keys, hparams).compile()
         compiled_at = time.perf_counter()
-        returns, steps, finite = jax.block_until_ready(compiled(keys, hparams))
+        returns, steps, finite, performance = jax.block_until_ready(compiled(keys, hparams))
         done = time.perf_counter()
         results = planner_results(
             np.asarray(returns),
@@ -172,6 +196,7 @@ class Planner(Baseline):
             np.asarray(finite),
             self.calls_per_step,
             self.setup_calls,
+            None if performance is None else np.asarray(performance),
         )
         return results, {"compile_s": compiled_at - start, "run_s": done - compiled_at}
 

@@ -121,6 +121,7 @@ class SeedState(NamedTuple):
     last_metrics: jax.Array  # (M,) of the last generation
     env_finite: jax.Array
     eval_returns: jax.Array  # (C, K)
+    eval_performance: jax.Array | None  # (C, K) where the env reports hidden performance
     checkpoint_env_steps: jax.Array  # (C,)
     train_return_sum: jax.Array  # (C,)
     train_episodes: jax.Array  # (C,)
@@ -220,12 +221,13 @@ class PolicySearch(Baseline):
         rms: RunningMeanStd,
         key: jax.Array,
         n: int,
+        performance: bool = False,
     ) -> Any:
         def act(obs: jax.Array, env_state: Any, carry: Any, key: jax.Array) -> tuple:
             del env_state, key
             return self.policy.act(flat, self._normalize(rms, obs)), carry
 
-        return play_episodes(env, env_params, act, key, n)
+        return play_episodes(env, env_params, act, key, n, performance=performance)
 
     def _generation(self, env: JaxEnv, env_params: Any, s: SeedState, hparams: dict) -> SeedState:
         key, key_ask, key_play, key_tell = jax.random.split(s.key, 4)
@@ -278,11 +280,11 @@ class PolicySearch(Baseline):
         """Evaluate every seed's mean policy; store it at the checkpoints each seed crossed."""
         num = grid.shape[0]
         keys = jax.vmap(jax.random.fold_in)(eval_keys, s.checkpoints_done)
-        evals = jax.vmap(
+        played = jax.vmap(
             lambda st, rms, k: self._episodes(
-                env, env_params, self.strategy.mean(st), rms, k, episodes
+                env, env_params, self.strategy.mean(st), rms, k, episodes, performance=True
             )
-        )(s.strategy, s.obs_rms, keys).returns
+        )(s.strategy, s.obs_rms, keys)
         index = jnp.arange(num)[None, :]
         crossed = grid[None, :] <= s.env_steps[:, None]
         new = crossed & (index >= s.checkpoints_done[:, None])
@@ -298,9 +300,13 @@ class PolicySearch(Baseline):
                 kept,
                 policy,
             )
+        performance = s.eval_performance
+        if played.performance is not None:
+            performance = jnp.where(new[..., None], played.performance[:, None, :], performance)
         return s._replace(
             checkpoint_policy=kept,
-            eval_returns=jnp.where(new[..., None], evals[:, None, :], s.eval_returns),
+            eval_returns=jnp.where(new[..., None], played.returns[:, None, :], s.eval_returns),
+            eval_performance=performance,
             checkpoint_env_steps=jnp.where(new, s.env_steps[:, None], s.checkpoint_env_steps),
             internals=jnp.where(new[..., None], s.last_metrics[:, None, :], s.internals),
             train_return_sum=jnp.where(first, s.interval_return_sum[:, None], s.train_return_sum),
@@ -345,9 +351,11 @@ class PolicySearch(Baseline):
         checkpoints: int,
         episodes: int,
         keep_checkpoint_policies: bool = False,
+        performance: bool = False,
     ) -> SeedState:
         """One seed's search before its first generation (``checkpoints`` × ``episodes``
-        evaluation slots; with ``keep_checkpoint_policies``, slots for the policies too)."""
+        evaluation slots; with ``keep_checkpoint_policies``, slots for the policies too; with
+        ``performance``, for the env's hidden performance)."""
         key_init, key = jax.random.split(key)
         mean = jnp.zeros(self.policy.num_params)
         m = len(self.metric_names)
@@ -363,6 +371,7 @@ class PolicySearch(Baseline):
             last_metrics=jnp.zeros(m),
             env_finite=jnp.asarray(True),
             eval_returns=jnp.zeros((checkpoints, episodes)),
+            eval_performance=jnp.zeros((checkpoints, episodes)) if performance else None,
             checkpoint_env_steps=jnp.zeros(checkpoints, jnp.int32),
             train_return_sum=jnp.zeros(checkpoints),
             train_episodes=jnp.zeros(checkpoints, jnp.int32),
@@ -393,8 +402,11 @@ class PolicySearch(Baseline):
         budget = schedule.budget
         split = jax.vmap(run_keys)(keys)
         keep = plan.keep_checkpoint_policies
+        performance = env.reports_performance
         states = jax.vmap(
-            lambda k: self.init_seed(k, hparams, len(schedule.grid), plan.episodes, keep)
+            lambda k: self.init_seed(
+                k, hparams, len(schedule.grid), plan.episodes, keep, performance
+            )
         )(split[:, 0])
         eval_keys, final_keys = split[:, 1], split[:, 2]
 
@@ -404,7 +416,7 @@ class PolicySearch(Baseline):
         states = jax.lax.while_loop(lambda s: jnp.any(s.env_steps < budget), step, states)
         final = jax.vmap(
             lambda st, rms, k: self._episodes(
-                env, env_params, self.strategy.mean(st), rms, k, plan.final_episodes
+                env, env_params, self.strategy.mean(st), rms, k, plan.final_episodes, True
             )
         )(states.strategy, states.obs_rms, final_keys)
         means = jax.vmap(self.strategy.mean)(states.strategy)
@@ -412,7 +424,14 @@ class PolicySearch(Baseline):
         if keep:
             flat = jax.vmap(jax.vmap(flatten_policy))(states.checkpoint_policy)
             checkpoint_policies = {CHECKPOINT_POLICY: flat}
+        hidden = {}
+        if performance:
+            hidden = {
+                "eval_performance": states.eval_performance,
+                "final_performance": final.performance,
+            }
         return {
+            **hidden,
             "eval_returns": states.eval_returns,
             "train_return_sum": states.train_return_sum,
             "train_episodes": states.train_episodes,

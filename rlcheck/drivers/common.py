@@ -112,6 +112,9 @@ def env_seeds(seed: int, stream: int, n: int) -> list[int]:
 #     (S, C, ...)               each checkpoint
 # (Compiled programs return each policy as one flat vector, see flatten_policy; their run()
 # splits it into these arrays.)
+# and, only for an env that reports its hidden performance (rlcheck.envs.jax_env.PERFORMANCE):
+#   eval_performance (S, C, K)  hidden performance of each evaluation episode at each checkpoint
+#   final_performance (S, N)    hidden performance of the final policy's episodes
 RESULT_KEYS = (
     "eval_returns",
     "train_return_sum",
@@ -121,6 +124,7 @@ RESULT_KEYS = (
     "params_finite",
     "env_finite",
 )
+PERFORMANCE_KEYS = ("eval_performance", "final_performance")
 
 
 def checkpoint_flags(schedule: Schedule) -> tuple[np.ndarray, np.ndarray]:

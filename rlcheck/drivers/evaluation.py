@@ -43,6 +43,14 @@ class Perturbation(NamedTuple):
     action_delay: jax.Array | None = None
 
 
+class Evaluation(NamedTuple):
+    """What an evaluation saw, one entry per episode: its return and, for an env that reports
+    it (``rlcheck.envs.jax_env.PERFORMANCE``), its hidden performance (else None)."""
+
+    returns: jax.Array
+    performance: jax.Array | None
+
+
 # Keys of the noise, folded off each step's policy key (so they never shift the other keys).
 _OBS_NOISE, _ACTION_NOISE, _RANDOM_ACTION = 1, 2, 3
 
@@ -59,8 +67,9 @@ def play_policy(
     step_cap: int,
     perturbation: Perturbation | None = None,
     max_delay: int = 0,
-) -> jax.Array:
-    """Returns of ``episodes`` episodes of a policy, played side by side from fresh resets.
+) -> Evaluation:
+    """Returns of ``episodes`` episodes of a policy, played side by side from fresh resets,
+    and their hidden performance where the env reports one.
 
     Args:
         env: a JAX-native env; its non-resetting transition is used.
@@ -77,7 +86,9 @@ def play_policy(
             buffer of pending actions); 0 leaves the delay out.
 
     Returns:
-        (episodes,) undiscounted returns.
+        :class:`Evaluation`: (episodes,) undiscounted returns, and (episodes,) sums of the
+        hidden performance or None (an env that reports none runs the very loop it ran before
+        performance existed: no leaf for it in the loop).
     """
     perturbation = perturbation or Perturbation()
     spec = env.spec
@@ -86,8 +97,10 @@ def play_policy(
         jax.random.split(key_reset, episodes), env_params
     )
 
+    step = env.step_with_performance if env.reports_performance else env.step_no_reset
+
     def play(loop: tuple) -> tuple:
-        t, obs, env_state, returns, done, key, pending = loop
+        t, obs, env_state, returns, performance, done, key, pending = loop
         key, key_act, key_env = jax.random.split(key, 3)
         if perturbation.obs_noise is not None:
             noise = jax.random.normal(jax.random.fold_in(key_act, _OBS_NOISE), obs.shape)
@@ -97,12 +110,14 @@ def play_policy(
             pending, action = _delayed(pending, action, t, perturbation.action_delay)
         if perturbation.action_noise is not None:
             action = _noisy_action(spec, action, key_act, perturbation.action_noise)
-        obs, env_state, reward, terminated, truncated = jax.vmap(
-            env.step_no_reset, in_axes=(0, 0, 0, None)
+        obs, env_state, reward, terminated, truncated, *hidden = jax.vmap(
+            step, in_axes=(0, 0, 0, None)
         )(jax.random.split(key_env, episodes), env_state, action, env_params)
         returns = returns + jnp.where(done, 0.0, reward)
+        if hidden:
+            performance = performance + jnp.where(done, 0.0, hidden[0])
         done = done | terminated | truncated
-        return t + 1, obs, env_state, returns, done, key, pending
+        return t + 1, obs, env_state, returns, performance, done, key, pending
 
     def running(loop: tuple) -> jax.Array:
         t, *_, done, _, _ = loop
@@ -113,8 +128,19 @@ def play_policy(
         action_shape = spec.action_space.shape if isinstance(spec.action_space, Box) else ()
         dtype = jnp.float32 if isinstance(spec.action_space, Box) else jnp.int32
         pending = jnp.zeros((max_delay + 1, episodes, *action_shape), dtype)
-    init = (0, obs, env_state, jnp.zeros(episodes), jnp.zeros(episodes, bool), key_loop, pending)
-    return jax.lax.while_loop(running, play, init)[3]
+    performance = jnp.zeros(episodes) if env.reports_performance else None
+    init = (
+        0,
+        obs,
+        env_state,
+        jnp.zeros(episodes),
+        performance,
+        jnp.zeros(episodes, bool),
+        key_loop,
+        pending,
+    )
+    out = jax.lax.while_loop(running, play, init)
+    return Evaluation(out[3], out[4])
 
 
 def _delayed(
@@ -183,7 +209,7 @@ def play_grid(
             step_cap=step_cap,
             perturbation=condition,
             max_delay=max_delay,
-        )
+        ).returns
 
     over_conditions = jax.vmap(one, in_axes=(None, None, 0, 0))
     return jax.vmap(over_conditions, in_axes=(0, 0, None, None))(

@@ -35,7 +35,7 @@ from rlcheck.drivers.common import (
     name_policies,
     per_checkpoint,
 )
-from rlcheck.drivers.evaluation import play_policy
+from rlcheck.drivers.evaluation import Evaluation, play_policy
 from rlcheck.envs.jax_env import JaxEnv
 from rlcheck.envs.params import stack_params
 
@@ -143,7 +143,7 @@ class FusedDriver:
         carry, row = self._learn(env_params, reward_scale, carry)
         # The predicate comes from the scan's inputs, not from seed data, so under vmap this
         # stays a real branch: evaluation runs only at checkpoints.
-        eval_returns = jax.lax.cond(
+        evaluation = jax.lax.cond(
             is_checkpoint,
             lambda: self.evaluate(
                 self.agent.policy_params(carry.agent_state),
@@ -151,9 +151,11 @@ class FusedDriver:
                 self.plan.episodes,
                 eval_params,
             ),
-            lambda: jnp.zeros(self.plan.episodes),
+            lambda: Evaluation(
+                jnp.zeros(self.plan.episodes), self._no_performance(self.plan.episodes)
+            ),
         )
-        return carry, {**row, "eval_returns": eval_returns}
+        return carry, {**row, **_evaluation_rows(evaluation)}
 
     def _interval(
         self,
@@ -184,8 +186,8 @@ class FusedDriver:
                 lambda c, on: jax.lax.cond(on, learn, lambda c: (c, skipped), c), carry, active
             )
         policy = self.agent.policy_params(carry.agent_state)
-        eval_returns = self.evaluate(policy, key_eval, self.plan.episodes, eval_params)
-        return carry, (rows, eval_returns, policy)
+        evaluation = self.evaluate(policy, key_eval, self.plan.episodes, eval_params)
+        return carry, (rows, _evaluation_rows(evaluation), policy)
 
     @functools.cached_property
     def _interval_mask(self) -> np.ndarray:
@@ -196,10 +198,11 @@ class FusedDriver:
 
     # ---- evaluation -------------------------------------------------------------------------
 
-    def evaluate(self, policy: Any, key: jax.Array, episodes: int, env_params: Any) -> jax.Array:
-        """Returns of ``episodes`` episodes of the policy with parameters ``policy`` (the
-        agent's ``policy_params``) on fresh copies of the env with ``env_params`` (``vmap``
-        over them to evaluate one policy under many)."""
+    def evaluate(self, policy: Any, key: jax.Array, episodes: int, env_params: Any) -> Evaluation:
+        """Returns (and hidden performance, where the env reports one) of ``episodes`` episodes
+        of the policy with parameters ``policy`` (the agent's ``policy_params``) on fresh copies
+        of the env with ``env_params`` (``vmap`` over them to evaluate one policy under
+        many)."""
         return play_policy(
             self.env,
             self.agent.policy_apply,
@@ -210,6 +213,10 @@ class FusedDriver:
             deterministic=self.plan.deterministic,
             step_cap=self.eval_cap,
         )
+
+    def _no_performance(self, episodes: int) -> jax.Array | None:
+        """Zero performance sums for ``episodes`` episodes, or None: the env reports none."""
+        return jnp.zeros(episodes) if self.env.reports_performance else None
 
     # ---- the whole run ------------------------------------------------------------------------
 
@@ -259,7 +266,7 @@ class FusedDriver:
         at_checkpoints = self.schedule.update_ends - 1
         checkpoint_policies = {}
         if self.plan.keep_checkpoint_policies:
-            carry, (rows, eval_returns, policies) = jax.lax.scan(
+            carry, (rows, evaluations, policies) = jax.lax.scan(
                 functools.partial(self._interval, env_params, eval_params, reward_scale),
                 carry,
                 (self._interval_mask, eval_keys[at_checkpoints]),
@@ -269,7 +276,7 @@ class FusedDriver:
             rows = jax.tree.map(
                 lambda r: r.reshape(r.shape[0] * r.shape[1], *r.shape[2:])[updates], rows
             )
-            rows["eval_returns"] = eval_returns
+            rows.update(evaluations)
             checkpoint_policies = {CHECKPOINT_POLICY: jax.vmap(flatten_policy)(policies)}
         else:
             is_checkpoint, _ = checkpoint_flags(self.schedule)
@@ -278,13 +285,16 @@ class FusedDriver:
                 carry,
                 (is_checkpoint, eval_keys),
             )
-            rows["eval_returns"] = rows["eval_returns"][at_checkpoints]
+            for name in ("eval_returns", "eval_performance"):
+                if name in rows:
+                    rows[name] = rows[name][at_checkpoints]
         policy = self.agent.policy_params(carry.agent_state)
+        final = self.evaluate(policy, key_final, self.plan.final_episodes, eval_params)
+        performance = {} if final.performance is None else {"final_performance": final.performance}
         return {
             **rows,
-            "final_returns": self.evaluate(
-                policy, key_final, self.plan.final_episodes, eval_params
-            ),
+            "final_returns": final.returns,
+            **performance,
             "params_finite": self.agent.params_finite(carry.agent_state),
             "env_finite": carry.env_finite,
             POLICY: flatten_policy(policy),
@@ -352,6 +362,15 @@ class FusedDriver:
         )
         timings = {"compile_s": compiled_at - start, "run_s": done - compiled_at}
         return name_policies(results, template), timings
+
+
+def _evaluation_rows(evaluation: Evaluation) -> dict[str, jax.Array]:
+    """An evaluation as result rows: ``eval_returns`` and, for an env that reports its hidden
+    performance, ``eval_performance``."""
+    rows = {"eval_returns": evaluation.returns}
+    if evaluation.performance is not None:
+        rows["eval_performance"] = evaluation.performance
+    return rows
 
 
 def _per_seed(values: Sequence[Any], seeds: list[int]) -> Any:

@@ -116,12 +116,13 @@ class HostDriver:
 
     def evaluate(
         self, policies: Any, seeds: list[int], stream: int, episodes: int, keys: jax.Array
-    ) -> tuple[np.ndarray, jax.Array]:
+    ) -> tuple[np.ndarray, np.ndarray | None, jax.Array]:
         """Returns (seeds, episodes) of the policies with parameters ``policies`` (seed axis
         first, as :meth:`policies` gives them), every episode on its own env reset with its own
-        seed: ``env_seeds(seed, stream, episodes)``. The eval envs are built once per run and
-        size (building a MuJoCo env costs milliseconds and logs warnings) and closed by
-        :meth:`run` (or :meth:`close`)."""
+        seed: ``env_seeds(seed, stream, episodes)``, and their hidden performance (None when the
+        env reported no ``info["performance"]``). The eval envs are built once per run and size
+        (building a MuJoCo env costs milliseconds and logs warnings) and closed by :meth:`run`
+        (or :meth:`close`)."""
         num_seeds = len(seeds)
         env_seed_list = [s for seed in seeds for s in env_seeds(seed, stream, episodes)]
         vec = self._eval_vecs.get(len(env_seed_list))
@@ -129,6 +130,7 @@ class HostDriver:
             vec = self._eval_vecs[len(env_seed_list)] = self.env.vector(env_seed_list)
         obs = vec.reset(env_seed_list)
         returns = np.zeros(num_seeds * episodes)
+        performance = None
         done = np.zeros(num_seeds * episodes, bool)
         for _ in range(self.eval_cap):
             action, keys = self._policy(
@@ -137,11 +139,17 @@ class HostDriver:
             action = np.asarray(action)
             step = vec.step(action.reshape(num_seeds * episodes, *action.shape[2:]))
             returns += np.where(done, 0.0, step.reward)
+            if step.performance is not None:
+                if performance is None:
+                    performance = np.zeros(num_seeds * episodes)
+                performance += np.where(done, 0.0, step.performance)
             done |= step.terminated | step.truncated
             if done.all():
                 break
             obs = step.obs
-        return returns.reshape(num_seeds, episodes), keys
+        if performance is not None:
+            performance = performance.reshape(num_seeds, episodes)
+        return returns.reshape(num_seeds, episodes), performance, keys
 
     # ---- the whole run ------------------------------------------------------------------------
 
@@ -259,9 +267,12 @@ class HostDriver:
                     policies = self.policies(states, num_seeds)
                     if self.plan.keep_checkpoint_policies:
                         checkpoint_policies.append(policies)
-                    rows["eval_returns"][:, c], eval_keys = self.evaluate(
+                    rows["eval_returns"][:, c], performance, eval_keys = self.evaluate(
                         policies, seeds, 1 + c, self.plan.episodes, eval_keys
                     )
+                    if performance is not None:
+                        rows.setdefault("eval_performance", np.zeros_like(rows["eval_returns"]))
+                        rows["eval_performance"][:, c] = performance
                     eval_s += time.perf_counter() - eval_start
                     if self.progress is not None:
                         self.progress(c)
@@ -269,12 +280,16 @@ class HostDriver:
             vec.close()
         eval_start = time.perf_counter()
         policy = self.policies(states, num_seeds)
-        final_returns, _ = self.evaluate(
+        final_returns, final_performance, _ = self.evaluate(
             policy, seeds, final_stream(self.schedule), self.plan.final_episodes, eval_keys
         )
+        performance = {}
+        if final_performance is not None:
+            performance["final_performance"] = final_performance
         results = {
             **per_checkpoint(rows, self.schedule),
             "final_returns": final_returns,
+            **performance,
             "params_finite": params_finite,
             "env_finite": np.ones(num_seeds, bool),
             **policy_arrays(policy, POLICY),

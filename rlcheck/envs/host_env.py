@@ -9,18 +9,23 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
+from rlcheck.envs.jax_env import PERFORMANCE
 from rlcheck.envs.spec import Box, Discrete, EnvSpec
 from rlcheck.errors import UserError
 
 
 class HostStep(NamedTuple):
-    """A batched transition as numpy arrays; same fields as :class:`rlcheck.envs.jax_env.Step`."""
+    """A batched transition as numpy arrays; same fields as :class:`rlcheck.envs.jax_env.Step`,
+    plus the hidden performance each env reported in ``info["performance"]``
+    (``rlcheck.envs.jax_env.PERFORMANCE``; 0 for an env that did not report it this step),
+    None when none did."""
 
     obs: np.ndarray
     reward: np.ndarray
     terminated: np.ndarray
     truncated: np.ndarray
     final_obs: np.ndarray
+    performance: np.ndarray | None = None
 
 
 class HostEnv:
@@ -71,10 +76,33 @@ class HostVector:
             final_obs = obs.copy()
             for i in np.flatnonzero(info["_final_obs"]):
                 final_obs[i] = info["final_obs"][i]
-        return HostStep(obs, np.asarray(reward, np.float32), terminated, truncated, final_obs)
+        return HostStep(
+            obs,
+            np.asarray(reward, np.float32),
+            terminated,
+            truncated,
+            final_obs,
+            _performance(info, self.num_envs),
+        )
 
     def close(self) -> None:
         self._vec.close()
+
+
+def _performance(info: dict[str, Any], num_envs: int) -> np.ndarray | None:
+    """Each env's ``info["performance"]`` of this step (0 where it reported none), or None when
+    none did. An env whose episode just ended was reset in the same step: its step's info is
+    the vector env's ``final_info``, and the reset's info is the one on top."""
+    performance = np.zeros(num_envs)
+    found = False
+    final = info.get("final_info", {})
+    ended = np.asarray(info.get("_final_info", np.zeros(num_envs, bool)), bool)
+    for source, where in ((info, ~ended), (final, ended)):
+        if PERFORMANCE in source:
+            reported = np.asarray(source[f"_{PERFORMANCE}"], bool) & where
+            performance = np.where(reported, np.asarray(source[PERFORMANCE], float), performance)
+            found = True
+    return performance if found else None
 
 
 def spec_from_gymnasium(env_id: str, env: gym.Env) -> EnvSpec:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -10,6 +12,13 @@ import jax.numpy as jnp
 
 from rlcheck.envs.params import replace_params
 from rlcheck.envs.spec import Box, Discrete, EnvSpec
+from rlcheck.errors import UserError
+
+# The info key under which an env reports its hidden performance of each step: what the
+# designer wanted, as opposed to the reward the agent maximises (rlcheck's failure-mode envs,
+# the AI-safety gridworlds' "hidden reward"). An episode's performance is the sum. rlcheck
+# records it beside the returns wherever an env reports it.
+PERFORMANCE = "performance"
 
 
 class Step(NamedTuple):
@@ -83,13 +92,24 @@ class JaxEnv:
         self, key: jax.Array, state: Any, action: jax.Array, params: Any
     ) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array]:
         """The env's own transition (gymnax ``step_env``): what evaluation and planners use."""
+        return self._transition(key, state, action, params)[:5]
+
+    def step_with_performance(
+        self, key: jax.Array, state: Any, action: jax.Array, params: Any
+    ) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array, jax.Array]:
+        """:meth:`step_no_reset` plus the step's hidden performance (``info["performance"]``);
+        only for an env that :attr:`reports_performance`."""
+        *step, info = self._transition(key, state, action, params)
+        return (*step, jnp.asarray(info[PERFORMANCE], jnp.float32).reshape(()))
+
+    def _transition(self, key: jax.Array, state: Any, action: jax.Array, params: Any) -> tuple:
         if isinstance(self.spec.action_space, Box):
             action = jnp.clip(
                 action,
                 jnp.asarray(self.spec.action_space.low),
                 jnp.asarray(self.spec.action_space.high),
             )
-        obs, next_state, reward, terminated, _ = self.env.step_env(key, state, action, params)
+        obs, next_state, reward, terminated, info = self.env.step_env(key, state, action, params)
         terminated = jnp.asarray(terminated, jnp.bool_)
         # Reaching the time limit in the same step as a real termination is a termination:
         # there is nothing to bootstrap from.
@@ -100,7 +120,36 @@ class JaxEnv:
             jnp.asarray(reward, jnp.float32),
             terminated,
             truncated,
+            info,
         )
+
+    @functools.cached_property
+    def reports_performance(self) -> bool:
+        """Whether the env's step reports its hidden performance in ``info["performance"]``,
+        read off the shapes of one traced reset and step (nothing is computed).
+
+        Raises:
+            UserError: the env reports a performance that is not one number per step.
+        """
+
+        def one_step(key: jax.Array) -> Any:
+            _, state = self.env.reset_env(key, self.params)
+            space = self.spec.action_space
+            action = (
+                jnp.zeros((), jnp.int32) if isinstance(space, Discrete) else jnp.zeros(space.shape)
+            )
+            return self.env.step_env(key, state, action, self.params)[4]
+
+        info = jax.eval_shape(one_step, jax.random.PRNGKey(0))
+        if not isinstance(info, Mapping) or PERFORMANCE not in info:
+            return False
+        shape = getattr(info[PERFORMANCE], "shape", None)
+        if shape not in ((), (1,)):
+            raise UserError(
+                f"env {self.spec.id}: info['{PERFORMANCE}'] must be one number per step, "
+                f"got shape {shape}"
+            )
+        return True
 
     def _time_limit_reached(self, state: Any, params: Any) -> jax.Array:
         if hasattr(self.env, "is_truncated"):

@@ -37,8 +37,8 @@ class RandomizedEnv(JaxEnv):
     """``env`` with the fields in ``ranges`` drawn uniformly from [low, high] at each reset.
 
     The ``params`` argument of :meth:`reset` is the base the drawn values replace fields of
-    (the env's own params, or a sweep's); :meth:`step_no_reset` runs under the params drawn at
-    the episode's reset, whatever params it is given.
+    (the env's own params, or a sweep's); :meth:`step_no_reset` (every step)
+    runs under the params drawn at the episode's reset, whatever params it is given.
     """
 
     def __init__(self, env: JaxEnv, ranges: Mapping[str, tuple[float, float]]):
@@ -63,13 +63,13 @@ class RandomizedEnv(JaxEnv):
         obs, state = super().reset(key_reset, episode_params)
         return obs, RandomizedState(state, episode_params)
 
-    def step_no_reset(
+    def _transition(
         self, key: jax.Array, state: RandomizedState, action: jax.Array, params: Any
-    ) -> tuple[jax.Array, RandomizedState, jax.Array, jax.Array, jax.Array]:
-        obs, inner, reward, terminated, truncated = super().step_no_reset(
-            key, state.inner, action, state.params
-        )
-        return obs, RandomizedState(inner, state.params), reward, terminated, truncated
+    ) -> tuple:
+        # Every step (step_no_reset, step_with_performance, the auto-resetting step) goes
+        # through here, so each runs under the params drawn at the episode's reset.
+        obs, inner, *rest = super()._transition(key, state.inner, action, state.params)
+        return (obs, RandomizedState(inner, state.params), *rest)
 
 
 def randomized(env: JaxEnv, ranges: Mapping[str, Any], where: str) -> RandomizedEnv:

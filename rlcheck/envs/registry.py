@@ -1,5 +1,5 @@
-"""Turn an env id (``gymnax:…``, ``gymnasium:…``, ``pkg.module:factory``, ``package:EnvId`` or
-bare) into an env."""
+"""Turn an env id (``rlcheck:…``, ``gymnax:…``, ``gymnasium:…``, ``pkg.module:factory``,
+``package:EnvId`` or bare) into an env."""
 
 from __future__ import annotations
 
@@ -46,20 +46,29 @@ def gymnasium_ids() -> tuple[str, ...]:
     return tuple(gym.registry)
 
 
+def rlcheck_ids() -> tuple[str, ...]:
+    """Ids of rlcheck's own JAX-native envs (``rlcheck.envs.failure``)."""
+    from rlcheck.envs.failure import ENVS
+
+    return tuple(ENVS)
+
+
 def bare_env_id(env_id: str) -> str:
     """``gymnax:CartPole-v1`` and ``gymnasium:CartPole-v1`` both look up ``CartPole-v1``."""
     prefix, _, rest = env_id.partition(":")
-    return rest if prefix in ("gymnax", "gymnasium") and rest else env_id
+    return rest if prefix in ("gymnax", "gymnasium", "rlcheck") and rest else env_id
 
 
 def known_ids() -> list[str]:
     """Every id :func:`make` accepts without user code, prefixed and bare."""
     jax_ids = gymnax_ids()
     host_ids = gymnasium_ids()
+    own = rlcheck_ids()
     return (
-        [f"gymnax:{i}" for i in jax_ids]
+        [f"rlcheck:{i}" for i in own]
+        + [f"gymnax:{i}" for i in jax_ids]
         + [f"gymnasium:{i}" for i in host_ids]
-        + sorted(set(jax_ids) | set(host_ids))
+        + sorted(set(own) | set(jax_ids) | set(host_ids))
     )
 
 
@@ -81,11 +90,12 @@ def make(env_id: str, **kwargs: Any) -> JaxEnv | HostEnv:
     """Build an environment from its id.
 
     Args:
-        env_id: ``gymnax:<id>`` (JAX-native), ``gymnasium:<id>`` (host), ``pkg.module:factory``
+        env_id: ``rlcheck:<id>`` (rlcheck's own JAX-native envs, e.g. ``rlcheck:BoatRace-v0``),
+            ``gymnax:<id>`` (JAX-native), ``gymnasium:<id>`` (host), ``pkg.module:factory``
             (user code returning a Gymnasium env or a gymnax-style env), Gymnasium's own
             ``package:EnvId`` (the package registers EnvId when imported, e.g.
-            ``minigrid:MiniGrid-Empty-5x5-v0``), or a bare id, which picks the JAX-native env
-            when gymnax has it and Gymnasium's otherwise.
+            ``minigrid:MiniGrid-Empty-5x5-v0``), or a bare id, which picks rlcheck's env, else
+            the JAX-native env when gymnax has it, else Gymnasium's.
         **kwargs: passed to the gymnax/Gymnasium constructor or to the user's factory.
 
     Returns:
@@ -102,12 +112,16 @@ def make(env_id: str, **kwargs: Any) -> JaxEnv | HostEnv:
         EnvWarning: what ``check_env`` only warns about, one per finding.
     """
     prefix, _, rest = env_id.partition(":")
+    if prefix == "rlcheck" and rest:
+        return _make_rlcheck(rest, env_id, kwargs)
     if prefix == "gymnax" and rest:
         return _make_gymnax(rest, env_id, kwargs)
     if prefix == "gymnasium" and rest:
         return _make_gymnasium(rest, env_id, kwargs)
     if rest:
         return _make_user(prefix, rest, env_id, kwargs)
+    if env_id in rlcheck_ids():
+        return _make_rlcheck(env_id, f"rlcheck:{env_id}", kwargs)
     if env_id in gymnax_ids():
         return _make_gymnax(env_id, f"gymnax:{env_id}", kwargs)
     if env_id in gym.registry:
@@ -137,6 +151,19 @@ def _make_gymnax(name: str, env_id: str, kwargs: dict[str, Any]) -> JaxEnv:
     except TypeError as e:
         raise UserError(f"env {env_id}: {e}") from None
     return JaxEnv(env, params, spec_from_gymnax(env_id, env, params, _solve_threshold(name)))
+
+
+def _make_rlcheck(name: str, env_id: str, kwargs: dict[str, Any]) -> JaxEnv:
+    from rlcheck.envs.failure import ENVS
+
+    if name not in ENVS:
+        raise _unknown(env_id)
+    try:
+        env = ENVS[name](**kwargs)
+    except (TypeError, ValueError) as e:
+        raise UserError(f"env {env_id}: {e}") from None
+    params = env.default_params
+    return JaxEnv(env, params, spec_from_gymnax(env_id, env, params))
 
 
 def _make_gymnasium(name: str, env_id: str, kwargs: dict[str, Any]) -> HostEnv:

@@ -144,14 +144,20 @@ def scalar_rows(
 
     eval_return: mean over the checkpoint's evaluation episodes. train_return: mean return of
     the training episodes that ended in the interval before the checkpoint (no row when none
-    ended). final_return: mean over the final evaluation episodes, at step = budget.
+    ended). final_return: mean over the final evaluation episodes, at step = budget. For an env
+    that reports its hidden performance (``rlcheck.envs.jax_env.PERFORMANCE``),
+    eval_performance and final_performance are the same means of the episodes' performance.
     """
     rows = []
     # Planners (rlcheck/baselines) learn nothing and have no checkpoints: only final rows.
     grid = schedule.grid.tolist()[: results["eval_returns"].shape[1]]
+    eval_performance = results.get("eval_performance")
+    final_performance = results.get("final_performance")
     for i, seed in enumerate(seeds):
         for c, step in enumerate(grid):
             rows.append((seed, step, "eval_return", float(results["eval_returns"][i, c].mean())))
+            if eval_performance is not None:
+                rows.append((seed, step, "eval_performance", float(eval_performance[i, c].mean())))
             n = int(results["train_episodes"][i, c])
             if n:
                 rows.append(
@@ -160,6 +166,9 @@ def scalar_rows(
         rows.append(
             (seed, schedule.budget, "final_return", float(results["final_returns"][i].mean()))
         )
+        if final_performance is not None:
+            mean = float(final_performance[i].mean())
+            rows.append((seed, schedule.budget, "final_performance", mean))
     return rows
 
 
@@ -201,4 +210,8 @@ def array_rows(
             (seed, "internals", results["internals"][i].astype(np.float32)),
         ]
         rows += [(seed, name, results[name][i]) for name in policy]
+        if "eval_performance" in results:
+            rows.append((seed, "eval_episode_performance", results["eval_performance"][i]))
+        if "final_performance" in results:
+            rows.append((seed, "final_episode_performance", results["final_performance"][i]))
     return rows

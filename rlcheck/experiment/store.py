@@ -4,10 +4,12 @@ Tables:
     runs      one row per invocation: spec, provenance, start/end.
     units     one row per unit (algo × env × config × seed batch), status done or failed.
     seeds     per seed of a unit: ok or diverged (and why), and its final return.
-    scalars   tidy (unit, seed, step, metric, value): eval_return, train_return, final_return.
-    arrays    per (unit, seed, name) numpy arrays: every evaluation episode, the internals
-              logged per update, the actual env steps at each checkpoint (seed −1: unit-wide),
-              each seed's policy parameters (``policy/<leaf>``, ``checkpoint_policy/<leaf>``).
+    scalars   tidy (unit, seed, step, metric, value): eval_return, train_return, final_return;
+              eval_performance, final_performance where the env reports a hidden performance.
+    arrays    per (unit, seed, name) numpy arrays: every evaluation episode (its return, and
+              its hidden performance where reported), the internals logged per update, the
+              actual env steps at each checkpoint (seed −1: unit-wide), each seed's policy
+              parameters (``policy/<leaf>``, ``checkpoint_policy/<leaf>``).
     failures  every failed attempt at a unit, kept even after a later attempt succeeds.
     sweeps    one row per hyperparameter sweep: its definition (what varies, how, which seeds).
     sweep_units  which units a sweep trained and in what role: "tuning" (a configuration on

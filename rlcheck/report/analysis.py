@@ -40,6 +40,7 @@ NO_THRESHOLD = "the env has no solve threshold (set env.solve_threshold in the s
 NO_CHECKPOINTS = "no checkpoints: the method is evaluated once, at the end"
 NO_USABLE_SEED = "no seed has a usable final return"
 NO_TARGET = "no solve threshold and no random baseline to measure it against"
+NO_PERFORMANCE = "the env reports no hidden performance (info['performance'])"
 ONE_SEED = "needs at least 2 usable seeds; this unit has 1"
 # Slopes of learning curves are reported per this many env steps, so they read as returns.
 SLOPE_UNIT = 1000
@@ -67,6 +68,9 @@ class _Unit:
     checkpoint_steps: np.ndarray | None
     checkpoint_env_steps: np.ndarray | None
     episodes: np.ndarray | None
+    # Each seed's mean hidden performance over its final evaluation episodes (NaN where
+    # missing), where the env reports one (rlcheck.envs.jax_env.PERFORMANCE); else None.
+    performance: np.ndarray | None = None
 
     @property
     def usable(self) -> np.ndarray:
@@ -188,9 +192,12 @@ def _load_unit(store: Store, row: dict[str, Any], label: str) -> _Unit:
     values: dict[tuple[int, int], float] = {}
     # Imported runs without evaluations draw their training returns (experiment/importing.py).
     curve_metric = (row["meta"] or {}).get("curve_metric", "eval_return")
+    performance: dict[int, float] = {}
     for _, s, step, metric, value in store.scalars(key):
         if metric == curve_metric:
             values[(s, step)] = np.nan if value is None else value
+        elif metric == "final_performance":
+            performance[s] = np.nan if value is None else value
     if values:
         if steps is None:
             steps = np.array(sorted({step for _, step in values}))
@@ -202,7 +209,12 @@ def _load_unit(store: Store, row: dict[str, Any], label: str) -> _Unit:
     episodes = [_array_or_none(store, key, int(s), "final_episode_returns") for s in seeds]
     same_shape = len({None if e is None else e.shape for e in episodes}) == 1
     stacked = np.stack(episodes) if episodes and same_shape and episodes[0] is not None else None
-    return _Unit(row, label, seeds, diverged, reasons, finals, curves, steps, env_steps, stacked)
+    hidden = None
+    if performance:
+        hidden = np.array([performance.get(int(s), np.nan) for s in seeds], dtype=float)
+    return _Unit(
+        row, label, seeds, diverged, reasons, finals, curves, steps, env_steps, stacked, hidden
+    )
 
 
 def _array_or_none(store: Store, key: str, seed: int, name: str) -> np.ndarray | None:
@@ -255,6 +267,7 @@ def _analyze_env(
         "comparisons": _comparisons(units, ranked, reps, seed),
         **_metric("profile", profile, NO_USABLE_SEED),
         **_metric("sample_efficiency", efficiency, NO_TARGET),
+        "reports_performance": any(u.performance is not None for u in units),
         "failed_units": [
             {"algo": r["algo_label"], "reason": r["reason"] or "unknown", "unit_key": r["key"]}
             for r in rows
@@ -341,11 +354,42 @@ def _analyze_algo(
         **_metric("iqm", iqm, _unusable_reason(u)),
         "failure": failure,
         **_metric("curve", curve, NO_CHECKPOINTS),
+        **_metric("performance", _performance(u, reps, seed), _no_performance_reason(u)),
         "reliability": _reliability(u, band_reps, seed),
         "cost": _cost(row, len(u.seeds)),
         # Where an imported unit's runs came from (None for units rlcheck trained).
         "imported": (row["meta"] or {}).get("import"),
     }
+
+
+def _performance(u: _Unit, reps: int, seed: int) -> dict[str, Any] | None:
+    """Proxy (final) return against hidden performance, per seed and as means with
+    stratified-bootstrap CIs; the gap is each seed's return minus its performance, averaged."""
+    if u.performance is None:
+        return None
+    keep = u.usable & np.isfinite(u.performance)
+    if not keep.any():
+        return None
+    returns, hidden = u.finals[keep], u.performance[keep]
+    columns = {"return": returns, "performance": hidden, "gap": returns - hidden}
+    estimates = stats.interval_estimates(
+        {k: v[:, None] for k, v in columns.items()}, ("mean",), reps, CONFIDENCE, seed
+    )
+    n = int(keep.sum())
+    return {
+        **{k: _estimate(estimates[k]["mean"], n) for k in columns},
+        "per_seed": [
+            {"seed": int(s), "final_return": float(r), "final_performance": float(h)}
+            for s, r, h in zip(u.seeds[keep], returns, hidden, strict=True)
+        ],
+    }
+
+
+def _no_performance_reason(u: _Unit) -> str:
+    """Why a unit has no performance summary (only meaningful when it has none)."""
+    if u.performance is None:
+        return NO_PERFORMANCE
+    return _unusable_reason(u)
 
 
 def _metric(key: str, value: Any, reason: str) -> dict[str, Any]:

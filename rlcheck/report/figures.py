@@ -71,7 +71,7 @@ def env_figures(
 
     Returns:
       {"learning_curves", "final_scores", "failure_rates", "profile", "improvement",
-      "sample_efficiency": Png or None}.
+      "sample_efficiency", "performance": Png or None}.
     """
     return {
         "learning_curves": _learning_curves(env, colors),
@@ -80,6 +80,7 @@ def env_figures(
         "profile": _performance_profile(env, colors),
         "improvement": _improvement_matrix(env),
         "sample_efficiency": _sample_efficiency(env, colors),
+        "performance": _performance(env, colors, fmt_level(confidence)),
     }
 
 
@@ -318,6 +319,38 @@ def _sample_efficiency(env: dict[str, Any], colors: dict[str, str]) -> Png | Non
         return _png(fig)
 
 
+def _performance(env: dict[str, Any], colors: dict[str, str], level: str) -> Png | None:
+    """Each seed's final return (the proxy the agent maximised) against its hidden performance,
+    and each algo's means with their CIs: reward hacking sits high and to the left."""
+    algos = [a for a in env["algos"] if a["performance"] is not None]
+    if not algos:
+        return None
+    with _figure() as (fig, ax):
+        for algo in algos:
+            color, perf = colors[algo["label"]], algo["performance"]
+            x = [s["final_performance"] for s in perf["per_seed"]]
+            y = [s["final_return"] for s in perf["per_seed"]]
+            ax.scatter(x, y, s=12, color=color, alpha=0.6, label=_text(algo["label"]))
+            px, py = perf["performance"], perf["return"]
+            ax.errorbar(
+                px["point"],
+                py["point"],
+                xerr=[[px["point"] - px["low"]], [px["high"] - px["point"]]],
+                yerr=[[py["point"] - py["low"]], [py["high"] - py["point"]]],
+                fmt="D",
+                color=color,
+                markeredgecolor="black",
+                markersize=5,
+                capsize=3,
+                label=None if _has_label(ax, f"mean, {level} CI") else f"mean, {level} CI",
+            )
+        ax.set_xlabel("hidden performance (mean over final episodes)")
+        ax.set_ylabel("final return (the reward optimised)")
+        ax.set_title(_text(env["env"]))
+        _legend(ax)
+        return _png(fig)
+
+
 def robustness_figure(study: dict[str, Any], env: dict[str, Any], colors: dict[str, str]) -> Png:
     """Return against the varied value on one env: per algo the IQM over seeds with its band
     and every seed's curve; the training value and the solve threshold marked.
@@ -370,6 +403,65 @@ def robustness_figure(study: dict[str, Any], env: dict[str, Any], colors: dict[s
         ax.set_xlabel(_text(f"{study['vary']} ({study['what']})"))
         ax.set_ylabel(f"return (mean over {study['episodes']} episodes)")
         ax.set_title(_text(env["env"]))
+        _legend(ax)
+        return _png(fig)
+
+
+def chart_figure(chart: dict[str, Any]) -> Png:
+    """A study's figure (``rlcheck.studies.base.Chart.to_dict()``): estimates with their
+    intervals, one row per category, or lines with bands over a numeric x."""
+    palette = [to_hex(c) for c in matplotlib.colormaps["tab10"].colors]
+    series = chart["series"]
+    if chart["kind"] == "intervals":
+        categories: list[str] = list(chart.get("categories") or [])
+        for s in series:
+            categories += [str(p["x"]) for p in s["points"] if str(p["x"]) not in categories]
+        size = (_SIZE[0] + 1.2, max(2.0, 0.9 + 0.3 * len(categories) * max(1, len(series)) ** 0.5))
+        with _figure(size) as (fig, ax):
+            offsets = np.linspace(-0.18, 0.18, len(series)) if len(series) > 1 else [0.0]
+            for i, s in enumerate(series):
+                for p in s["points"]:
+                    y = categories.index(str(p["x"])) + offsets[i]
+                    err = None
+                    if p["low"] is not None and p["high"] is not None:
+                        err = [[p["point"] - p["low"]], [p["high"] - p["point"]]]
+                    ax.errorbar(
+                        p["point"],
+                        y,
+                        xerr=err,
+                        fmt="o",
+                        color=palette[i % len(palette)],
+                        markersize=4,
+                        capsize=3,
+                        label=None if _has_label(ax, _text(s["name"])) else _text(s["name"]),
+                    )
+            for value, label in chart["references"]:
+                _threshold(ax, value, _text(label), vertical=True)
+            ax.set_yticks(range(len(categories)), [_tick(c, 48) for c in categories])
+            ax.invert_yaxis()
+            if chart["log"]:
+                ax.set_xscale("log")
+            ax.set_xlabel(_text(chart["value_label"]))
+            ax.set_title(_text(chart["title"]))
+            _legend(ax)
+            return _png(fig)
+    with _figure() as (fig, ax):
+        for i, s in enumerate(series):
+            color = palette[i % len(palette)]
+            x = np.array([float(p["x"]) for p in s["points"]])
+            y = _array([p["point"] for p in s["points"]])
+            ax.plot(x, y, color=color, marker="o", markersize=3, label=_text(s["name"]))
+            if all(p["low"] is not None for p in s["points"]):
+                low = _array([p["low"] for p in s["points"]])
+                high = _array([p["high"] for p in s["points"]])
+                ax.fill_between(x, low, high, color=color, alpha=0.2)
+        for value, label in chart["references"]:
+            _threshold(ax, value, _text(label))
+        if chart["log"]:
+            ax.set_yscale("log")
+        ax.set_xlabel(_text(chart["category_label"]))
+        ax.set_ylabel(_text(chart["value_label"]))
+        ax.set_title(_text(chart["title"]))
         _legend(ax)
         return _png(fig)
 

@@ -103,6 +103,11 @@ def write_report(
     return html_path, json_path
 
 
+# Shown (before the cost) only where some env reports a hidden performance
+# (rlcheck.envs.jax_env.PERFORMANCE).
+OPTIONAL_SECTIONS = {"performance": "Hidden performance"}
+
+
 def render_html(analysis: dict[str, Any]) -> str:
     """The whole page, every user-provided string HTML-escaped.
 
@@ -119,6 +124,12 @@ def render_html(analysis: dict[str, Any]) -> str:
     }
     envs = analysis["envs"]
     units = sum(len(e["algos"]) + len(e["failed_units"]) for e in envs)
+    shown = dict(SECTIONS)
+    if any(e.get("reports_performance") for e in envs):
+        keys = list(SECTIONS)
+        at = keys.index("cost")
+        shown = {k: SECTIONS.get(k) or OPTIONAL_SECTIONS[k] for k in [*keys[:at], "performance"]}
+        shown.update({k: SECTIONS[k] for k in keys[at:]})
     parts = [
         Markup('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'),
         Markup('<meta name="viewport" content="width=device-width, initial-scale=1">'),
@@ -134,7 +145,7 @@ def render_html(analysis: dict[str, Any]) -> str:
         ),
         Markup(
             "<nav>"
-            + "".join(f'<a href="#{key}">{title}</a>' for key, title in SECTIONS.items())
+            + "".join(f'<a href="#{key}">{title}</a>' for key, title in shown.items())
             + "</nav>"
         ),
         _verdict_section(analysis),
@@ -174,6 +185,7 @@ def render_html(analysis: dict[str, Any]) -> str:
         _sensitivity_section(analysis),
         _reliability_section(analysis),
         _robustness_section(analysis, colors),
+        _performance_section(analysis, figures) if "performance" in shown else Markup(""),
         _cost_section(analysis),
         _provenance_section(analysis),
         Markup("</body></html>\n"),
@@ -214,7 +226,8 @@ def _table(headers: list[str], rows: list[list[Any]], left: int = 1) -> Markup:
 
 def _section(key: str, *content: Any) -> Markup:
     body = "".join(_e(c) for c in content)
-    return Markup(f'<section id="{key}"><h2>{SECTIONS[key]}</h2>{body}</section>')
+    title = SECTIONS.get(key) or OPTIONAL_SECTIONS[key]
+    return Markup(f'<section id="{key}"><h2>{title}</h2>{body}</section>')
 
 
 def _footnotes(notes: Footnotes) -> Markup:
@@ -739,6 +752,69 @@ def _reliability_section(analysis: dict[str, Any]) -> Markup:
     )
     blocks.append(Markup(f'<ul class="note">{definitions}</ul>'))
     return _section("reliability", *blocks)
+
+
+def _performance_section(
+    analysis: dict[str, Any], figures: dict[str, dict[str, Png | None]]
+) -> Markup:
+    """Proxy return and hidden performance side by side, with the gap and its CI, for the envs
+    that report a performance."""
+    settings = analysis["settings"]
+    level = _level(settings)
+    note = (
+        "Hidden performance: the sum over an episode of what the env reports in "
+        'info["performance"] each step, what its designer wanted as opposed to the reward the '
+        "agent maximised "
+        "(rlcheck's failure-mode envs; your own envs may report it too). Per seed, the mean over "
+        "its final evaluation episodes; shown as the mean over seeds with a "
+        f"{level} stratified-bootstrap CI ({fmt_count(settings['reps'])} replicates). Gap: "
+        "each seed's final return minus its performance, averaged over seeds; a large gap with "
+        "a high return is reward hacking. Diverged seeds are left out."
+    )
+    blocks: list[Any] = [_tag("p", note, cls="note")]
+    envs = [e for e in analysis["envs"] if e.get("reports_performance")]
+    images = []
+    for env in envs:
+        png = figures[env["env"]]["performance"]
+        if png is not None:
+            alt = _e(f"Hidden performance on {env['env']}")
+            images.append(
+                Markup(
+                    f'<figure><img src="{png.uri}" width="{png.width}" height="{png.height}" '
+                    f'alt="{alt}"></figure>'
+                )
+            )
+    if images:
+        blocks.append(Markup('<div class="grid">' + "".join(images) + "</div>"))
+    for env in envs:
+        notes = Footnotes()
+        rows = []
+        for a in env["algos"]:
+            perf = a["performance"]
+            if perf is None:
+                na = notes.na(a["performance_reason"])
+                rows.append([a["label"], a["seeds"], na, na, na, 0])
+                continue
+            rows.append(
+                [
+                    a["label"],
+                    a["seeds"],
+                    fmt_interval(perf["return"]),
+                    fmt_interval(perf["performance"]),
+                    fmt_interval(perf["gap"]),
+                    perf["return"]["n"],
+                ]
+            )
+        headers = [
+            "algo",
+            "seeds",
+            f"final return [{level} CI]",
+            f"hidden performance [{level} CI]",
+            f"gap: return − performance [{level} CI]",
+            "n",
+        ]
+        blocks += [_tag("h3", env["env"]), _table(headers, rows), _footnotes(notes)]
+    return _section("performance", *blocks)
 
 
 def _robustness_section(analysis: dict[str, Any], colors: dict[str, str]) -> Markup:

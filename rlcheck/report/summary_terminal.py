@@ -69,6 +69,8 @@ def print_summary(source: Store | dict[str, Any], console: Console | None = None
     out.print(table)
     for line in notes.lines():
         out.print(f"[dim]{escape(line)}[/dim]")
+    if any(env.get("reports_performance") for env in analysis["envs"]):
+        out.print(_performance_table(analysis, level))
     out.print(_cost_table(analysis))
     for env in analysis["envs"]:
         thresholds = []
@@ -162,6 +164,28 @@ def _rate(failure: dict[str, Any], criterion: str, notes: Footnotes) -> str:
     if rate is None:
         return notes.na(failure[f"{criterion}_reason"])
     return f"{rate['failures']}/{rate['n']} = {fmt_rate(rate)}"
+
+
+def _performance_table(analysis: dict[str, Any], level: str) -> Table:
+    """Proxy return against hidden performance, with the gap, on the envs that report it."""
+    table = Table(title=f"Final return vs hidden performance (means, {level} CIs)")
+    for column in ("env", "algo", "final return", "hidden performance", "gap", "n"):
+        table.add_column(column, justify="left" if column in ("env", "algo") else "right")
+    for env in analysis["envs"]:
+        if not env.get("reports_performance"):
+            continue
+        for algo in env["algos"]:
+            perf = algo["performance"]
+            cells = ["n/a"] * 3 + ["0"]
+            if perf is not None:
+                cells = [
+                    fmt_interval(perf["return"]),
+                    fmt_interval(perf["performance"]),
+                    fmt_interval(perf["gap"]),
+                    str(perf["return"]["n"]),
+                ]
+            table.add_row(escape(env["env"]), escape(algo["label"]), *map(escape, cells))
+    return table
 
 
 def _cost_table(analysis: dict[str, Any]) -> Table:

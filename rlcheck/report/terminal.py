@@ -134,6 +134,39 @@ def algorithms_table(algorithms: dict[str, Any]) -> None:
     console.print(table)
 
 
+def own_envs_table() -> None:
+    """rlcheck's own envs (``rlcheck algos``): the failure-mode envs, by id, with what each is."""
+    import sys
+
+    from rlcheck.envs.failure import ENVS
+
+    table = Table(
+        title='rlcheck\'s own envs (JAX-native; each reports info["performance"], its hidden '
+        "performance)"
+    )
+    for column in ("env id", "what"):
+        table.add_column(column)
+    for name, cls in ENVS.items():
+        doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
+        table.add_row(f"rlcheck:{name}", escape(doc))
+    console.print(table)
+
+
+def studies_table(studies: dict[str, Any]) -> None:
+    """Every study (``rlcheck study list``): name, what it tests, its two versions' costs."""
+    table = Table(title="Studies (rlcheck study run NAME [--quick])")
+    for column in ("name", "what it tests", "quick", "full"):
+        table.add_column(column, overflow="fold")
+    for name, study in studies.items():
+        table.add_row(
+            name,
+            escape(study.title),
+            f"{study.quick_seeds} seeds, ~{study.quick_seconds:.0f} s",
+            f"{study.seeds} seeds, ~{study.expected(False).removeprefix('about ')}",
+        )
+    console.print(table)
+
+
 def fields_table(algorithms: dict[str, Any]) -> None:
     """The glossary (``rlcheck algos --fields``): every Config field name several algorithms
     share, its unit and meaning, and the algorithms where it is traced (an array value inside

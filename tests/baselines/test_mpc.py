@@ -87,3 +87,15 @@ def test_cem_on_pendulum_clearly_beats_random_without_training():
     )
     # The random policy scores about −1200 on Pendulum-v1; swing-up and balance: > −400.
     assert results["final_returns"].mean() > -400
+
+
+def test_planners_record_hidden_performance_where_the_env_reports_it():
+    env = envs.make("tests.helpers.envs:make_line", performance=True)
+    config = {"num_candidates": 8, "horizon": 3}
+    agent = make_agent("random_shooting", env.spec, config, 1)
+    schedule = make_schedule(1, 1, 1, "random_shooting")
+    results, _ = agent.run(env, schedule, EvalPlan(1, 1, 3), [0, 1])
+    np.testing.assert_array_equal(results["final_performance"], -results["final_returns"])
+    plain = envs.make("tests.helpers.envs:make_line")
+    results, _ = agent.run(plain, schedule, EvalPlan(1, 1, 3), [0, 1])
+    assert "final_performance" not in results

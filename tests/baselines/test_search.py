@@ -83,3 +83,13 @@ def test_costs_are_stored_with_the_unit(tmp_path):
     assert planner["meta"]["simulator_calls_per_seed"] == [126, 126]
     metrics = {metric for _, _, _, metric, _ in store.scalars(planner["key"])}
     assert metrics == {"final_return"}
+
+
+def test_search_records_hidden_performance_where_the_env_reports_it():
+    env = envs.make("tests.helpers.envs:make_line", performance=True)
+    agent = make_agent("ars", env.spec, ARS, 400)
+    schedule = make_schedule(400, agent.num_envs * agent.rollout_len, 2, "ars")
+    results, _ = agent.run(env, schedule, EvalPlan(2, 2, 3), [0, 1])
+    np.testing.assert_array_equal(results["eval_performance"], -results["eval_returns"])
+    np.testing.assert_array_equal(results["final_performance"], -results["final_returns"])
+    assert "final_performance" not in _search(budget=100, checkpoints=2)

@@ -29,17 +29,19 @@ def cartpole():
 def _play(cartpole, perturbation=None, max_delay=0, env_params=None):
     env, params = cartpole
     play = jax.jit(
-        lambda p, key, perturbation: play_policy(
-            env,
-            linear_policy,
-            p,
-            key,
-            EPISODES,
-            env.params if env_params is None else env_params,
-            deterministic=True,
-            step_cap=500,
-            perturbation=perturbation,
-            max_delay=max_delay,
+        lambda p, key, perturbation: (
+            play_policy(
+                env,
+                linear_policy,
+                p,
+                key,
+                EPISODES,
+                env.params if env_params is None else env_params,
+                deterministic=True,
+                step_cap=500,
+                perturbation=perturbation,
+                max_delay=max_delay,
+            ).returns
         )
     )
     return np.asarray(play(params, jax.random.PRNGKey(0), perturbation))
@@ -90,18 +92,20 @@ def test_gaussian_action_noise_of_zero_is_no_noise_on_continuous_actions():
             deterministic=True,
             step_cap=200,
             perturbation=Perturbation(action_noise=size),
-        )
+        ).returns
 
     plain = jax.jit(
-        lambda: play_policy(
-            env,
-            linear_policy,
-            params,
-            jax.random.PRNGKey(0),
-            2,
-            env.params,
-            deterministic=True,
-            step_cap=200,
+        lambda: (
+            play_policy(
+                env,
+                linear_policy,
+                params,
+                jax.random.PRNGKey(0),
+                2,
+                env.params,
+                deterministic=True,
+                step_cap=200,
+            ).returns
         )
     )()
     np.testing.assert_array_equal(play(jnp.float32(0.0)), plain)

@@ -212,3 +212,16 @@ def test_checkpoint_policies_leave_the_results_as_they_were():
         np.testing.assert_array_equal(value[:, -1], a[leaf])
     kernel = "checkpoint_policy/actor/net/params/Dense_0/kernel"
     assert not np.array_equal(checkpoints[kernel][:, 0], checkpoints[kernel][:, 1])
+
+
+def test_hidden_performance_is_summed_beside_the_returns_where_the_env_reports_it():
+    line = "tests.helpers.envs:make_line"
+    results, _ = _driver("random", line, 512, performance=True).run([0, 1])
+    # The Line env's performance is minus its reward, step by step.
+    np.testing.assert_array_equal(results["eval_performance"], -results["eval_returns"])
+    np.testing.assert_array_equal(results["final_performance"], -results["final_returns"])
+    assert results["eval_performance"].shape == results["eval_returns"].shape
+    assert np.all(results["final_performance"] > 0)
+    plain, _ = _driver("random", line, 512).run([0, 1])
+    assert "eval_performance" not in plain and "final_performance" not in plain
+    np.testing.assert_array_equal(plain["final_returns"], results["final_returns"])

@@ -128,3 +128,12 @@ def test_reward_scale_changes_what_the_learner_sees_not_the_returns_recorded():
     assert (rewards == 1.0).all() and (scaled_rewards == 100.0).all()
     for key in ("eval_returns", "final_returns", "train_return_sum", "train_episodes"):
         np.testing.assert_array_equal(scaled[key], plain[key], err_msg=key)
+
+
+def test_hidden_performance_reported_in_info_is_summed_beside_the_returns():
+    env_id = "tests.helpers.envs:make_cartpole_with_performance"
+    results, _ = _driver("random", env_id, 512).run([0, 1])
+    np.testing.assert_array_equal(results["final_performance"], 2 * results["final_returns"])
+    np.testing.assert_array_equal(results["eval_performance"], 2 * results["eval_returns"])
+    plain, _ = _driver("random", "gymnasium:CartPole-v1", 512).run([0, 1])
+    assert "final_performance" not in plain and "eval_performance" not in plain

@@ -1,9 +1,13 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from rlcheck import envs
 from rlcheck.envs.params import replace_params, stack_params
+from rlcheck.errors import UserError
+
+LINE = "tests.helpers.envs:make_line"
 
 
 def _balance(obs: jax.Array) -> jax.Array:
@@ -83,3 +87,27 @@ def test_continuous_actions_are_clipped_to_the_box():
     big = env.step_no_reset(jax.random.PRNGKey(1), state, jnp.array([100.0]), env.params)
     edge = env.step_no_reset(jax.random.PRNGKey(1), state, jnp.array([2.0]), env.params)
     np.testing.assert_allclose(big[0], edge[0])
+
+
+def test_an_env_reporting_performance_passes_it_out_of_the_step():
+    env = envs.make(LINE, performance=True)
+    assert env.reports_performance
+    _, state = env.reset(jax.random.PRNGKey(0), env.params)
+    *step, performance = env.step_with_performance(
+        jax.random.PRNGKey(1), state, jnp.int32(1), env.params
+    )
+    obs, _, reward, *_ = step
+    assert float(performance) == -float(reward) == pytest.approx(abs(float(obs[0]) * 5))
+    # The plain step is unchanged: five values, the same ones.
+    plain = env.step_no_reset(jax.random.PRNGKey(1), state, jnp.int32(1), env.params)
+    assert len(plain) == 5 and float(plain[2]) == float(reward)
+
+
+def test_an_env_without_performance_reports_none():
+    assert not envs.make(LINE).reports_performance
+
+
+def test_a_performance_that_is_not_one_number_per_step_is_a_one_line_error():
+    env = envs.make(LINE, performance=True, performance_shape=[3])
+    with pytest.raises(UserError, match=r"info\['performance'\] must be one number per step"):
+        _ = env.reports_performance

@@ -5,6 +5,7 @@ import pytest
 
 from rlcheck import envs
 from rlcheck.envs import Box, Discrete, registry
+from rlcheck.envs.failure import ENVS
 from rlcheck.errors import EnvWarning, UserError
 from tests.helpers.envs import OUT_OF_BOUNDS
 
@@ -159,3 +160,32 @@ def test_the_envs_rlcheck_steps_are_not_the_one_check_env_stepped():
     vector.reset()
     vector.close()
     assert [e.steps for e in OUT_OF_BOUNDS] == [checked.steps, 0, 0]
+
+
+# ---- rlcheck's own envs (rlcheck.envs.failure) ----
+@pytest.mark.parametrize("name", sorted(ENVS))
+def test_each_env_is_made_by_id_with_the_gridworld_conventions(name):
+    env = envs.make(f"rlcheck:{name}")
+    assert env.spec.id == f"rlcheck:{name}" and env.spec.kind == "jax"
+    assert env.spec.action_space == Discrete(4)
+    assert env.spec.time_limit == 100
+    assert env.reports_performance
+    assert envs.make(name).spec.id == f"rlcheck:{name}"  # the bare id too
+    assert f"rlcheck:{name}" in envs.known_ids() and name in envs.known_ids()
+
+
+def test_gymnax_envs_report_no_performance():
+    assert not envs.make("CartPole-v1").reports_performance
+
+
+def test_an_unknown_rlcheck_id_is_a_one_line_error_with_the_closest_ids():
+    hint = r"unknown env id 'rlcheck:BoatRace-v1'; closest known ids: rlcheck:BoatRace-v0"
+    with pytest.raises(UserError, match=hint):
+        envs.make("rlcheck:BoatRace-v1")
+
+
+def test_bad_constructor_arguments_are_one_line_errors():
+    with pytest.raises(UserError, match="rlcheck:SuicidalRoom-v0: size must be at least 2"):
+        envs.make("rlcheck:SuicidalRoom-v0", size=1)
+    with pytest.raises(UserError, match="rlcheck:BoatRace-v0"):
+        envs.make("rlcheck:BoatRace-v0", size=3)

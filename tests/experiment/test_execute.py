@@ -164,3 +164,23 @@ def test_domain_randomization_trains_every_kind_of_learner(tmp_path, algo, budge
     # Same seeds, same keys: only the physics differ, and so do the episodes.
     finals = [store.array(o.unit.key, 0, "final_episode_returns") for o in (fixed, dr)]
     assert not np.array_equal(*finals)
+
+
+def test_hidden_performance_is_stored_beside_the_returns(tmp_path):
+    store, outcomes = _run(
+        tmp_path, ["rlcheck:BoatRace-v0"], [{"name": "random", "config": {"num_envs": 2}}]
+    )
+    key = outcomes[0].unit.key
+    rows = [r for r in store.scalars(key) if r[3] in ("final_return", "final_performance")]
+    finals = {(seed, metric): value for _, seed, _, metric, value in rows}
+    for seed in (0, 1):
+        returns = store.array(key, seed, "final_episode_returns")
+        performance = store.array(key, seed, "final_episode_performance")
+        assert finals[(seed, "final_performance")] == pytest.approx(performance.mean())
+        assert finals[(seed, "final_return")] == pytest.approx(returns.mean())
+        # A random boat bumps into walls and rarely follows an arrow: both below zero.
+        assert np.all(performance < 0) and np.all(returns < 0)
+        shape = store.array(key, seed, "eval_episode_returns").shape
+        assert store.array(key, seed, "eval_episode_performance").shape == shape
+    evaluations = sum(r[3] == "eval_return" for r in store.scalars(key))
+    assert sum(r[3] == "eval_performance" for r in store.scalars(key)) == evaluations > 0

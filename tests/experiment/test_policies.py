@@ -52,15 +52,17 @@ def test_reloaded_policies_replay_their_final_evaluation(trained, algo, final_ke
         policy = rlcheck.load_policy(trained, algo, seed)
         assert (policy.algo, policy.seed, policy.env_id) == (algo, seed, "CartPole-v1")
         replay = jax.jit(
-            lambda params, key, env=policy.env, agent=policy.agent: play_policy(
-                env,
-                agent.policy_apply,
-                params,
-                key,
-                FINAL_EPISODES,
-                env.params,
-                deterministic=True,
-                step_cap=env.spec.time_limit,
+            lambda params, key, env=policy.env, agent=policy.agent: (
+                play_policy(
+                    env,
+                    agent.policy_apply,
+                    params,
+                    key,
+                    FINAL_EPISODES,
+                    env.params,
+                    deterministic=True,
+                    step_cap=env.spec.time_limit,
+                ).returns
             )
         )
         # The same keys as the driver's final evaluation: the same episodes, exactly.
@@ -162,7 +164,7 @@ def test_host_policies_and_checkpoint_policies_reload(tmp_path):
     driver = HostDriver(policies[0].agent, policies[0].env, unit.schedule, unit.eval_plan)
     params = jax.tree.map(lambda *xs: jnp.stack(xs), *(p.params for p in policies))
     # The final evaluation's envs are reset with the same seeds: the same episodes.
-    returns, _ = driver.evaluate(
+    returns, _, _ = driver.evaluate(
         params,
         SEEDS,
         final_stream(unit.schedule),

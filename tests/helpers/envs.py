@@ -109,11 +109,23 @@ class LineParams(environment.EnvParams):
 
 
 class Line(environment.Environment):
-    """A gymnax-style env: walk left/right on a line, reward −|x|·scale, terminate at |x| ≥ 5."""
+    """A gymnax-style env: walk left/right on a line, reward −|x|·scale, terminate at |x| ≥ 5.
 
-    def __init__(self, reward_scale: float = 1.0, nan_after: int = -1):
+    With ``performance``, each step also reports ``info["performance"] = |x|``, minus the
+    reward at scale 1 (so an episode's performance is minus its return); ``performance_shape``
+    reports it with that shape instead of as one number (a mistake)."""
+
+    def __init__(
+        self,
+        reward_scale: float = 1.0,
+        nan_after: int = -1,
+        performance: bool = False,
+        performance_shape: tuple[int, ...] = (),
+    ):
         super().__init__()
         self._params = LineParams(reward_scale=reward_scale, nan_after=nan_after)
+        self.performance = performance
+        self.performance_shape = performance_shape
 
     @property
     def default_params(self) -> LineParams:
@@ -124,7 +136,10 @@ class Line(environment.Environment):
         state = LineState(x=x, time=state.time + 1)
         obs = self.get_obs(state, params)
         done = jnp.abs(x) >= 5
-        return obs, state, -jnp.abs(x) * params.reward_scale, done, {}
+        info = {}
+        if self.performance:
+            info["performance"] = jnp.broadcast_to(jnp.abs(x), self.performance_shape)
+        return obs, state, -jnp.abs(x) * params.reward_scale, done, info
 
     def reset_env(self, key, params):
         state = LineState(x=jnp.round(jax.random.uniform(key, minval=-2, maxval=2)), time=0)
@@ -144,8 +159,13 @@ class Line(environment.Environment):
         return spaces.Box(-1.0, 1.0, (1,), jnp.float32)
 
 
-def make_line(reward_scale: float = 1.0, nan_after: int = -1) -> Line:
-    return Line(reward_scale, nan_after)
+def make_line(
+    reward_scale: float = 1.0,
+    nan_after: int = -1,
+    performance: bool = False,
+    performance_shape: tuple[int, ...] = (),
+) -> Line:
+    return Line(reward_scale, nan_after, performance, tuple(performance_shape))
 
 
 def make_pong() -> gym.Env:
@@ -156,3 +176,16 @@ def make_pong() -> gym.Env:
     gym.register_envs(ale_py)
     env = gym.make("ALE/Pong-v5", frameskip=1)
     return gym.wrappers.FrameStackObservation(gym.wrappers.AtariPreprocessing(env), 4)
+
+
+class TwiceTheReward(gym.Wrapper):
+    """Reports ``info["performance"]`` = 2 × the reward of each step."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, reward, terminated, truncated, {**info, "performance": 2.0 * reward}
+
+
+def make_cartpole_with_performance() -> gym.Env:
+    """A user's Gymnasium env that reports a hidden performance."""
+    return TwiceTheReward(gym.make("CartPole-v1"))

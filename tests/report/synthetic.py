@@ -88,6 +88,7 @@ def write_unit(
     steps: np.ndarray | None = None,
     env_steps: np.ndarray | None = None,
     episode_offsets: np.ndarray = EPISODE_OFFSETS,
+    performance: Sequence[float] | None = None,
 ) -> None:
     """Stores a done unit whose seed i ends at ``finals[i]`` (``config``, ``overrides``: the
     Config fields stored with it, as an older rlcheck might have written them).
@@ -97,6 +98,8 @@ def write_unit(
     over the nominal checkpoint ``steps`` (default ``checkpoint_steps()``; an empty array: no
     checkpoints, as for a planner), evaluated at ``env_steps`` (default: ``ENV_STEPS_LAG``
     before each). A diverged seed's final return is stored as NaN (SQLite keeps it as NULL).
+    ``performance``: each seed's final hidden performance, stored as an env reporting one
+    would (its final episodes' performance are ``performance[i] + episode_offsets``).
     """
     finals = np.asarray(finals, dtype=float)
     n = len(finals)
@@ -119,6 +122,9 @@ def write_unit(
         for step, value in zip(steps.tolist(), curves[seed].tolist(), strict=True):
             scalars.append((seed, step, "eval_return", value))
         scalars.append((seed, BUDGET, "final_return", final))
+        if performance is not None:
+            scalars.append((seed, BUDGET, "final_performance", performance[seed]))
+            arrays.append((seed, "final_episode_performance", performance[seed] + episode_offsets))
         arrays += [
             (seed, "eval_episode_returns", np.repeat(curves[seed][:, None], 4, axis=1)),
             (seed, "final_episode_returns", final + episode_offsets),

@@ -274,3 +274,26 @@ def test_env_without_threshold_or_baseline_has_no_failure_rates(tmp_path):
         "no solve threshold and no random baseline to measure it against"
     )
     assert env["comparisons"]["pairs"] == []
+
+
+def test_proxy_return_and_hidden_performance_side_by_side_with_the_gap(tmp_path):
+    store, run_id = open_store(tmp_path)
+    finals = [50.0, 50.0, 48.0, 50.0]
+    hidden = [0.0, 2.0, 0.0, 100.0]
+    write_unit(store, run_id, "Boat", "ppo", finals, diverged=[1], performance=hidden)
+    write_unit(store, run_id, "Plain", "ppo", finals)
+    result = analyze(store, reps=REPS, band_reps=BAND_REPS)
+    store.close()
+    boat, plain = result["envs"]
+    assert boat["reports_performance"] and not plain["reports_performance"]
+    perf = boat["algos"][0]["performance"]
+    # The diverged seed 1 is left out: seeds 0, 2, 3.
+    assert perf["return"]["n"] == 3
+    assert perf["return"]["point"] == pytest.approx(148 / 3)
+    assert perf["performance"]["point"] == pytest.approx(100 / 3)
+    assert perf["gap"]["point"] == pytest.approx(48 / 3)
+    # Per-seed gaps are 50, 48 and −50: the interval spans the seeds' spread.
+    assert -50 <= perf["gap"]["low"] < 16 < perf["gap"]["high"] <= 50
+    assert [s["seed"] for s in perf["per_seed"]] == [0, 2, 3]
+    assert plain["algos"][0]["performance"] is None
+    assert "info['performance']" in plain["algos"][0]["performance_reason"]

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from rlcheck.report.analysis import analyze
-from rlcheck.report.figures import algo_colors, env_figures
+from rlcheck.report.figures import algo_colors, chart_figure, env_figures
 from tests.report.synthetic import open_store, write_unit
 
 
@@ -43,7 +43,9 @@ def test_every_figure_is_drawn_at_one_and_a_half_times_its_display_size(analysis
         "profile",
         "improvement",
         "sample_efficiency",
+        "performance",
     }
+    assert figures.pop("performance") is None  # no hidden performance in these results
     for png in figures.values():
         image = _image(png)
         assert image.format == "PNG"
@@ -58,3 +60,26 @@ def test_figures_without_data_are_left_out(analysis):
     assert figures["failure_rates"] is None
     assert figures["sample_efficiency"] is None
     assert figures["learning_curves"] is not None
+
+
+@pytest.mark.parametrize("kind", ["intervals", "lines"])
+def test_a_studys_chart_is_drawn_from_its_data(kind):
+    x = (
+        ["a: PPO", "b: a label long enough to be cut short in a tick"]
+        if kind == "intervals"
+        else [5, 10]
+    )
+    chart = {
+        "kind": kind,
+        "title": "a $title$",
+        "value_label": "value",
+        "category_label": "size",
+        "series": [
+            {"name": "one", "points": [{"x": x[0], "point": 1.0, "low": 0.5, "high": 2.0}]},
+            {"name": "two", "points": [{"x": x[1], "point": 3.0, "low": None, "high": None}]},
+        ],
+        "references": [(0.5, "reference")],
+        "log": False,
+    }
+    image = _image(chart_figure(chart))
+    assert image.format == "PNG" and len(image.convert("RGB").getcolors(1 << 16)) > 10

@@ -282,3 +282,19 @@ def test_imported_and_trained_report_renders_in_headless_chromium(mixed):
     assert "ppo (imported) was imported from SB3 Monitor files" in verdict
     assert "Imported units (not trained by rlcheck)" in provenance
     assert images_ok and all(images_ok)
+
+
+def test_hidden_performance_section_only_where_an_env_reports_it(tmp_path, report):
+    assert 'id="performance"' not in report[1].read_text()
+    store, run_id = open_store(tmp_path)
+    write_unit(store, run_id, "Boat", "ppo", [50.0, 50.0, 50.0], performance=[0.0, 2.0, 100.0])
+    write_unit(store, run_id, "Boat", "random", [-60.0, -62.0, -61.0])
+    store.close()
+    html = write_report(tmp_path)[0].read_text()
+    assert '<section id="performance">' in html and 'href="#performance"' in html
+    section = html[html.index('<section id="performance">') :]
+    section = section[: section.index("</section>")]
+    assert section.count("data:image/png;base64,") == 1
+    assert "<td>50 [50, 50]</td><td>34 [" in section
+    # The random unit stored no performance: n/a with the reason below the table.
+    assert "reports no hidden performance" in section

@@ -60,3 +60,17 @@ def test_costs_are_printed_beside_each_algo(store):
     row = next(line for line in text.splitlines() if "random" in line and "3.5 s" in line)
     cells = [c.strip() for c in row.strip().strip("│").split("│")]
     assert cells == ["Toy-v0", "random", "992", "—", "3.5 s", "1.2 s"]
+
+
+def test_hidden_performance_table_only_where_an_env_reports_it(store, tmp_path):
+    text, _ = _printed(analyze(store, reps=500, band_reps=100))
+    assert "hidden performance" not in text
+    boat, run_id = open_store(tmp_path)
+    write_unit(boat, run_id, "Boat", "ppo", [50.0, 50.0, 50.0], performance=[0.0, 0.0, 0.0])
+    text, _ = _printed(analyze(boat, reps=500, band_reps=100))
+    boat.close()
+    assert "Final return vs hidden performance (means, 95% CIs)" in text
+    table = text[text.index("Final return vs hidden performance") :]
+    row = next(line for line in table.splitlines() if "│ Boat" in line)
+    cells = [c.strip() for c in row.strip(" │").split("│")]
+    assert cells == ["Boat", "ppo", "50 [50, 50]", "0 [0, 0]", "50 [50, 50]", "3"]

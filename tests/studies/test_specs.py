@@ -1,0 +1,25 @@
+"""Every study's specs, quick and full, plan into units as ``rlcheck study run`` would."""
+
+import numpy as np
+import pytest
+
+from rlcheck.experiment.plan import plan_units
+from rlcheck.experiment.spec import parse_spec
+from rlcheck.studies import studies
+
+
+@pytest.mark.parametrize("quick", [True, False], ids=["quick", "full"])
+@pytest.mark.parametrize("name", list(studies()))
+def test_specs_plan_into_units(name, quick):
+    study = studies()[name]
+    scale = study.scale(quick)
+    units = [
+        unit for data in study.specs(scale) for unit in plan_units(parse_spec(data, name), name)
+    ]
+    assert units
+    assert all(
+        len(u.seeds) == scale.seeds for u in units if u.env.id.startswith("gymnasium:") is False
+    )
+    # Every unit evaluates at checkpoints strictly after one another (the report needs it).
+    for unit in units:
+        assert np.all(np.diff(unit.schedule.checkpoint_env_steps) > 0)
