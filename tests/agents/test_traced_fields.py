@@ -1,8 +1,8 @@
 """A sweep trains configurations that differ in traced fields with the agent of the first one and
 each row's own hparams (rlcheck.experiment.train.train_rows). That is right only if an agent
 reads its traced fields from ``hparams`` and never from its Config: checked here for every
-learner on the programs it compiles (init, act, policy, update), which must be the same, constants
-included, whatever the traced fields' values in the Config."""
+learner on the programs it compiles (init, act, policy_params + policy_apply, update), which
+must be the same, constants included, whatever the traced fields' values in the Config."""
 
 import dataclasses
 
@@ -50,7 +50,9 @@ def _programs(agent, hparams):
     closed = [
         jax.make_jaxpr(agent.init)(key, hparams),
         jax.make_jaxpr(agent.act)(state, obs, key),
-        jax.make_jaxpr(lambda s, o, k: agent.policy(s, o, k, True))(state, obs, key),
+        jax.make_jaxpr(lambda s, o, k: agent.policy_apply(agent.policy_params(s), o, k, True))(
+            state, obs, key
+        ),
         jax.make_jaxpr(agent.update)(state, traj, key),
     ]
     return [str(c.jaxpr) for c in closed], [np.asarray(x) for c in closed for x in c.consts]
