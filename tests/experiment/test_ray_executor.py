@@ -296,13 +296,15 @@ def test_a_node_with_another_rlcheck_version_fails_the_unit(ray_address):
 
 
 def test_the_stall_watch_sees_a_process_whose_cpu_time_stands_still():
+    # A window of 1 s: a busy process on a machine loaded ~15 deep on 2 cores still gains more
+    # than the watch's 0.05 s of CPU time in it (0.3 s did not, once, under such load).
     stalls = []
-    with StallWatch(0.3, lambda: stalls.append(time.monotonic()), every=0.05):
-        time.sleep(1.0)
+    with StallWatch(1.0, lambda: stalls.append(time.monotonic()), every=0.05):
+        time.sleep(2.5)
     assert len(stalls) == 1  # once, then it stops watching
     stalls.clear()
-    with StallWatch(0.3, lambda: stalls.append(time.monotonic()), every=0.05):
-        end = time.monotonic() + 1.0
+    with StallWatch(1.0, lambda: stalls.append(time.monotonic()), every=0.05):
+        end = time.monotonic() + 2.5
         while time.monotonic() < end:
             sum(range(1000))
     assert stalls == []
