@@ -863,11 +863,14 @@ def _execute(
     kind = _executor_kind(specs[0].executor)
     units = [unit for spec in specs for unit in plan_units(spec, source)]
     if robustness is not None:
+        from rlcheck.experiment.generalization import check_training_values
         from rlcheck.experiment.robustness import check_units, request_from_spec
 
         # Before training: a mistake here would otherwise show after the whole run.
         where = f"{source}: robustness"
-        check_units(request_from_spec(robustness, where), units, where)
+        request = request_from_spec(robustness, where)
+        check_units(request, units, where)
+        check_training_values(request, units, where)
     for unit in units:
         if unit.note is not None:
             console.print(f"note: {unit.note}", markup=False)
