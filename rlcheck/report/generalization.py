@@ -34,7 +34,7 @@ VERDICTS = {
     CLOSES: "better than the policy on its test range, and not shown below its training return",
     NARROWS: "better than the policy on its test range, still below its training return",
     DOES_NOT_NARROW: "not shown better than the policy on its test range",
-    NO_GAP: "the policy shows no gap (its gap's CI reaches 0)",
+    NO_GAP: "the policy shows no gap (its gap is not shown above 0)",
 }
 NO_TRAIN = "no value evaluated lies in its training range"
 NO_TEST = "every value evaluated lies in its training range: nothing to test on"

@@ -1,10 +1,12 @@
 """The generalization gap and domain randomization's verdict, by hand on synthetic stored
 robustness returns; the section and the heatmap in the report and summary.json."""
 
+import io
 import json
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 from rlcheck.report.generalization import (
     CLOSES,
@@ -15,6 +17,7 @@ from rlcheck.report.generalization import (
     _verdict,
 )
 from rlcheck.report.html import write_report
+from rlcheck.report.summary_terminal import print_summary
 from tests.report.synthetic import open_store, write_unit
 
 ENV = "CartPole-v1"
@@ -176,3 +179,13 @@ def test_no_section_without_chosen_training_values(tmp_path):
     html, summary = write_report(tmp_path)
     assert "generalization" not in json.loads(summary.read_text())
     assert 'id="generalization"' not in html.read_text()
+
+
+def test_the_terminal_summary_has_the_gaps_and_the_verdicts(report):
+    out = Console(file=io.StringIO(), width=200)
+    print_summary(report[1], out)
+    text = out.file.getvalue()
+    assert "Generalization over length: ppo on CartPole-v1 (95% CIs)" in text
+    assert "length = 0.05" in text and "280 [280, 280]" in text
+    assert "length ~ U[0.05, 2] vs length = 0.5 (default): 253 [" in text
+    assert CLOSES in text and NARROWS in text
