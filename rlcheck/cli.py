@@ -165,8 +165,8 @@ def robustness(
         typer.Option(
             "--vary",
             help="NAME=VALUES: an env parameter (length, masspole, gravity… of the env's "
-            "params) or obs_noise, action_noise, action_delay; VALUES: A:B:N (N evenly spaced), "
-            "A:B:N:log or a,b,c",
+            "params; a MuJoCo env's gravity, mass_scale, friction_scale) or obs_noise, "
+            "action_noise, action_delay; VALUES: A:B:N (N evenly spaced), A:B:N:log or a,b,c",
         ),
     ] = None,
     episodes: Annotated[int, typer.Option(min=1, help="episodes per seed and value")] = 32,
@@ -194,7 +194,8 @@ def robustness(
         ),
     ] = None,
 ) -> None:
-    """Evaluate every stored policy while one thing about the world varies (JAX-native envs).
+    """Evaluate every stored policy while one thing about the world varies (on Gymnasium envs,
+    physics only: a MuJoCo model's gravity, mass_scale, friction_scale).
 
     Stored results are reused: the same request again only evaluates units added since.
     Writes the report's robustness section and summary.json's "robustness".
