@@ -102,10 +102,11 @@ def check_training_values(request: Request, units: list[Any], where: str) -> Non
     for unit in units:
         if ALGORITHMS[unit.algo.name].kind == "planner":
             continue
-        env = envs.make(unit.env.id, **unit.env.kwargs)
-        if not hasattr(env.params, request.vary):
+        # Gymnasium envs take no params or randomize, so they train at their own value only.
+        params = getattr(envs.make(unit.env.id, **unit.env.kwargs), "params", None)
+        if not hasattr(params, request.vary):
             continue  # robustness.check_units says which envs lack the parameter
-        default = float(getattr(env.params, request.vary))
+        default = float(getattr(params, request.vary))
         condition = training_condition(request.vary, unit.env.params, unit.env.randomize, default)
         key = (unit.env.id, repr(sorted(unit.env.kwargs.items())))
         by_env.setdefault(key, []).append((unit, condition))
