@@ -1,5 +1,5 @@
 """Training and test ranges of a generalization study: conditions, the check before training,
-and a real run (the random policy, cheap to compile) trained three ways and evaluated."""
+and real units (the random policy, cheap to compile) trained three ways and evaluated."""
 
 import json
 
@@ -8,13 +8,19 @@ import pytest
 
 from rlcheck.cli import main
 from rlcheck.experiment.generalization import TrainingCondition, training_condition
+from rlcheck.experiment.robustness import request_from_spec, run_robustness
+from rlcheck.experiment.spec import RobustnessSpec
 from rlcheck.experiment.store import Store
-from tests.helpers.cli import rlcheck
+from rlcheck.report.html import write_report
+from tests.helpers.trained import train
 
 RANDOM = '[[algo]]\nname = "random"\n[algo.config]\nnum_envs = 2\nnum_steps = 16\n'
 
 
-def _spec(envs: str, vary: str = "0.05,0.5,2.0", episodes: int = 2) -> str:
+LENGTHS = "0.05,0.5,2.0"
+
+
+def _spec(envs: str, vary: str = LENGTHS, episodes: int = 2) -> str:
     return (
         "seeds = 2\nbudget = 320\nworkers = 1\n[eval]\ncheckpoints = 2\nepisodes = 2\n"
         f"final_episodes = {episodes}\n{envs}{RANDOM}"
@@ -45,13 +51,13 @@ def test_conditions_and_their_ranges():
     [
         (
             _env("short", "params = { length = 0.07 }\n") + _env("default"),
-            "0.05,0.5,2.0",
+            LENGTHS,
             "robustness: vary length: the values hold not 0.07, the value env 'short' trains at "
             "(params.length); its generalization gap needs its training value on the grid",
         ),
         (
             _env("dr", "randomize = { length = [0.6, 0.9] }\n") + _env("default"),
-            "0.05,0.5,2.0",
+            LENGTHS,
             "the values hold no value in [0.6, 0.9], the range env 'dr' trains at "
             "(randomize.length)",
         ),
@@ -79,20 +85,29 @@ def test_a_grid_missing_a_training_value_exits_2_before_training(
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Random policies trained at the default length, at 2.0 and randomized over [0.05, 2.0],
-    then evaluated at three lengths, through the command line."""
-    directory = tmp_path_factory.mktemp("generalization")
-    spec = directory / "spec.toml"
-    spec.write_text(
-        _spec(
-            _env("default")
-            + _env("long", "params = { length = 2.0 }\n")
-            + _env("dr", "randomize = { length = [0.05, 2.0] }\n"),
-            episodes=4,
-        )
-    )
-    result = rlcheck("run", str(spec), "--out", str(directory / "out"))
-    assert result.returncode == 0, result.stdout + result.stderr
-    return directory / "out"
+    then evaluated at three lengths and reported (in this process; the command line's own
+    wiring is main's, and its check before training is tested above)."""
+    random = {"name": "random", "config": {"num_envs": 2, "num_steps": 16}}
+    spec = {
+        "seeds": [0, 1],
+        "budget": 320,
+        "eval": {"checkpoints": 2, "episodes": 2, "final_episodes": 4},
+        "env": [
+            {"id": "CartPole-v1", "label": "default"},
+            {"id": "CartPole-v1", "label": "long", "params": {"length": 2.0}},
+            {"id": "CartPole-v1", "label": "dr", "randomize": {"length": [0.05, 2.0]}},
+        ],
+        "algo": [random],
+    }
+    directory = train(tmp_path_factory.mktemp("generalization"), spec)
+    store = Store(directory)
+    try:
+        request = request_from_spec(RobustnessSpec(vary={"length": LENGTHS}, episodes=4), "t")
+        assert [o.status for o in run_robustness(store, request, "t")] == ["done"] * 3
+    finally:
+        store.close()
+    write_report(directory)
+    return directory
 
 
 def test_a_unit_trained_at_changed_params_is_evaluated_from_them(trained):
