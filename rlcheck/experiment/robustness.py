@@ -284,10 +284,13 @@ def _evaluate(store: Store, row: dict[str, Any], request: Request) -> Outcome:
             policies, request, row["eval"]["deterministic"], stream=1 + checkpoints
         )
     seconds = time.perf_counter() - start
+    # A unit trained with the parameter randomized has a training range, not a value.
+    drawn = (row["meta"].get("env_randomize") or {}).get(request.vary)
+    randomized = {"training_range": [float(b) for b in drawn]} if drawn else {}
     store.write_robustness(
         request.key,
         row["key"],
-        {**request.as_dict(), "training_value": training_value(request, env)},
+        {**request.as_dict(), "training_value": training_value(request, env), **randomized},
         usable,
         returns,
         seconds,

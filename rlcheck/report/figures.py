@@ -387,8 +387,10 @@ def robustness_figure(study: dict[str, Any], env: dict[str, Any], colors: dict[s
                 markersize=3,
                 label=_text(f"{algo['label']} (IQM, n={curve['n']})"),
             )
+        if env.get("training_range"):
+            ax.axvspan(*env["training_range"], color="0.5", alpha=0.12, label="training range")
         # A log axis has no 0, the training value of every noise and delay.
-        if not (study["log"] and env["training_value"] <= 0):
+        elif not (study["log"] and env["training_value"] <= 0):
             ax.axvline(env["training_value"], color="0.2", linestyle=":", linewidth=1.2)
             ax.annotate(
                 "training value",

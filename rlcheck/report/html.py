@@ -886,7 +886,9 @@ def _robustness_section(analysis: dict[str, Any], colors: dict[str, str]) -> Mar
             headers = [
                 "algo",
                 "seeds",
-                f"at training value {fmt(env['training_value'])} [{level} CI]",
+                f"at training value {fmt(env['training_value'])} [{level} CI]"
+                if not env.get("training_range")
+                else f"at training value [{level} CI]",
                 "lowest IQM (at value)",
                 f"normalized area [{level} CI]",
             ]

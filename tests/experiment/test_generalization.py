@@ -126,6 +126,8 @@ def test_a_unit_trained_at_changed_params_is_evaluated_from_them(trained):
         )
         np.testing.assert_array_equal(long["returns"][:, 2], finals)
         assert rows[units["default"]["key"]]["spec"]["training_value"] == 0.5
+        assert "training_range" not in rows[units["default"]["key"]]["spec"]
+        assert rows[units["dr"]["key"]]["spec"]["training_range"] == [0.05, 2.0]
     finally:
         store.close()
 
@@ -144,3 +146,9 @@ def test_the_run_reports_generalization(trained):
         "length = 2",
     ]
     assert 'id="generalization"' in (trained / "report.html").read_text()
+    # Robustness has no one training value to show for the randomized unit.
+    (robustness,) = summary["robustness"]
+    dr = next(e for e in robustness["envs"] if e["env"] == "dr")
+    assert dr["training_range"] == [0.05, 2.0]
+    assert dr["algos"][0]["at_training_value"] is None
+    assert "drawn from [0.05, 2]" in dr["algos"][0]["at_training_value_reason"]
