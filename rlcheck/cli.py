@@ -165,8 +165,8 @@ def robustness(
         typer.Option(
             "--vary",
             help="NAME=VALUES: an env parameter (length, masspole, gravity… of the env's "
-            "params) or obs_noise, action_noise, action_delay; VALUES: A:B:N (N evenly spaced), "
-            "A:B:N:log or a,b,c",
+            "params; a MuJoCo env's gravity, mass_scale, friction_scale) or obs_noise, "
+            "action_noise, action_delay; VALUES: A:B:N (N evenly spaced), A:B:N:log or a,b,c",
         ),
     ] = None,
     episodes: Annotated[int, typer.Option(min=1, help="episodes per seed and value")] = 32,
@@ -194,7 +194,8 @@ def robustness(
         ),
     ] = None,
 ) -> None:
-    """Evaluate every stored policy while one thing about the world varies (JAX-native envs).
+    """Evaluate every stored policy while one thing about the world varies (on Gymnasium envs,
+    physics only: a MuJoCo model's gravity, mass_scale, friction_scale).
 
     Stored results are reused: the same request again only evaluates units added since.
     Writes the report's robustness section and summary.json's "robustness".
@@ -863,11 +864,14 @@ def _execute(
     kind = _executor_kind(specs[0].executor)
     units = [unit for spec in specs for unit in plan_units(spec, source)]
     if robustness is not None:
+        from rlcheck.experiment.generalization import check_training_values
         from rlcheck.experiment.robustness import check_units, request_from_spec
 
         # Before training: a mistake here would otherwise show after the whole run.
         where = f"{source}: robustness"
-        check_units(request_from_spec(robustness, where), units, where)
+        request = request_from_spec(robustness, where)
+        check_units(request, units, where)
+        check_training_values(request, units, where)
     for unit in units:
         if unit.note is not None:
             console.print(f"note: {unit.note}", markup=False)

@@ -3,9 +3,12 @@ without training."""
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from rlcheck.experiment.generalization import check_training_values, training_condition
 from rlcheck.experiment.plan import plan_units
+from rlcheck.experiment.robustness import check_units, request_from_spec
 from rlcheck.experiment.spec import load_spec
 from rlcheck.experiment.sweep import grid, plan_sweeps
 
@@ -14,7 +17,11 @@ EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("*.toml"))
 
 def test_the_examples_are_there():
     names = {p.name for p in EXAMPLES}
-    assert {"ppo-lr-entropy-cartpole.toml", "reward-scale-pendulum.toml"} <= names
+    assert {
+        "ppo-lr-entropy-cartpole.toml",
+        "reward-scale-pendulum.toml",
+        "generalization-cartpole.toml",
+    } <= names
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
@@ -34,3 +41,26 @@ def test_an_example_spec_plans(path):
     if path.name == "ppo-lr-entropy-cartpole.toml":
         (sweep,) = plan.sweeps
         assert len(grid(sweep.parameters)) == 32
+
+
+def test_the_generalization_example_trains_four_ways_and_tests_on_the_lengths_grid():
+    path = next(p for p in EXAMPLES if p.name == "generalization-cartpole.toml")
+    spec = load_spec(path)
+    units = plan_units(spec, str(path))
+    conditions = [
+        training_condition("length", u.env.params, u.env.randomize, 0.5).describe("length")
+        for u in units
+    ]
+    assert conditions == [
+        "length = 0.5 (default)",
+        "length = 0.05",
+        "length = 2",
+        "length ~ U[0.05, 2]",
+    ]
+    assert {u.algo.name for u in units} == {"ppo"} and spec.budget >= 500_000
+    request = request_from_spec(spec.robustness, str(path))
+    assert len(request.values) == 40 and min(request.values) == 0.05
+    for value in (0.05, 0.5, 2.0):
+        assert np.isclose(request.values, value).any()
+    check_units(request, units, str(path))
+    check_training_values(request, units, str(path))

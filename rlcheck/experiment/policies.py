@@ -81,7 +81,7 @@ class UnitPolicies:
 
 def policy_agent(row: dict[str, Any]) -> tuple[Any, Any]:
     """The agent (or policy search) and env a stored unit was trained with, rebuilt from its
-    algorithm, config overrides and env id and kwargs.
+    algorithm, config overrides and env id, kwargs and changed params.
 
     Raises:
         UserError: the unit failed, is a planner (no policy), or was stored before policies
@@ -99,6 +99,9 @@ def policy_agent(row: dict[str, Any]) -> tuple[Any, Any]:
     if "policy" not in meta:
         raise UserError(f"the policy of {name} {NOT_STORED}")
     env = envs.make(row["env"], **meta.get("env_kwargs", {}))
+    if meta.get("env_params"):
+        # Trained at changed params: evaluation, robustness and load_policy start from those.
+        env = env.with_params(**meta["env_params"])
     overrides = validate_overrides(row["algo"], row["overrides"], f"{name}: config")
     return make_agent(row["algo"], env.spec, overrides, row["budget"]), env
 

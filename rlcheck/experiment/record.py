@@ -41,9 +41,12 @@ def unit_rows(
         if ALGORITHMS[unit.algo.name].kind == "planner"
         else {"final": True, "checkpoints": unit.eval.keep_checkpoint_policies},
     }
-    # What the unit key holds beyond the config: the env's changed params and the reward scale.
+    # What the unit key holds beyond the config: the env's changed params, its randomized ranges
+    # (which generalization reads as the training range) and the reward scale.
     if unit.env.params:
         meta["env_params"] = dict(unit.env.params)
+    if unit.env.randomize:
+        meta["env_randomize"] = dict(unit.env.randomize)
     if unit.env.reward_scale != 1.0:
         meta["reward_scale"] = unit.env.reward_scale
     record = UnitRecord(

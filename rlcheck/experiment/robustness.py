@@ -10,6 +10,11 @@ with the unit's final-episode count, it replays the episodes behind its stored f
 ``seed`` draws other episodes. Results go to the store's ``robustness`` table, one row per
 (request, unit): running the same request again reuses them, and a unit added later is
 evaluated then.
+
+On a Gymnasium (host) env only a physical parameter varies (a MuJoCo model's gravity, mass or
+friction scale, a classic-control env's attribute: rlcheck/envs/host_params.py), in a Python
+loop over one vector env per value (:func:`host_returns`); each seed resets its episodes with
+its final evaluation's env seeds, so a deterministic policy replays them at the training value.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ import numpy as np
 from rlcheck import envs
 from rlcheck.baselines import search
 from rlcheck.drivers import fused
-from rlcheck.drivers.common import DEFAULT_EVAL_STEP_CAP
+from rlcheck.drivers.common import DEFAULT_EVAL_STEP_CAP, env_seeds
 from rlcheck.drivers.evaluation import Perturbation, play_grid
+from rlcheck.envs.host_params import check_host_param, host_param_value, with_host_param
 from rlcheck.envs.jax_env import JaxEnv
 from rlcheck.envs.params import replace_params, stack_params
 from rlcheck.errors import UserError
@@ -120,7 +126,15 @@ def check_env(request: Request, env: Any) -> None:
             the env's parameters), or action noise above 1 on discrete actions (a probability).
     """
     if not isinstance(env, JaxEnv):
-        raise UserError(HOST_ENV.format(env=env.spec.id))
+        if request.vary in PERTURBATIONS or request.obs_noise or request.action_noise:
+            raise UserError(HOST_ENV.format(env=env.spec.id))
+        if request.action_delay:
+            raise UserError(HOST_ENV.format(env=env.spec.id))
+        try:
+            check_host_param(env, request.vary)
+        except UserError as e:
+            raise UserError(f"vary {request.vary}: {e}") from None
+        return
     if request.vary not in PERTURBATIONS:
         try:
             replace_params(env.params, **{request.vary: request.values[0]})
@@ -136,16 +150,26 @@ def check_env(request: Request, env: Any) -> None:
             )
 
 
+# Host env seeds of `--seed N` episodes: stream _OTHER_EPISODES + N, beyond the training (0) and
+# evaluation (1 + checkpoint) streams of rlcheck/drivers/host.py.
+_OTHER_EPISODES = 1_000_000
 HOST_ENV = (
-    "robustness needs a JAX-native env (e.g. gymnax:CartPole-v1, whose physics are params); "
-    "{env} is a Gymnasium env"
+    "on a Gymnasium env ({env}) robustness varies the env's physical parameters only (a MuJoCo "
+    "model's gravity, mass_scale, friction_scale; a classic-control env's attributes), with "
+    "no noise or delay; those need a JAX-native env (e.g. gymnax:CartPole-v1)"
 )
 
 
-def training_value(request: Request, env: JaxEnv) -> float:
+def training_value(request: Request, env: Any) -> float:
     """The varied quantity's value during training: the env's own parameter, or 0."""
     if request.vary in PERTURBATIONS:
         return 0.0
+    if not isinstance(env, JaxEnv):
+        probe = env.make_one()
+        try:
+            return host_param_value(probe, request.vary)
+        finally:
+            probe.close()
     return float(getattr(env.params, request.vary))
 
 
@@ -242,8 +266,6 @@ def _why_not(store: Store, row: dict[str, Any]) -> str | None:
         return f"{row['algo']} is a planner: it has no policy to evaluate"
     if "policy" not in meta:
         return "stored before rlcheck kept policies"
-    if (meta.get("env_spec") or {}).get("kind") == "host":
-        return HOST_ENV.format(env=row["env"])
     if not any(status == "ok" for _, status, *_ in store.seed_rows(row["key"])):
         return "every seed diverged"
     return None
@@ -254,12 +276,21 @@ def _evaluate(store: Store, row: dict[str, Any], request: Request) -> Outcome:
     policies = read_policies(store, row, usable)
     env = policies.env
     start = time.perf_counter()
-    returns = evaluate_request(policies, request, row["eval"]["deterministic"])
+    if isinstance(env, JaxEnv):
+        returns = evaluate_request(policies, request, row["eval"]["deterministic"])
+    else:
+        checkpoints = len(store.array(row["key"], -1, "checkpoint_steps"))
+        returns = host_returns(
+            policies, request, row["eval"]["deterministic"], stream=1 + checkpoints
+        )
     seconds = time.perf_counter() - start
+    # A unit trained with the parameter randomized has a training range, not a value.
+    drawn = (row["meta"].get("env_randomize") or {}).get(request.vary)
+    randomized = {"training_range": [float(b) for b in drawn]} if drawn else {}
     store.write_robustness(
         request.key,
         row["key"],
-        {**request.as_dict(), "training_value": training_value(request, env)},
+        {**request.as_dict(), "training_value": training_value(request, env), **randomized},
         usable,
         returns,
         seconds,
@@ -331,3 +362,47 @@ def robustness_program(policies: Any, request: Request, deterministic: bool) -> 
         )
     )
     return program, (policies.params, keys, env_params, Perturbation(**fields))
+
+
+def host_returns(policies: Any, request: Request, deterministic: bool, stream: int) -> np.ndarray:
+    """:func:`evaluate_request` on a Gymnasium env: per value, one vector env of seeds ×
+    episodes copies built with the parameter set, stepped in Python with every seed's policy
+    vmapped. Each seed resets its episodes with the env seeds of its final evaluation
+    (``stream``; with ``request.seed``, a stream of their own), the same at every value,
+    so at the training value a deterministic policy replays its final episodes.
+
+    Returns:
+        (seeds, values, episodes) returns.
+    """
+    agent, env = policies.agent, policies.env
+    num_seeds, episodes = len(policies.seeds), request.episodes
+    if request.seed is not None:
+        stream = _OTHER_EPISODES + request.seed  # past every evaluation's stream
+    resets = [s for seed in policies.seeds for s in env_seeds(seed, stream, episodes)]
+    act = jax.jit(
+        jax.vmap(lambda p, o, k: agent.policy_apply(p, o, k, deterministic), in_axes=(0, 0, 0))
+    )
+    cap = env.spec.time_limit or DEFAULT_EVAL_STEP_CAP
+    out = np.zeros((num_seeds, len(request.values), episodes))
+    for v, value in enumerate(request.values):
+        keys = jnp.stack([jax.random.PRNGKey(seed) for seed in policies.seeds])
+        vec = with_host_param(env, request.vary, float(value)).vector(resets)
+        try:
+            obs = vec.reset(resets)
+            returns = np.zeros(num_seeds * episodes)
+            done = np.zeros(num_seeds * episodes, bool)
+            for _ in range(cap):
+                keys, sub = jax.vmap(jax.random.split, out_axes=1)(keys)
+                action = np.asarray(
+                    act(policies.params, obs.reshape(num_seeds, episodes, *obs.shape[1:]), sub)
+                )
+                step = vec.step(action.reshape(num_seeds * episodes, *action.shape[2:]))
+                returns += np.where(done, 0.0, step.reward)
+                done |= step.terminated | step.truncated
+                if done.all():
+                    break
+                obs = step.obs
+        finally:
+            vec.close()
+        out[:, v] = returns.reshape(num_seeds, episodes)
+    return out

@@ -12,6 +12,7 @@ import numpy as np
 from rlcheck import stats
 from rlcheck.experiment.external import unique_labels
 from rlcheck.experiment.store import Store
+from rlcheck.report.generalization import analyze_generalization
 from rlcheck.report.robustness import NO_ROBUSTNESS, analyze_robustness
 from rlcheck.report.sensitivity import analyze_sweeps, tuning_only_keys
 from rlcheck.report.verdict import env_verdict
@@ -95,7 +96,9 @@ def analyze(
       verdict), ``robustness`` (rlcheck/report/robustness.py), ``failed_units``,
       ``failed_attempts``, ``cost``, ``provenance``, ``runs`` and, when the directory holds
       sweeps, ``sweep`` (``rlcheck.report.sensitivity``; a sweep's tuning configurations appear
-      there, not among the envs' algos).
+      there, not among the envs' algos); when a robustness request varies an env parameter that
+      units trained at chosen values of or randomized, ``generalization``
+      (rlcheck/report/generalization.py).
       A metric that cannot be computed from the stored results (one checkpoint, one seed,
       every seed diverged, no threshold…) is None, and the key ``<metric>_reason`` beside it
       says why; it is never an exception.
@@ -139,6 +142,7 @@ def analyze(
         for a in e["algos"]
     }
     robustness = analyze_robustness(store, labelled, settings)
+    generalization = analyze_generalization(robustness, {r["key"]: r for r in rows}, settings)
     failed = [
         {
             "env": r["env_label"],
@@ -172,6 +176,7 @@ def analyze(
             "provenance": _provenance(every_row),
             "runs": store.runs(),
             **({"sweep": sweep} if sweep else {}),
+            **({"generalization": generalization} if generalization else {}),
         }
     )
 

@@ -12,6 +12,7 @@ import matplotlib
 import numpy as np
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter
 from PIL import Image
 
@@ -33,6 +34,7 @@ _CSS_PX_PER_INCH = 100
 _SIZE = (5.6, 3.2)
 _THRESHOLD_STYLE = {"color": "0.35", "linestyle": "--", "linewidth": 0.9}
 _DIVERGED = "#d62728"
+_TRAINING_RANGE = "#d62728"
 
 
 class Png(NamedTuple):
@@ -385,8 +387,10 @@ def robustness_figure(study: dict[str, Any], env: dict[str, Any], colors: dict[s
                 markersize=3,
                 label=_text(f"{algo['label']} (IQM, n={curve['n']})"),
             )
+        if env.get("training_range"):
+            ax.axvspan(*env["training_range"], color="0.5", alpha=0.12, label="training range")
         # A log axis has no 0, the training value of every noise and delay.
-        if not (study["log"] and env["training_value"] <= 0):
+        elif not (study["log"] and env["training_value"] <= 0):
             ax.axvline(env["training_value"], color="0.2", linestyle=":", linewidth=1.2)
             ax.annotate(
                 "training value",
@@ -655,3 +659,58 @@ def _heatmap(sweep: dict[str, Any]) -> Png | None:
 
 def _short(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+# ---- generalization -------------------------------------------------------------------------
+
+
+def generalization_heatmap(study: dict[str, Any], group: dict[str, Any]) -> Png:
+    """IQM return of each training condition (rows) at each value evaluated (columns), the
+    training range of each row outlined.
+
+    Args:
+      study: one entry of ``analyze(store)["generalization"]``.
+      group: one entry of ``study["groups"]`` (one algo on one env id).
+    """
+    x = np.array(study["values"], dtype=float)
+    order = np.argsort(x, kind="stable")
+    x = x[order]
+    units = group["units"]
+    values = np.array([_array(u["iqm"])[order] for u in units])
+    nx, ny = len(x), len(units)
+    with _figure((max(_SIZE[0], 2.4 + 0.16 * nx), 1.3 + 0.42 * ny)) as (fig, ax):
+        image = ax.imshow(values, cmap="viridis", aspect="auto")
+        finite = values[np.isfinite(values)]
+        middle = float(np.mean([finite.min(), finite.max()])) if finite.size else 0.0
+        for i, unit in enumerate(units):
+            trained = np.isin(x, unit["train_values"])
+            for j in np.flatnonzero(trained):
+                ax.add_patch(
+                    Rectangle(
+                        (j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor=_TRAINING_RANGE, lw=1.6
+                    )
+                )
+            if nx <= 12:
+                for j in range(nx):
+                    if np.isfinite(values[i, j]):
+                        ax.text(
+                            j,
+                            i,
+                            fmt(values[i, j]),
+                            ha="center",
+                            va="center",
+                            fontsize=7,
+                            color="black" if values[i, j] > middle else "white",
+                        )
+        step = max(1, int(np.ceil(nx / 12)))
+        ticks = list(range(0, nx, step))
+        ax.set_xticks(ticks, [_short(float(x[j])) for j in ticks], rotation=30)
+        ax.set_yticks(range(ny), [_tick(u["training"]["text"], 32) for u in units])
+        ax.set_xlabel(_text(f"{study['vary']} (evaluated at)"))
+        ax.set_ylabel("trained with")
+        ax.set_title(
+            _text(f"{group['algo']} on {group['env_id']}: IQM return (red outline: training range)")
+        )
+        ax.spines[:].set_visible(False)
+        fig.colorbar(image, ax=ax, shrink=0.8)
+        return _png(fig)

@@ -14,6 +14,7 @@ from rlcheck.report.figures import (
     Png,
     algo_colors,
     env_figures,
+    generalization_heatmap,
     robustness_figure,
     sweep_figures,
 )
@@ -104,8 +105,9 @@ def write_report(
 
 
 # Shown (before the cost) only where some env reports a hidden performance
-# (rlcheck.envs.jax_env.PERFORMANCE).
-OPTIONAL_SECTIONS = {"performance": "Hidden performance"}
+# (rlcheck.envs.jax_env.PERFORMANCE); generalization (after robustness) only where the analysis
+# has it (rlcheck/report/generalization.py).
+OPTIONAL_SECTIONS = {"performance": "Hidden performance", "generalization": "Generalization"}
 
 
 def render_html(analysis: dict[str, Any]) -> str:
@@ -130,6 +132,8 @@ def render_html(analysis: dict[str, Any]) -> str:
         at = keys.index("cost")
         shown = {k: SECTIONS.get(k) or OPTIONAL_SECTIONS[k] for k in [*keys[:at], "performance"]}
         shown.update({k: SECTIONS[k] for k in keys[at:]})
+    if analysis.get("generalization"):
+        shown = _after(shown, "robustness", "generalization")
     parts = [
         Markup('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'),
         Markup('<meta name="viewport" content="width=device-width, initial-scale=1">'),
@@ -185,6 +189,7 @@ def render_html(analysis: dict[str, Any]) -> str:
         _sensitivity_section(analysis),
         _reliability_section(analysis),
         _robustness_section(analysis, colors),
+        _generalization_section(analysis) if "generalization" in shown else Markup(""),
         _performance_section(analysis, figures) if "performance" in shown else Markup(""),
         _cost_section(analysis),
         _provenance_section(analysis),
@@ -881,7 +886,9 @@ def _robustness_section(analysis: dict[str, Any], colors: dict[str, str]) -> Mar
             headers = [
                 "algo",
                 "seeds",
-                f"at training value {fmt(env['training_value'])} [{level} CI]",
+                f"at training value {fmt(env['training_value'])} [{level} CI]"
+                if not env.get("training_range")
+                else f"at training value [{level} CI]",
                 "lowest IQM (at value)",
                 f"normalized area [{level} CI]",
             ]
@@ -1039,3 +1046,129 @@ def _imported_blocks(analysis: dict[str, Any]) -> list[Any]:
             Markup("</details>"),
         ),
     ]
+
+
+def _after(shown: dict[str, str], key: str, new: str) -> dict[str, str]:
+    """``shown`` with the optional section ``new`` right after ``key``."""
+    keys = list(shown)
+    at = keys.index(key) + 1
+    return {k: shown.get(k) or OPTIONAL_SECTIONS[k] for k in [*keys[:at], new, *keys[at:]]}
+
+
+def _generalization_section(analysis: dict[str, Any]) -> Markup:
+    from rlcheck.report.generalization import GAP, VERDICTS
+
+    level = _level(analysis["settings"])
+    blocks: list[Any] = [
+        _tag(
+            "p",
+            "Policies trained at chosen values of an env parameter, or with it randomized per "
+            "episode, evaluated over the robustness grid. A unit's training range is the grid "
+            "values equal to its training value or inside its randomized range; its test range "
+            "is every other value. A seed's return on a range is its mean return over the "
+            f"range's values; IQM over seeds with {level} stratified-bootstrap CIs. The "
+            f"{GAP}. Heatmap: IQM return of each training condition (row) at each value "
+            "(column), the training range outlined in red.",
+            cls="note",
+        )
+    ]
+    for study in analysis["generalization"]:
+        values = study["values"]
+        blocks.append(
+            _tag(
+                "h3",
+                f"{study['vary']}: {len(values)} values from {fmt(min(values))} to "
+                f"{fmt(max(values))}, {study['episodes']} episodes per seed and value",
+            )
+        )
+        for group in study["groups"]:
+            png = generalization_heatmap(study, group)
+            alt = _e(f"Generalization over {study['vary']}: {group['algo']} on {group['env_id']}")
+            blocks.append(
+                Markup(
+                    f'<figure><img src="{png.uri}" width="{png.width}" height="{png.height}" '
+                    f'alt="{alt}"></figure>'
+                )
+            )
+            notes = Footnotes()
+            rows = []
+            for u in group["units"]:
+                rows.append(
+                    [
+                        u["training"]["text"],
+                        u["env"],
+                        u["n"],
+                        fmt_interval(u["train_return"])
+                        if u["train_return"]
+                        else notes.na(u["train_return_reason"]),
+                        fmt_interval(u["test_return"])
+                        if u["test_return"]
+                        else notes.na(u["test_return_reason"]),
+                        fmt_interval(u["gap"]) if u["gap"] else notes.na(u["gap_reason"]),
+                    ]
+                )
+            headers = [
+                "trained with",
+                "env",
+                "seeds",
+                f"training range [{level} CI]",
+                f"test range [{level} CI]",
+                f"gap [{level} CI]",
+            ]
+            blocks += [
+                _tag("h3", f"{group['algo']} on {group['env_id']}"),
+                _table(headers, rows, left=2),
+                _footnotes(notes),
+            ]
+            if group["randomization"]:
+                blocks.append(_randomization_table(group, level))
+        blocks.append(
+            _tag("p", "; ".join(f"{k}: {v}" for k, v in VERDICTS.items()) + ".", cls="note")
+        )
+    return _section("generalization", *blocks)
+
+
+def _randomization_table(group: dict[str, Any], level: str) -> Markup:
+    notes = Footnotes()
+    rows = []
+    for c in group["randomization"]:
+        if c["verdict"] is None:
+            rows.append(
+                [
+                    c["randomized_training"],
+                    c["versus_training"],
+                    *[notes.na(c["verdict_reason"])] * 4,
+                    "—",
+                ]
+            )
+            continue
+        at = c["at_training_value"]
+        remaining = c["remaining_gap"]
+        rows.append(
+            [
+                c["randomized_training"],
+                c["versus_training"],
+                fmt_interval(c["randomized_on_test_range"]),
+                fmt_interval(c["on_test_range"]),
+                fmt_interval(at) if at else notes.na(c["at_training_value_reason"]),
+                fmt_interval(remaining) if remaining else notes.na(c["remaining_gap_reason"]),
+                c["verdict"],
+            ]
+        )
+    headers = [
+        "randomized",
+        "versus trained with",
+        f"randomized on its test range [{level} CI]",
+        f"difference there [{level} CI]",
+        f"difference at its training value [{level} CI]",
+        f"its training return − randomized on its test range [{level} CI]",
+        "domain randomization",
+    ]
+    intro = _tag(
+        "p",
+        "Does domain randomization close the gap? Each randomized policy against each policy "
+        "trained at one value: on that policy's test range, and at its training value "
+        "(differences of IQMs, the two units' seeds resampled apart).",
+        cls="note",
+    )
+    return _join(intro, _table(headers, rows, left=2), _footnotes(notes))

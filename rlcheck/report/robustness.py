@@ -61,6 +61,8 @@ def _study(
             {
                 "env": unit["env"],
                 "training_value": row["spec"]["training_value"],
+                # Set when the unit trained with the parameter randomized over this range.
+                "training_range": row["spec"].get("training_range"),
                 "solve_threshold": unit["solve_threshold"],
                 "algos": [],
             },
@@ -95,7 +97,10 @@ def _curve(
     at_training = None
     at_reason = "the training value is not among the values evaluated"
     matches = np.flatnonzero(np.isclose(values, row["spec"]["training_value"]))
-    if len(matches):
+    if row["spec"].get("training_range"):
+        low, high = row["spec"]["training_range"]
+        at_reason = f"trained with it drawn from [{low:g}, {high:g}]: no one training value"
+    elif len(matches):
         at_training = _iqm(per_seed[:, matches[0]], label, settings)
     area, area_reason = None, "needs at least 2 distinct values"
     x = np.log(values) if spec["log"] else values

@@ -85,6 +85,8 @@ def print_summary(source: Store | dict[str, Any], console: Console | None = None
             out.print(f"[dim]{escape(env['env'])}: {'; '.join(thresholds)}[/dim]")
     for sweep in analysis.get("sweep") or []:
         _sweep_table(sweep, level, out)
+    for study in analysis.get("generalization") or []:
+        _generalization_tables(study, level, out)
     for env in analysis["envs"]:
         out.print(f"[bold]verdict[/bold] {escape(env['verdict']['short'])}")
     return analysis
@@ -207,3 +209,31 @@ def _cost_table(analysis: dict[str, Any]) -> Table:
                 fmt_seconds(c["compile_s"]),
             )
     return table
+
+
+def _generalization_tables(study: dict[str, Any], level: str, out: Console) -> None:
+    """Per algo × env id: each training condition's return on its training and test range and
+    the gap, then domain randomization's verdict against each single-value policy."""
+    for group in study["groups"]:
+        table = Table(
+            title=f"Generalization over {study['vary']}: {group['algo']} on {group['env_id']} "
+            f"({level} CIs)"
+        )
+        for column in ("trained with", "training range", "test range", "gap"):
+            table.add_column(column, justify="left" if column == "trained with" else "right")
+        notes = Footnotes()
+        for u in group["units"]:
+            cells = [
+                fmt_interval(u[k]) if u[k] is not None else notes.na(u[f"{k}_reason"])
+                for k in ("train_return", "test_return", "gap")
+            ]
+            table.add_row(escape(u["training"]["text"]), *map(escape, cells))
+        out.print(table)
+        for line in notes.lines():
+            out.print(f"[dim]{escape(line)}[/dim]")
+        for c in group["randomization"]:
+            if c["verdict"] is not None:
+                out.print(
+                    f"{escape(c['randomized_training'])} vs {escape(c['versus_training'])}: "
+                    f"{fmt_interval(c['on_test_range'])} on its test range: {c['verdict']}"
+                )

@@ -8,6 +8,7 @@ from rlcheck.stats.compare import (
     iqm_difference_interval,
     mann_whitney,
     mean_difference_interval,
+    paired_iqm_difference_interval,
     welch_test,
 )
 from rlcheck.stats.curves import sample_efficiency_curve, steps_to_threshold
@@ -59,6 +60,7 @@ __all__ = [
     "normalize",
     "normalize_env",
     "optimality_gap",
+    "paired_iqm_difference_interval",
     "performance_profile",
     "probability_of_improvement",
     "probability_of_improvement_interval",

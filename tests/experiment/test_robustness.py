@@ -8,7 +8,7 @@ from rlcheck.experiment.robustness import Request, request_from_spec, run_robust
 from rlcheck.experiment.spec import RobustnessSpec
 from rlcheck.experiment.store import Store
 from rlcheck.report.analysis import analyze
-from tests.helpers.trained import FINAL_EPISODES, shared_copy
+from tests.helpers.trained import FINAL_EPISODES, shared_copy, train
 from tests.report.synthetic import open_store, record
 
 LENGTHS = "0.05,0.5,2.0"  # CartPole's pole half-length is 0.5 in training
@@ -110,11 +110,11 @@ def test_noise_and_delay_values_are_checked(tmp_path):
         request(vary={"length": "0:1:x"})
 
 
-def _synthetic(directory, **units):
+def _synthetic(directory, env="CartPole-v1", **units):
     """A store of units that were never trained (robustness checks them before loading)."""
     store, run_id = open_store(directory)
     for algo, meta in units.items():
-        unit = record("CartPole-v1", algo, None, 2, 475.0)
+        unit = record(env, algo, None, 2, 475.0)
         unit.meta.update(meta)
         store.write_unit(run_id, unit, [(0, "ok", 1.0, None), (1, "ok", 1.0, None)], [], [])
     return store
@@ -131,9 +131,16 @@ def test_what_cannot_be_evaluated_is_one_line_saying_why(tmp_path):
         "cem on CartPole-v1 (unit CartPole): cem is a planner: it has no policy to evaluate"
     )
     host = {"policy": {"final": True}, "env_spec": {"id": "gymnasium:Hopper-v5", "kind": "host"}}
-    store = _synthetic(tmp_path / "host", ppo=host)
-    with pytest.raises(UserError, match="robustness needs a JAX-native env") as info:
+    store = _synthetic(tmp_path / "host", env="gymnasium:Hopper-v5", ppo=host)
+    with pytest.raises(UserError) as info:
         run_robustness(store, request, "rlcheck robustness")
+    assert str(info.value) == (
+        "rlcheck robustness: vary length: unknown parameter 'length' of the Gymnasium env "
+        "gymnasium:Hopper-v5 (it has: gravity, mass_scale, friction_scale)"
+    )
+    noise = request_from_spec(RobustnessSpec(vary={"obs_noise": "0,0.1"}), "rlcheck robustness")
+    with pytest.raises(UserError, match="varies the env's physical parameters only") as info:
+        run_robustness(store, noise, "rlcheck robustness")
     assert "\n" not in str(info.value)
     store = _synthetic(tmp_path / "old", ppo={})
     with pytest.raises(UserError, match="stored before rlcheck kept policies"):
@@ -153,3 +160,36 @@ def test_an_env_parameter_it_does_not_have_names_the_ones_it_has(tmp_path):
         with pytest.raises(UserError, match=message) as info:
             run_robustness(store, request, "rlcheck robustness")
         assert str(info.value).endswith("or vary obs_noise, action_noise, action_delay")
+
+
+def test_a_gymnasium_env_varies_its_physics_and_replays_at_the_training_value(tmp_path):
+    spec = {
+        "seeds": [0, 1],
+        "budget": 64,
+        "eval": {"checkpoints": 1, "episodes": 2, "final_episodes": FINAL_EPISODES},
+        "env": [{"id": "gymnasium:CartPole-v1"}],
+        "algo": [
+            {
+                "name": "ppo",
+                "config": {"num_envs": 2, "num_steps": 16, "num_minibatches": 2},
+            }
+        ],
+    }
+    store = Store(train(tmp_path, spec))
+    try:
+        request = request_from_spec(
+            RobustnessSpec(vary={"length": "0.5,0.05"}, episodes=FINAL_EPISODES), "test"
+        )
+        (outcome,) = run_robustness(store, request, "test")
+        assert outcome.status == "done"
+        (row,) = store.robustness()
+        assert row["spec"]["training_value"] == 0.5
+        finals = np.stack(
+            [store.array(row["unit_key"], s, "final_episode_returns") for s in row["seeds"]]
+        )
+        # The final evaluation's env seeds, and a deterministic policy: its episodes again.
+        np.testing.assert_array_equal(row["returns"][:, 0], finals)
+        # A pole a tenth as long falls within a few steps whatever the policy does.
+        assert row["returns"][:, 1].mean() < row["returns"][:, 0].mean()
+    finally:
+        store.close()

@@ -42,12 +42,13 @@ def record(
     reason: str | None = None,
     config: dict | None = None,
     overrides: dict | None = None,
+    env_label: str | None = None,
 ) -> UnitRecord:
     label = label or algo
     return UnitRecord(
-        key=f"{env}/{label}",
+        key=f"{env_label or env}/{label}",
         env=env,
-        env_label=env,
+        env_label=env_label or env,
         algo=algo,
         algo_label=label,
         config={"learning_rate": 0.001} if config is None else config,
@@ -89,6 +90,8 @@ def write_unit(
     env_steps: np.ndarray | None = None,
     episode_offsets: np.ndarray = EPISODE_OFFSETS,
     performance: Sequence[float] | None = None,
+    env_label: str | None = None,
+    meta: dict | None = None,
 ) -> None:
     """Stores a done unit whose seed i ends at ``finals[i]`` (``config``, ``overrides``: the
     Config fields stored with it, as an older rlcheck might have written them).
@@ -100,6 +103,8 @@ def write_unit(
     before each). A diverged seed's final return is stored as NaN (SQLite keeps it as NULL).
     ``performance``: each seed's final hidden performance, stored as an env reporting one
     would (its final episodes' performance are ``performance[i] + episode_offsets``).
+    ``env_label``: the env entry's label, when several entries share the env id; ``meta``:
+    added to the unit's meta (e.g. the ``env_params`` it trained with).
     """
     finals = np.asarray(finals, dtype=float)
     n = len(finals)
@@ -130,7 +135,10 @@ def write_unit(
             (seed, "final_episode_returns", final + episode_offsets),
             (seed, "train_episodes", np.ones(len(steps), dtype=np.int64)),
         ]
-    unit = record(env, algo, label, n, threshold, config=config, overrides=overrides)
+    unit = record(
+        env, algo, label, n, threshold, config=config, overrides=overrides, env_label=env_label
+    )
+    unit.meta.update(meta or {})
     store.write_unit(run_id, unit, seed_rows, scalars, arrays)
 
 

@@ -12,6 +12,7 @@ from rlcheck.stats import (
     iqm_difference_interval,
     mann_whitney,
     mean_difference_interval,
+    paired_iqm_difference_interval,
     welch_test,
 )
 
@@ -115,3 +116,31 @@ def test_compare_algorithms_adjusts_every_pair(halfcheetah):
     np.testing.assert_allclose([r.p for r in results.values()], raw)
     np.testing.assert_allclose([r.p_adjusted for r in results.values()], holm_bonferroni(raw))
     assert results[("sac", "td3")].statistic == welch_test(sac, td3).t
+
+
+def test_paired_iqm_difference_keeps_the_pairs_together():
+    rng = np.random.default_rng(2)
+    a = rng.normal(100, 30, 10)
+    # b is a shifted by 7 run for run: paired, the difference is exactly 7 in every resample.
+    estimate = paired_iqm_difference_interval(a, a - 7.0, reps=2000)
+    assert (estimate.point, estimate.low, estimate.high) == pytest.approx((7.0, 7.0, 7.0))
+    # Resampled apart, the runs' spread of 30 widens the interval far beyond that.
+    apart = iqm_difference_interval(a, a - 7.0, reps=2000)
+    assert apart.high - apart.low > 20
+    # The point is the difference of the IQMs, also when the pairs' differences vary.
+    b = a - rng.normal(5, 2, 10)
+    paired = paired_iqm_difference_interval(a, b, reps=4000, seed=1)
+    assert paired.point == pytest.approx(
+        scipy.stats.trim_mean(a, 0.25) - scipy.stats.trim_mean(b, 0.25)
+    )
+    # The same statistic on explicit resamples of the runs (pairs kept), percentile interval.
+    draws = np.random.default_rng(5)
+    by_hand = []
+    for _ in range(4000):
+        i = draws.integers(0, 10, 10)
+        by_hand.append(scipy.stats.trim_mean(a[i], 0.25) - scipy.stats.trim_mean(b[i], 0.25))
+    low, high = np.percentile(by_hand, [2.5, 97.5])
+    assert paired.low == pytest.approx(low, abs=0.3)
+    assert paired.high == pytest.approx(high, abs=0.3)
+    with pytest.raises(ValueError, match="paired samples differ in length"):
+        paired_iqm_difference_interval(a, b[:5])
