@@ -26,7 +26,7 @@ def _spec(seeds=2, budget=320, entries=None, **ablate):
         {
             "seeds": seeds,
             "budget": budget,
-            "eval": {"checkpoints": 1, "episodes": 1, "final_episodes": 2},
+            "eval": {"checkpoints": 2, "episodes": 2, "final_episodes": 2},
             "env": [{"id": "CartPole-v1"}],
             "algo": entries or [{"name": "ppo", "config": TINY}],
             "ablate": ablate,
@@ -126,32 +126,44 @@ def test_a_toggle_already_off_in_the_entry_is_refused():
 
 
 def test_an_ablation_runs_each_cell_once_and_resumes_without_training(tmp_path, monkeypatch):
+    # One tuning seed × 2 cells × 2 learning rates and 2 cells × 2 fresh seeds: both programs
+    # have 4 rows, as the sweep and CLI tests' (one compilation, cached).
     spec = _spec(
-        fields=["clip_vloss", "max_grad_norm"],
-        design="factorial",
-        lr_grid="1e-3,1e-2",
-        fresh_seeds=2,
+        seeds=1, fields=["max_grad_norm"], design="factorial", lr_grid="1e-3,1e-2", fresh_seeds=2
     )
     (ablation,) = plan_ablations(spec, "spec.toml").ablations
     store = Store(tmp_path)
     with Executor(store, store.start_run({}, {}), workers=0) as executor:
         ran = run_ablation(ablation, store, executor)
-    assert ran["programs"] == 4  # two static values × (tuning, reported)
+    assert ran["programs"] == 2  # the tuning program, then the cells on the fresh seeds
     assert {o.status for o in ran["tuning"] + ran["cells"]} == {"done"}
     (stored,) = store.sweeps()
     assert stored["definition"]["kind"] == "ablation"
     members = stored["units"]
     cell_rows = [m for m in members if m["role"] == "cell"]
-    assert sorted(m["settings"]["cell"] for m in cell_rows) == [0, 1, 2, 3]
-    assert len([m for m in members if m["role"] == "tuning"]) == 8
+    assert sorted(m["settings"]["cell"] for m in cell_rows) == [0, 1]
+    tuning = [m for m in members if m["role"] == "tuning"]
+    assert sorted((m["settings"]["cell"], m["settings"]["learning_rate"]) for m in tuning) == [
+        (0, 1e-3),
+        (0, 1e-2),
+        (1, 1e-3),
+        (1, 1e-2),
+    ]
     units = {u["key"]: u for u in store.units()}
+    assert all(units[m["unit_key"]]["seeds"] == [0] for m in tuning)
     for m in cell_rows:
         unit = units[m["unit_key"]]
         assert unit["seeds"] == [FRESH_SEED_OFFSET, FRESH_SEED_OFFSET + 1]
         assert unit["config"]["learning_rate"] == m["settings"]["learning_rate"]
-        assert unit["config"]["max_grad_norm"] == (
-            math.inf if "max_grad_norm" in m["settings"]["off"] else 0.5
-        )
+        off = "max_grad_norm" in m["settings"]["off"]
+        assert unit["config"]["max_grad_norm"] == (math.inf if off else 0.5)
+        # The reported learning rate is the cell's best on the tuning seed.
+        scores = {
+            t["settings"]["learning_rate"]: store.seed_rows(t["unit_key"])[0][2]
+            for t in tuning
+            if t["settings"]["cell"] == m["settings"]["cell"]
+        }
+        assert m["settings"]["learning_rate"] == max(scores, key=lambda r: (scores[r], -r))
     assert ran["learning_rates"] == [m["settings"]["learning_rate"] for m in cell_rows]
 
     from rlcheck.experiment import execute
