@@ -16,9 +16,10 @@ True/False, weight_init orthogonal/lecun, anneal_lr True/False. With ``--lr-grid
 also tries those learning rates on the tuning seeds and is reported on ``--fresh-seeds``
 (B's protocol; ≈ 5× the cost with 4 rates).
 
-It runs ``rlcheck ablate SPEC --out benchmarks/out/ablation_findings`` (resumable: run it again
-to finish an interrupted run) and writes benchmarks/out/ablation_findings.json. Not a CI test:
-the full run takes tens of minutes on 2 cores (madry.md's prototype: ~10 min for 4 seeds).
+It runs ``rlcheck ablate SPEC --out benchmarks/out/ablation_findings[_lr]`` (resumable: run it
+again to finish an interrupted run) and writes benchmarks/out/ablation_findings[_lr].json. Not a
+CI test: the full run takes tens of minutes on 2 cores (madry.md's prototype: ~10 min for 4
+seeds).
 
     python benchmarks/ablation_findings.py [--seeds 8] [--lr-grid 1e-4:1e-3:4:log]
     python benchmarks/ablation_findings.py --quick   # seconds of training: checks the script
@@ -141,7 +142,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a tiny run that checks the script")
     parser.add_argument("--workers", type=int, default=None, help="rlcheck's --workers")
     args = parser.parse_args()
-    name = "ablation_findings_quick" if args.quick else "ablation_findings"
+    # One directory per kind of run: a store holding two ablations would report both.
+    name = "ablation_findings" + ("_quick" if args.quick else "") + ("_lr" if args.lr_grid else "")
     out = OUT / name
     out.mkdir(parents=True, exist_ok=True)
     spec = out / "ablate.toml"
