@@ -62,6 +62,9 @@ CODE_LEVEL = (
     "norm_adv",
     "activation",
 )
+# The algorithms the default toggles are for: the on-policy learners, which share these details
+# (rlcheck/agents/common/actor_critic.py); others name their toggles.
+DEFAULT_ALGORITHMS = ("ppo", "a2c", "trpo", "reinforce")
 # Toggles that are not booleans: (on, off); an on value of None is the entry's own value.
 # - weight_init off is "lecun" (LeCun-normal weights, zero biases: flax's default), the closest
 #   scheme rlcheck has to the Xavier init of Engstrom et al.'s PPO-M (the same variance,
@@ -289,14 +292,14 @@ def plan_ablations(spec: Spec, source: str, cli: bool = False) -> AblationPlan:
 
 
 def _default_fields(algo: str, at: str) -> list[str]:
-    names = {f.name for f in dataclasses.fields(ALGORITHMS[algo].config_cls)}
-    present = [name for name in CODE_LEVEL if name in names]
-    if not present:
+    """The code-level optimizations the algorithm's Config has (PPO: all of them)."""
+    if algo not in DEFAULT_ALGORITHMS:
         raise UserError(
-            f"{at}: {algo} has none of the default fields ({', '.join(CODE_LEVEL)}); name the "
-            "toggles to ablate"
+            f"{at}: the default toggles are PPO's code-level optimizations, for "
+            f"{', '.join(DEFAULT_ALGORITHMS)}; name {algo}'s toggles to ablate"
         )
-    return present
+    names = {f.name for f in dataclasses.fields(ALGORITHMS[algo].config_cls)}
+    return [name for name in CODE_LEVEL if name in names]
 
 
 def _toggle(
@@ -334,8 +337,8 @@ def _toggle(
         on = _entry_value(algo, overrides, spec, env_spec, name, where)
         if on is None or on == off:
             raise UserError(
-                f"{at}: {name} is already off in {where}'s configuration ({on}); set it there "
-                "to ablate it"
+                f"{at}: {name} is already off ({on}) in the configuration of {where}; set it "
+                "in its config to ablate it"
             )
     return Toggle(name, on, off)
 

@@ -119,6 +119,14 @@ def test_bad_ablations_are_one_line_errors_naming_the_field(ablate, message):
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
+def test_other_algorithms_name_their_toggles():
+    entries = [{"name": "dqn"}]
+    with pytest.raises(UserError, match=r"ablate\.fields: the default toggles are PPO's"):
+        plan_ablations(_spec(entries=entries), "spec.toml")
+    (ablation,) = plan_ablations(_spec(entries=entries, fields=["double_q"]), "s").ablations
+    assert [(t.name, t.on, t.off) for t in ablation.toggles] == [("double_q", True, False)]
+
+
 def test_a_toggle_already_off_in_the_entry_is_refused():
     entries = [{"name": "ppo", "config": {**TINY, "max_grad_norm": math.inf}}]
     with pytest.raises(UserError, match="max_grad_norm is already off"):
