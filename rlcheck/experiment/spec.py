@@ -111,7 +111,7 @@ class AblateSpec(_Strict):
 
     fields: list[str] | None = Field(None, min_length=1)
     design: Literal["one-at-a-time", "factorial"] = "one-at-a-time"
-    lr_grid: str | list[float] | None = None
+    lr_grid: str | float | list[float] | None = None
     fresh_seeds: int = Field(8, ge=0)
     batch: int = Field(16, ge=1)
     algos: list[str] | None = None
