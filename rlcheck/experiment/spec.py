@@ -116,6 +116,18 @@ class AblateSpec(_Strict):
     batch: int = Field(16, ge=1)
     algos: list[str] | None = None
 
+    @field_validator("lr_grid", mode="before")
+    @classmethod
+    def _numbers(cls, value: Any) -> Any:
+        items = value if isinstance(value, list) else [value]
+        if not isinstance(value, str | None) and not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in items
+        ):
+            raise ValueError(
+                'must be text ("1e-4:1e-2:4:log", "a,b,c"), a number or a list of numbers'
+            )
+        return value
+
 
 class LoggingSpec(_Strict):
     """What a run writes besides the results store."""

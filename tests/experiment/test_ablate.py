@@ -119,6 +119,15 @@ def test_bad_ablations_are_one_line_errors_naming_the_field(ablate, message):
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
+def test_a_bad_lr_grid_type_is_one_line():
+    with pytest.raises(UserError) as error:
+        _spec(lr_grid=[1e-3, "x"])
+    assert str(error.value) == (
+        'spec.toml: ablate.lr_grid: must be text ("1e-4:1e-2:4:log", "a,b,c"), a number or a '
+        "list of numbers"
+    )
+
+
 def test_other_algorithms_name_their_toggles():
     entries = [{"name": "dqn"}]
     with pytest.raises(UserError, match=r"ablate\.fields: the default toggles are PPO's"):
