@@ -251,7 +251,9 @@ def plan_ablations(spec: Spec, source: str, cli: bool = False) -> AblationPlan:
         definition = {
             "env": env_entry.model_dump(),
             "algo": algo.model_dump(),
-            "ablate": settings.model_dump(),
+            # How units are batched into programs and which entries are ablated do not change
+            # this ablation's numbers: rerunning with another batch resumes the same ablation.
+            "ablate": settings.model_dump(exclude={"batch", "algos"}),
             "toggles": [t.as_dict() for t in toggles],
             "seeds": list(seeds),
             "budget": spec.budget,
