@@ -150,6 +150,10 @@ def run(
         parsed = parsed.model_copy(update={"import_": [*parsed.import_, *extra]})
     if parsed.sweep is not None:
         raise UserError(f"{spec}: this spec has a [sweep] table; run it with rlcheck sweep {spec}")
+    if parsed.ablate is not None:
+        raise UserError(
+            f"{spec}: this spec has an [ablate] table; run it with rlcheck ablate {spec}"
+        )
     _run(parsed, str(spec), out or Path("runs") / spec.stem, workers)
 
 
@@ -528,6 +532,131 @@ def sweep(
         "sweep-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in target)
     )
     _sweep(spec, "rlcheck sweep", out or default_out, workers, cli=True)
+
+
+@app.command()
+@_runs_units
+def ablate(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="a spec with an [ablate] table (SPEC.toml), or an env id to ablate with the "
+            "options below"
+        ),
+    ],
+    algo: Annotated[
+        str | None, typer.Option(help="algorithm(s) to ablate, comma-separated (default ppo)")
+    ] = None,
+    fields: Annotated[
+        str | None,
+        typer.Option(
+            help="Config toggles to switch off, comma-separated: boolean fields, weight_init "
+            "(orthogonal → lecun), activation (tanh → relu), max_grad_norm (the entry's → inf). "
+            "Default: Engstrom et al.'s code-level optimizations (clip_vloss, normalize_reward, "
+            "weight_init, anneal_lr, normalize_obs, max_grad_norm, norm_adv, activation)"
+        ),
+    ] = None,
+    design: Annotated[
+        str | None,
+        typer.Option(
+            help="one-at-a-time (all on, then each toggle off alone; default) or factorial "
+            "(all 2^k cells)"
+        ),
+    ] = None,
+    lr_grid: Annotated[
+        str | None,
+        typer.Option(
+            help="learning rates tried in every cell (1e-4:1e-2:4:log, or a,b,c), vmapped with "
+            "the seeds; each cell's best on the tuning seeds is reported on fresh seeds"
+        ),
+    ] = None,
+    seeds: Annotated[
+        int | None,
+        typer.Option(min=1, help="seeds per cell (the tuning seeds with --lr-grid; default 8)"),
+    ] = None,
+    fresh_seeds: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="with --lr-grid: seeds, disjoint from the tuning seeds, each cell is reported "
+            "on at its chosen learning rate (default 8)",
+        ),
+    ] = None,
+    steps: Annotated[
+        int | None, typer.Option(min=1, help="env steps per seed (default 100000)")
+    ] = None,
+    checkpoints: Annotated[
+        int | None, typer.Option(min=1, help="evaluations during training (default 20)")
+    ] = None,
+    eval_episodes: Annotated[
+        int | None, typer.Option(min=1, help="episodes per evaluation (default 8)")
+    ] = None,
+    batch: Annotated[
+        int | None,
+        typer.Option(min=1, help="configurations (cell × learning rate) per program (default 16)"),
+    ] = None,
+    out: Out = None,
+    workers: Workers = None,
+) -> None:
+    """Ablate implementation details: switch Config toggles off one at a time or in every
+    combination, and report each one's main effect (and, factorial, the two-way interactions)
+    on the final return with bootstrap CIs (rlcheck ablate SPEC.toml, or rlcheck ablate ENV)."""
+    from rlcheck.experiment.spec import load_spec, parse_spec
+
+    flags = {
+        "--algo": algo,
+        "--fields": fields,
+        "--design": design,
+        "--lr-grid": lr_grid,
+        "--seeds": seeds,
+        "--fresh-seeds": fresh_seeds,
+        "--steps": steps,
+        "--checkpoints": checkpoints,
+        "--eval-episodes": eval_episodes,
+        "--batch": batch,
+    }
+    if target.endswith(".toml") or Path(target).is_file():
+        given = [name for name, value in flags.items() if value is not None]
+        if given:
+            raise UserError(
+                f"{given[0]}: a spec gives its ablation in its [ablate] table; the options are "
+                "for rlcheck ablate ENV"
+            )
+        path = Path(target)
+        _ablate(load_spec(path), str(path), out or Path("runs") / path.stem, workers, cli=False)
+        return
+    if design is not None and design not in ("one-at-a-time", "factorial"):
+        raise UserError(f"--design: unknown design '{design}' (choose one-at-a-time or factorial)")
+    names = [a.strip() for a in (algo or "ppo").split(",") if a.strip()]
+    if not names:
+        raise UserError("--algo: give at least one algorithm, e.g. --algo ppo")
+    _check_algos(names, "--algo")
+    settings: dict[str, Any] = {"algos": names}
+    if fields is not None:
+        settings["fields"] = [f.strip() for f in fields.split(",") if f.strip()]
+        if not settings["fields"]:
+            raise UserError("--fields: give at least one field, e.g. --fields clip_vloss")
+    for key, value in (
+        ("design", design),
+        ("lr_grid", lr_grid),
+        ("fresh_seeds", fresh_seeds),
+        ("batch", batch),
+    ):
+        if value is not None:
+            settings[key] = value
+    data = {
+        "seeds": seeds or 8,
+        "budget": steps or 100_000,
+        "eval": {"checkpoints": checkpoints or 20, "episodes": eval_episodes or 8},
+        "env": [{"id": target}],
+        "algo": [{"name": n} for n in names],
+        "ablate": settings,
+    }
+    spec = parse_spec(data, "rlcheck ablate")
+    default_out = Path("runs") / (
+        "ablate-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in target)
+    )
+    _ablate(spec, "rlcheck ablate", out or default_out, workers, cli=True)
 
 
 @app.command()
@@ -969,6 +1098,58 @@ def _sweep(spec: Any, source: str, out: Path, workers: int | None, cli: bool) ->
         store.finish_run(run_id, status)
     summary_table(store, list(dict.fromkeys(keys)))
     analysis = print_summary(store, console)
+    html, _ = write_report(out, analysis=analysis)
+    console.print(
+        f"Results: {out}  ·  report: {html}  ·  more: rlcheck ls {out}, "
+        f"rlcheck export {out} --format csv"
+    )
+    store.close()
+    if failed:
+        raise typer.Exit(EXIT_FAILED_UNITS)
+
+
+def _ablate(spec: Any, source: str, out: Path, workers: int | None, cli: bool) -> None:
+    """Plan every ablation of ``spec`` (bad input stops here, before anything trains), run its
+    plain units and its cells into ``out``, then print the summary and write the report."""
+    from rlcheck.experiment.ablate import plan_ablations, run_ablation
+    from rlcheck.experiment.provenance import provenance
+    from rlcheck.experiment.store import Store
+    from rlcheck.experiment.workers import default_workers
+    from rlcheck.report.ablation import findings
+    from rlcheck.report.html import write_report
+    from rlcheck.report.summary_terminal import print_summary
+    from rlcheck.report.terminal import RichProgress, console
+
+    kind = _executor_kind(spec.executor)
+    plan = plan_ablations(spec, source, cli=cli)
+    if workers is None:
+        workers = spec.workers if spec.workers is not None else default_workers(len(spec.seed_list))
+    store = Store(out)
+    _set_results_directory(out)
+    run_id = store.start_run(spec.model_dump(), provenance())
+    status = "interrupted"
+    failed = False
+    try:
+        with (
+            RichProgress(len(plan.units)) as progress,
+            _executor(kind, store, run_id, workers, progress) as executor,
+        ):
+            outcomes = executor.run(list(plan.units))
+            for ablation in plan.ablations:
+                ran = run_ablation(ablation, store, executor, progress.expect)
+                outcomes += ran["tuning"] + ran["cells"]
+        failed = any(o.status == "failed" for o in outcomes)
+        status = "failed" if failed else "done"
+    except Exception:
+        status = "crashed"
+        raise
+    finally:
+        store.finish_run(run_id, status)
+    analysis = print_summary(store, console)
+    for ablation in analysis.get("ablation") or []:
+        console.print(f"Ablation: {ablation['name']} ({ablation['design']})", markup=False)
+        for sentence in findings(ablation):
+            console.print(f"  {sentence}", markup=False)
     html, _ = write_report(out, analysis=analysis)
     console.print(
         f"Results: {out}  ·  report: {html}  ·  more: rlcheck ls {out}, "

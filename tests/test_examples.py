@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rlcheck.experiment.ablate import plan_ablations
 from rlcheck.experiment.generalization import check_training_values, training_condition
 from rlcheck.experiment.plan import plan_units
 from rlcheck.experiment.robustness import check_units, request_from_spec
@@ -27,6 +28,11 @@ def test_the_examples_are_there():
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_an_example_spec_plans(path):
     spec = load_spec(path)
+    if spec.ablate is not None:
+        (ablation,) = plan_ablations(spec, str(path)).ablations
+        assert len(ablation.cells) == 16 and len(ablation.learning_rates) == 4
+        assert not set(ablation.seeds) & set(ablation.tuning_seeds)
+        return
     if spec.sweep is None:
         assert plan_units(spec, str(path))
         return

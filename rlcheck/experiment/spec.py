@@ -90,6 +90,45 @@ class SweepSpec(_Strict):
     sampler_seed: int = 0
 
 
+class AblateSpec(_Strict):
+    """An implementation-detail ablation (``rlcheck ablate``): which Config toggles are switched
+    off, in which cells, and the learning rates tried per cell (``rlcheck.experiment.ablate``).
+
+    Attributes:
+        fields: the toggles (booleans; weight_init, activation, max_grad_norm with the off
+            values ``rlcheck.experiment.ablate.CHOICES`` gives); default: Engstrom et al.'s
+            code-level optimizations the algorithm has.
+        design: one-at-a-time (every field on, then each one off alone) or factorial (all 2^k
+            cells).
+        lr_grid: learning rates tried in every cell (``A:B:N:log``, ``a,b,c`` or a list): each
+            cell's best on the spec's seeds is reported on ``fresh_seeds``; none: every cell
+            runs the entry's learning rate on the spec's seeds.
+        fresh_seeds: seeds the cells are reported on after an lr grid picked their learning
+            rates, disjoint from the tuning seeds.
+        batch: configurations (cell × learning rate) per vmapped program at most.
+        algos: the labels of the algo entries to ablate; default: every RL algorithm entry.
+    """
+
+    fields: list[str] | None = Field(None, min_length=1)
+    design: Literal["one-at-a-time", "factorial"] = "one-at-a-time"
+    lr_grid: str | float | list[float] | None = None
+    fresh_seeds: int = Field(8, ge=0)
+    batch: int = Field(16, ge=1)
+    algos: list[str] | None = None
+
+    @field_validator("lr_grid", mode="before")
+    @classmethod
+    def _numbers(cls, value: Any) -> Any:
+        items = value if isinstance(value, list) else [value]
+        if not isinstance(value, str | None) and not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in items
+        ):
+            raise ValueError(
+                'must be text ("1e-4:1e-2:4:log", "a,b,c"), a number or a list of numbers'
+            )
+        return value
+
+
 class LoggingSpec(_Strict):
     """What a run writes besides the results store."""
 
@@ -140,6 +179,7 @@ class Spec(_Strict):
         executor: where units train: local (worker processes here) or ray (Ray tasks;
             ``rlcheck run --executor``/``--address`` override it).
         sweep: a hyperparameter sweep, run by ``rlcheck sweep`` (``rlcheck run`` refuses it).
+        ablate: an implementation-detail ablation, run by ``rlcheck ablate``.
         import_: (``import`` in TOML) packages to import before making the envs, for those
             that register Gymnasium ids when imported (``minigrid``, ``ale_py``).
         logging: extra outputs (TensorBoard).
@@ -154,6 +194,7 @@ class Spec(_Strict):
     workers: int | None = Field(None, ge=1)
     executor: Literal["local", "ray"] | None = None
     sweep: SweepSpec | None = None
+    ablate: AblateSpec | None = None
     import_: list[str] = Field(default_factory=list, alias="import")
     logging: LoggingSpec = Field(default_factory=LoggingSpec)
     robustness: RobustnessSpec | None = None

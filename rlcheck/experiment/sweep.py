@@ -238,8 +238,7 @@ def plan_sweeps(spec: Spec, source: str, cli: bool = False) -> SweepPlan:
                     f"{', '.join(labels)})"
                 )
     tuning = tuple(spec.seed_list)
-    start = FRESH_SEED_OFFSET if max(tuning) < FRESH_SEED_OFFSET else max(tuning) + 1
-    fresh = tuple(range(start, start + settings.fresh_seeds))
+    fresh = fresh_seeds(tuning, settings.fresh_seeds)
     units, sweeps = [], []
     for env_entry, env_spec, j, algo, overrides in entries:
         where = f"{source}: algo[{j}]"
@@ -299,6 +298,13 @@ def plan_sweeps(spec: Spec, source: str, cli: bool = False) -> SweepPlan:
                 sweep.unit(values, "tuning", sweep.tuning_seeds)
         sweep.default_unit(sweep.fresh_seeds or sweep.tuning_seeds)
     return SweepPlan(units, sweeps)
+
+
+def fresh_seeds(tuning: Sequence[int], count: int) -> tuple[int, ...]:
+    """``count`` seeds disjoint from the tuning seeds: 10000 onwards, or from just above the
+    largest tuning seed when the tuning seeds reach 10000."""
+    start = FRESH_SEED_OFFSET if max(tuning) < FRESH_SEED_OFFSET else max(tuning) + 1
+    return tuple(range(start, start + count))
 
 
 def _flatten(vary: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import numpy as np
 from rlcheck import stats
 from rlcheck.experiment.external import unique_labels
 from rlcheck.experiment.store import Store
+from rlcheck.report.ablation import ablation_only_keys, analyze_ablations, is_ablation
 from rlcheck.report.generalization import analyze_generalization
 from rlcheck.report.robustness import NO_ROBUSTNESS, analyze_robustness
 from rlcheck.report.sensitivity import analyze_sweeps, tuning_only_keys
@@ -98,16 +99,21 @@ def analyze(
       sweeps, ``sweep`` (``rlcheck.report.sensitivity``; a sweep's tuning configurations appear
       there, not among the envs' algos); when a robustness request varies an env parameter that
       units trained at chosen values of or randomized, ``generalization``
-      (rlcheck/report/generalization.py).
+      (rlcheck/report/generalization.py); when it holds ablations, ``ablation``
+      (``rlcheck.report.ablation``; only the all-on cell appears among the envs' algos).
       A metric that cannot be computed from the stored results (one checkpoint, one seed,
       every seed diverged, no threshold…) is None, and the key ``<metric>_reason`` beside it
       says why; it is never an exception.
     """
     every_row = store.units()
-    sweeps = store.sweeps()
-    # A sweep's tuning configurations are shown in its sensitivity section; the per-algorithm
-    # sections and the verdict rest on the units evaluated on their own seeds.
-    tuning = tuning_only_keys(sweeps)
+    stored = store.sweeps()
+    sweeps = [s for s in stored if not is_ablation(s)]
+    ablations = [s for s in stored if is_ablation(s)]
+    # A sweep's tuning configurations are shown in its sensitivity section, an ablation's cells
+    # in its own; the per-algorithm sections and the verdict rest on the units evaluated on
+    # their own seeds.
+    ablated = ablation_only_keys(ablations)
+    tuning = tuning_only_keys(sweeps) | ablated
     rows = [r for r in every_row if r["key"] not in tuning]
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -130,6 +136,13 @@ def analyze(
     tuning_cost = {
         "env_steps": sum(s["cost"]["env_steps"] for s in sweep),
         "wall_s": sum(s["cost"]["wall_s"] for s in sweep),
+    }
+    ablation = analyze_ablations(store, ablations, {r["key"]: r for r in every_row}, reps, seed)
+    # The ablation's units the envs do not show (tuning units, every cell but the all-on one).
+    hidden = [r for r in every_row if r["key"] in ablated]
+    ablation_cost = {
+        "env_steps": sum((r["env_steps"] or 0) * len(r["seeds"]) for r in hidden),
+        "wall_s": sum(r["wall_s"] or 0.0 for r in hidden),
     }
     labelled = {
         a["unit_key"]: {
@@ -169,14 +182,20 @@ def analyze(
             "failed_units": failed,
             "failed_attempts": attempts,
             "cost": {
-                "env_steps": sum(e["cost"]["env_steps"] for e in envs) + tuning_cost["env_steps"],
-                "wall_s": sum(e["cost"]["wall_s"] for e in envs) + tuning_cost["wall_s"],
+                "env_steps": sum(e["cost"]["env_steps"] for e in envs)
+                + tuning_cost["env_steps"]
+                + ablation_cost["env_steps"],
+                "wall_s": sum(e["cost"]["wall_s"] for e in envs)
+                + tuning_cost["wall_s"]
+                + ablation_cost["wall_s"],
                 "tuning": tuning_cost,
+                **({"ablation": ablation_cost} if ablation else {}),
             },
             "provenance": _provenance(every_row),
             "runs": store.runs(),
             **({"sweep": sweep} if sweep else {}),
             **({"generalization": generalization} if generalization else {}),
+            **({"ablation": ablation} if ablation else {}),
         }
     )
 

@@ -714,3 +714,100 @@ def generalization_heatmap(study: dict[str, Any], group: dict[str, Any]) -> Png:
         ax.spines[:].set_visible(False)
         fig.colorbar(image, ax=ax, shrink=0.8)
         return _png(fig)
+
+
+# ---- ablations ------------------------------------------------------------------------------
+
+# Cells drawn with a legend at most; more are drawn without names (the table names them).
+_LEGEND_CELLS = 10
+
+
+def ablation_figures(ablation: dict[str, Any], level: str) -> dict[str, Png | None]:
+    """The figures of one ablation (``analyze(store)["ablation"][i]``).
+
+    Returns:
+      {"survival": the fraction of seeds with final return ≥ x per cell, the all-on cell in
+      black; "effects": every toggle's main effect with its CI; "by_field": per toggle, the
+      survival of the seeds of the cells with it on and of those with it off, pooled}; None
+      where no cell has a usable seed.
+    """
+    cells = [c for c in ablation["cells"] if c["finals"]]
+    if not cells:
+        return {"survival": None, "effects": None, "by_field": None}
+    return {
+        "survival": _survival(ablation, cells),
+        "effects": _effects(ablation, level),
+        "by_field": _by_field(ablation, cells),
+    }
+
+
+def _survival_steps(finals: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """x and y of the step function x ↦ fraction of ``finals`` ≥ x, from 1 down to 0."""
+    x = np.sort(np.asarray(finals, dtype=float))
+    y = 1.0 - np.arange(len(x)) / len(x)
+    return np.repeat(x, 2), np.column_stack([y, y - 1.0 / len(x)]).ravel()
+
+
+def _survival(ablation: dict[str, Any], cells: list[dict[str, Any]]) -> Png:
+    palette = [to_hex(c) for c in matplotlib.colormaps["tab10"].colors]
+    with _figure() as (fig, ax):
+        for i, cell in enumerate(cells):
+            x, y = _survival_steps(cell["finals"])
+            reference = not cell["off"]
+            ax.plot(
+                x,
+                y,
+                color="black" if reference else palette[i % len(palette)],
+                linewidth=2 if reference else 1,
+                label=_text(f"{cell['name']} (n={len(x) // 2})")
+                if len(cells) <= _LEGEND_CELLS
+                else None,
+            )
+        ax.set_xlabel("final return")
+        ax.set_ylabel("fraction of seeds ≥ x")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(_text(f"{ablation['name']}: final returns per cell"))
+        _legend(ax)
+        return _png(fig)
+
+
+def _effects(ablation: dict[str, Any], level: str) -> Png | None:
+    effects = [e for e in ablation["main_effects"] if e["effect"] is not None]
+    if not effects:
+        return None
+    size = (_SIZE[0], max(1.6, 0.8 + 0.3 * len(effects)))
+    with _figure(size) as (fig, ax):
+        for y, e in enumerate(effects):
+            point, low, high = (e["effect"][k] for k in ("point", "low", "high"))
+            ax.errorbar(
+                point, y, xerr=[[point - low], [high - point]], fmt="o", color="C0", capsize=3
+            )
+        ax.axvline(0.0, **_THRESHOLD_STYLE)
+        ax.set_yticks(range(len(effects)), [_tick(e["field"], 24) for e in effects])
+        ax.invert_yaxis()
+        ax.set_xlabel(f"main effect: mean final return on − off ({level} CI)")
+        ax.set_title(_text(f"{ablation['name']}: main effects"))
+        return _png(fig)
+
+
+def _by_field(ablation: dict[str, Any], cells: list[dict[str, Any]]) -> Png:
+    names = [t["name"] for t in ablation["toggles"]]
+    columns = min(4, len(names))
+    rows = -(-len(names) // columns)
+    with matplotlib.rc_context(_STYLE):
+        fig = Figure(figsize=(2.6 * columns, 2.2 * rows), layout="constrained")
+        axes = fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False).ravel()
+        for ax, name in zip(axes, names, strict=False):
+            for off, color, label in ((False, "C0", "on"), (True, "C3", "off")):
+                pooled = [f for c in cells if (name in c["off"]) == off for f in c["finals"]]
+                if pooled:
+                    x, y = _survival_steps(pooled)
+                    ax.plot(x, y, color=color, label=f"{label} (n={len(pooled)})")
+            ax.set_title(_text(name))
+            ax.set_ylim(-0.02, 1.02)
+            _legend(ax)
+        for ax in axes[len(names) :]:
+            ax.set_visible(False)
+        fig.supxlabel("final return", fontsize=8)
+        fig.supylabel("fraction of seeds ≥ x", fontsize=8)
+        return _png(fig)

@@ -9,9 +9,11 @@ from typing import Any
 
 from rlcheck.experiment.importing import ALIGNMENT
 from rlcheck.experiment.store import Store
+from rlcheck.report import ablation as ablation_numbers
 from rlcheck.report.analysis import analyze
 from rlcheck.report.figures import (
     Png,
+    ablation_figures,
     algo_colors,
     env_figures,
     generalization_heatmap,
@@ -41,6 +43,7 @@ SECTIONS = {
     "improvement": "Probability of improvement",
     "sample-efficiency": "Sample efficiency",
     "sensitivity": "Sensitivity",
+    "ablation": "Ablation",
     "reliability": "Reliability",
     "robustness": "Robustness",
     "cost": "Cost",
@@ -187,6 +190,7 @@ def render_html(analysis: dict[str, Any]) -> str:
             _efficiency_table,
         ),
         _sensitivity_section(analysis),
+        _ablation_section(analysis),
         _reliability_section(analysis),
         _robustness_section(analysis, colors),
         _generalization_section(analysis) if "generalization" in shown else Markup(""),
@@ -691,6 +695,50 @@ def _configs_table(sweep: dict[str, Any], level: str) -> Markup:
         _footnotes(notes),
         Markup("</details>"),
     )
+
+
+def _ablation_section(analysis: dict[str, Any]) -> Markup:
+    """Per ablation (rlcheck/report/ablation.py): its findings, the survival of final returns
+    per cell and per toggle, the main effects, the interactions and every cell."""
+    ablations = analysis.get("ablation") or []
+    if not ablations:
+        note = "No ablation in this directory: rlcheck ablate switches implementation details "
+        note += "off one at a time or in every combination and shows here what each one is worth."
+        return _section("ablation", _tag("p", note, cls="note"))
+    blocks: list[Any] = [_tag("p", ablation_numbers.NOTE, cls="note")]
+    level = _level(analysis["settings"])
+    for ablation in ablations:
+        notes = Footnotes()
+        blocks += [
+            _tag("h3", ablation["name"]),
+            _tag("p", ablation_numbers.describe(ablation), cls="note"),
+            _join(
+                Markup("<ul>"),
+                *(_tag("li", s) for s in ablation_numbers.findings(ablation)),
+                Markup("</ul>"),
+            ),
+        ]
+        images = [png for png in ablation_figures(ablation, level).values() if png is not None]
+        if images:
+            alt = _e(f"ablation of {ablation['name']}")
+            blocks.append(
+                Markup(
+                    '<div class="grid">'
+                    + "".join(
+                        f'<figure><img src="{png.uri}" width="{png.width}" '
+                        f'height="{png.height}" alt="{alt}"></figure>'
+                        for png in images
+                    )
+                    + "</div>"
+                )
+            )
+        for headers, rows in ablation_numbers.tables(ablation, notes.na).values():
+            blocks.append(_table(headers, rows))
+        blocks.append(_footnotes(notes))
+        if ablation["interactions"] is None:
+            reason = ablation["interactions_reason"]
+            blocks.append(_tag("p", f"Interactions: {NA}: {reason}.", cls="note"))
+    return _section("ablation", *blocks)
 
 
 _RELIABILITY = [

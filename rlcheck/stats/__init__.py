@@ -11,6 +11,7 @@ from rlcheck.stats.compare import (
     paired_iqm_difference_interval,
     welch_test,
 )
+from rlcheck.stats.contrasts import contrast_intervals
 from rlcheck.stats.curves import sample_efficiency_curve, steps_to_threshold
 from rlcheck.stats.failures import (
     FailureRate,
@@ -42,6 +43,7 @@ __all__ = [
     "Estimate",
     "FailureRate",
     "compare_algorithms",
+    "contrast_intervals",
     "dispersion_across_rollouts",
     "dispersion_across_runs",
     "dispersion_across_time",
