@@ -249,19 +249,8 @@ class FusedDriver:
         """
         if eval_params is None:
             eval_params = env_params
-        key_init, key_env, key_loop, key_eval, key_final = run_keys(key)
-        num_envs = self.agent.num_envs
-        obs, env_state = jax.vmap(self.env.reset, in_axes=(0, None))(
-            jax.random.split(key_env, num_envs), env_params
-        )
-        carry = Carry(
-            agent_state=self.agent.init(key_init, hparams),
-            env_state=env_state,
-            obs=obs,
-            key=key_loop,
-            episode_return=jnp.zeros(num_envs),
-            env_finite=jnp.asarray(True),
-        )
+        _, _, _, key_eval, key_final = run_keys(key)
+        carry = self.start(key, hparams, env_params)
         eval_keys = jax.random.split(key_eval, self.schedule.num_updates)
         at_checkpoints = self.schedule.update_ends - 1
         checkpoint_policies = {}
@@ -300,6 +289,36 @@ class FusedDriver:
             POLICY: flatten_policy(policy),
             **checkpoint_policies,
         }
+
+    # ---- a run's training alone, to a given update (rlcheck diagnose) -------------------------
+
+    def start(self, key: jax.Array, hparams: dict[str, jax.Array], env_params: Any) -> Carry:
+        """A seed's run before its first update: the agent initialized, the envs reset, exactly
+        as :meth:`train` starts it."""
+        key_init, key_env, key_loop, _, _ = run_keys(key)
+        num_envs = self.agent.num_envs
+        obs, env_state = jax.vmap(self.env.reset, in_axes=(0, None))(
+            jax.random.split(key_env, num_envs), env_params
+        )
+        return Carry(
+            agent_state=self.agent.init(key_init, hparams),
+            env_state=env_state,
+            obs=obs,
+            key=key_loop,
+            episode_return=jnp.zeros(num_envs),
+            env_finite=jnp.asarray(True),
+        )
+
+    def advance(
+        self, carry: Carry, updates: int, env_params: Any, reward_scale: jax.Array | None = None
+    ) -> Carry:
+        """``updates`` more updates of :meth:`train`'s loop from ``carry``. The evaluations are
+        left out: their keys are split off apart and they never touch the carry, so the state
+        after update k is the one :meth:`train` reaches there (the agent's full state, critic
+        and optimizer included, which stored policies do not keep)."""
+        learn = functools.partial(self._learn, env_params, reward_scale)
+        carry, _ = jax.lax.scan(lambda c, _: learn(c), carry, None, length=updates)
+        return carry
 
     def run(
         self,
