@@ -18,8 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import jax
@@ -164,17 +164,18 @@ def candidates(store: Store) -> list[Candidate]:
         reason = None
         if row["status"] != "done":
             reason = "the unit failed"
-        elif row["algo"] not in SUPPORTED:
-            reason = (
-                f"{row['algo']} is not an on-policy gradient method (the diagnostics work for "
-                f"{', '.join(SUPPORTED)})"
-            )
-        elif (meta.get("env_spec") or {}).get("kind") == "host" or meta.get("driver") == "host":
-            reason = HOST_ENV.format(env=row["env"])
+        elif (why := why_not(row["algo"], _env_kind(meta), row["env"])) is not None:
+            reason = why
         elif row["key"] not in plans:
             reason = "no spec in the store plans it (imported, or stored by an older rlcheck)"
         out.append(Candidate(row, None if reason else plans[row["key"]], reason))
     return out
+
+
+def _env_kind(meta: dict[str, Any]) -> str:
+    if (meta.get("env_spec") or {}).get("kind") == "host" or meta.get("driver") == "host":
+        return "host"
+    return "jax"
 
 
 def _recorded_plans(store: Store) -> dict[str, UnitPlan]:
@@ -189,6 +190,35 @@ def _recorded_plans(store: Store) -> dict[str, UnitPlan]:
                 continue  # a run of another kind (a sweep, an import): its units are not here
             plans.update({u.key: u for u in units})
     return plans
+
+
+def why_not(algo: str, env_kind: str, env_id: str) -> str | None:
+    """Why a unit of ``algo`` on an env of ``env_kind`` cannot be diagnosed, or None."""
+    if algo not in SUPPORTED:
+        return (
+            f"{algo} is not an on-policy gradient method (the diagnostics work for "
+            f"{', '.join(SUPPORTED)})"
+        )
+    if env_kind == "host":
+        return HOST_ENV.format(env=env_id)
+    return None
+
+
+def check_planned(units: list[UnitPlan], where: str) -> None:
+    """Before training a spec: that some of its units can be diagnosed.
+
+    Raises:
+        UserError: none can (one line: why, for each reason).
+    """
+    found = [
+        Candidate(
+            {"algo_label": u.algo.display, "env_label": u.env.name, "key": u.key},
+            u if why_not(u.algo.name, u.env_spec.kind, u.env.id) is None else None,
+            why_not(u.algo.name, u.env_spec.kind, u.env.id),
+        )
+        for u in units
+    ]
+    check_candidates(found, where)
 
 
 def check_candidates(found: list[Candidate], where: str) -> list[Candidate]:
@@ -304,9 +334,8 @@ def _replay(
     start = jax.jit(jax.vmap(lambda k, hp: driver.start(k, hp, params), in_axes=(0, None)))
     carry = start(keys, agent.hparams())
     done = 0
-    for fraction, update in zip(
-        fractions, updates_at(fractions, plan.schedule.num_updates), strict=True
-    ):
+    updates = updates_at(fractions, plan.schedule.num_updates)
+    for fraction, update in zip(fractions, updates, strict=True):
         if update > done:
             advance = jax.jit(
                 jax.vmap(
@@ -404,7 +433,7 @@ _DIAGNOSTICS = {"gradient": _gradient, "value": _value, "landscape": _landscape,
 
 
 def _jsonable(value: Any) -> Any:
-    """Arrays as lists, numpy scalars as Python numbers (NaN stays NaN: JSON as Python writes it)."""
+    """Arrays as lists, numpy scalars as Python numbers (NaN stays: JSON as Python writes it)."""
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

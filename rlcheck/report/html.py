@@ -10,6 +10,7 @@ from typing import Any
 from rlcheck.experiment.importing import ALIGNMENT
 from rlcheck.experiment.store import Store
 from rlcheck.report.analysis import analyze
+from rlcheck.report.diagnostics import gradient_figure, landscape_figure, table_rows
 from rlcheck.report.figures import (
     Png,
     algo_colors,
@@ -105,7 +106,7 @@ def write_report(
 
 # Shown (before the cost) only where some env reports a hidden performance
 # (rlcheck.envs.jax_env.PERFORMANCE).
-OPTIONAL_SECTIONS = {"performance": "Hidden performance"}
+OPTIONAL_SECTIONS = {"performance": "Hidden performance", "diagnostics": "Diagnostics"}
 
 
 def render_html(analysis: dict[str, Any]) -> str:
@@ -130,6 +131,11 @@ def render_html(analysis: dict[str, Any]) -> str:
         at = keys.index("cost")
         shown = {k: SECTIONS.get(k) or OPTIONAL_SECTIONS[k] for k in [*keys[:at], "performance"]}
         shown.update({k: SECTIONS[k] for k in keys[at:]})
+    if analysis.get("diagnostics"):  # after the robustness (rlcheck diagnose wrote some)
+        keys = list(shown)
+        at = keys.index("robustness") + 1
+        shown = {k: shown.get(k) or OPTIONAL_SECTIONS[k] for k in [*keys[:at], "diagnostics"]}
+        shown.update({k: SECTIONS.get(k) or OPTIONAL_SECTIONS[k] for k in keys[at:]})
     parts = [
         Markup('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'),
         Markup('<meta name="viewport" content="width=device-width, initial-scale=1">'),
@@ -185,6 +191,7 @@ def render_html(analysis: dict[str, Any]) -> str:
         _sensitivity_section(analysis),
         _reliability_section(analysis),
         _robustness_section(analysis, colors),
+        _diagnostics_section(analysis) if "diagnostics" in shown else Markup(""),
         _performance_section(analysis, figures) if "performance" in shown else Markup(""),
         _cost_section(analysis),
         _provenance_section(analysis),
@@ -887,6 +894,40 @@ def _robustness_section(analysis: dict[str, Any], colors: dict[str, str]) -> Mar
             ]
             blocks += [_tag("h3", env["env"]), _table(headers, rows), _footnotes(notes)]
     return _section("robustness", *blocks)
+
+
+def _diagnostics_section(analysis: dict[str, Any]) -> Markup:
+    """What ``rlcheck diagnose`` measured (rlcheck/report/diagnostics.py): per unit, its figures,
+    one sentence per finding and a table of every number with its interval."""
+    blocks: list[Any] = [
+        _tag(
+            "p",
+            "The agent's full state re-trained to fractions of its run (same spec, seeds and "
+            "keys) and measured as Ilyas, Engstrom et al. (2020) did: D1 gradient quality, D2 "
+            "value quality, D3 the landscape along the update, D4 the trust region of one "
+            "update. Mean over seeds [95% percentile-bootstrap CI].",
+            cls="note",
+        )
+    ]
+    for entry in analysis["diagnostics"]:
+        blocks.append(_tag("h3", f"{entry['label']} on {entry['env']}"))
+        images = [png for png in (gradient_figure(entry), landscape_figure(entry)) if png]
+        blocks.append(
+            Markup(
+                '<div class="grid">'
+                + "".join(
+                    f'<figure><img src="{png.uri}" width="{png.width}" '
+                    f'height="{png.height}" alt="{_e("Diagnostics of " + entry["label"])}">'
+                    "</figure>"
+                    for png in images
+                )
+                + "</div>"
+            )
+        )
+        blocks.append(Markup("<ul>" + "".join(_tag("li", s) for s in entry["findings"]) + "</ul>"))
+        headers = ["at", "", "quantity", "mean [95% CI]", "seeds"]
+        blocks.append(_table(headers, table_rows(entry), left=3))
+    return _section("diagnostics", *blocks)
 
 
 def _cost_section(analysis: dict[str, Any]) -> Markup:
