@@ -296,7 +296,7 @@ def diagnose_unit(store: Store, candidate: Candidate, request: Request) -> dict[
     agent, env = driver.agent, driver.env
     points, replay = [], {}
     key = jax.random.PRNGKey(request.seed)
-    for fraction, update, states in _replay(driver, plan, seeds, request.at):
+    for fraction, update, states in replay_states(driver, plan, seeds, request.at):
         point: dict[str, Any] = {
             "fraction": fraction,
             "update": update,
@@ -319,32 +319,32 @@ def diagnose_unit(store: Store, candidate: Candidate, request: Request) -> dict[
     )
 
 
-def _replay(
+def replay_states(
     driver: FusedDriver, plan: UnitPlan, seeds: list[int], fractions: tuple[float, ...]
 ) -> Iterator[tuple[float, int, Any]]:
     """(fraction, update, agent states of every seed) after each fraction's update, trained as
     the fused driver's ``run`` trains: the shared hyperparameters an unbatched input, the env's
-    params compiled in, the reward scale one value per seed. Each stretch between two fractions
-    is trained once."""
+    params compiled in, the reward scale one value per seed.
+
+    Each fraction is trained from the start in one program, initialization included: split
+    into programs (initialize, then train; or train on from the previous fraction's state), the
+    same computation compiles differently and differs from the stored run in the last float
+    bits. One program per fraction costs the sum of the fractions' training, and keeps the
+    states those of the run."""
     agent, params = driver.agent, driver.env.params
     keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
     scale = None
     if plan.env.reward_scale != 1.0:
         scale = jnp.full(len(seeds), plan.env.reward_scale, jnp.float32)
-    start = jax.jit(jax.vmap(lambda k, hp: driver.start(k, hp, params), in_axes=(0, None)))
-    carry = start(keys, agent.hparams())
-    done = 0
     updates = updates_at(fractions, plan.schedule.num_updates)
     for fraction, update in zip(fractions, updates, strict=True):
-        if update > done:
-            advance = jax.jit(
-                jax.vmap(
-                    lambda c, s, n=update - done: driver.advance(c, n, params, s), in_axes=(0, 0)
-                )
-            )
-            carry = advance(carry, scale)
-            done = update
-        yield fraction, update, carry.agent_state
+
+        def train_to(key: jax.Array, hparams: dict, scale: Any, update: int = update) -> Any:
+            carry = driver.start(key, hparams, params)
+            return driver.advance(carry, key, 0, update, params, scale).agent_state
+
+        program = jax.jit(jax.vmap(train_to, in_axes=(0, None, 0)))
+        yield fraction, update, program(keys, agent.hparams(), scale)
 
 
 def _check_replay(

@@ -310,14 +310,30 @@ class FusedDriver:
         )
 
     def advance(
-        self, carry: Carry, updates: int, env_params: Any, reward_scale: jax.Array | None = None
+        self,
+        carry: Carry,
+        key: jax.Array,
+        done: int,
+        updates: int,
+        env_params: Any,
+        reward_scale: jax.Array | None = None,
     ) -> Carry:
-        """``updates`` more updates of :meth:`train`'s loop from ``carry``. The evaluations are
-        left out: their keys are split off apart and they never touch the carry, so the state
-        after update k is the one :meth:`train` reaches there (the agent's full state, critic
-        and optimizer included, which stored policies do not keep)."""
-        learn = functools.partial(self._learn, env_params, reward_scale)
-        carry, _ = jax.lax.scan(lambda c, _: learn(c), carry, None, length=updates)
+        """Updates ``done`` to ``done + updates`` of the run of the seed with PRNG key ``key``,
+        from ``carry`` (the state after ``done``): the loop of :meth:`train` without its
+        ``keep_checkpoint_policies`` intervals, step for step, checkpoint evaluations included
+        (they never touch the carry, but leaving them out would compile a different loop, which
+        differs from the run in the last float bits). The result is the agent's whole state
+        after update ``done + updates`` (critic and optimizer too, which stored policies do not
+        keep)."""
+        key_eval = run_keys(key)[3]
+        is_checkpoint, _ = checkpoint_flags(self.schedule)
+        eval_keys = jax.random.split(key_eval, self.schedule.num_updates)
+        stretch = slice(done, done + updates)
+        carry, _ = jax.lax.scan(
+            functools.partial(self._update, env_params, env_params, reward_scale),
+            carry,
+            (is_checkpoint[stretch], eval_keys[stretch]),
+        )
         return carry
 
     def run(
