@@ -296,7 +296,9 @@ def diagnose_unit(store: Store, candidate: Candidate, request: Request) -> dict[
     agent, env = driver.agent, driver.env
     points, replay = [], {}
     key = jax.random.PRNGKey(request.seed)
-    for fraction, update, states in replay_states(driver, plan, seeds, request.at):
+    for fraction, update, states in replay_states(
+        driver, plan, seeds, request.at, training_batches(candidate.row, plan)
+    ):
         point: dict[str, Any] = {
             "fraction": fraction,
             "update": update,
@@ -319,23 +321,36 @@ def diagnose_unit(store: Store, candidate: Candidate, request: Request) -> dict[
     )
 
 
+def training_batches(row: dict[str, Any], plan: UnitPlan) -> list[list[int]]:
+    """The unit's seeds in the batches it was trained in: the executor splits them evenly over
+    its worker processes (``experiment/execute.py`` ``seed_chunks``), one program each, and the
+    unit's meta counts the programs."""
+    count = len((row["meta"] or {}).get("chunks") or [None])
+    return [c.tolist() for c in np.array_split(np.asarray(plan.seeds), count) if len(c)]
+
+
 def replay_states(
-    driver: FusedDriver, plan: UnitPlan, seeds: list[int], fractions: tuple[float, ...]
+    driver: FusedDriver,
+    plan: UnitPlan,
+    seeds: list[int],
+    fractions: tuple[float, ...],
+    batches: list[list[int]] | None = None,
 ) -> Iterator[tuple[float, int, Any]]:
-    """(fraction, update, agent states of every seed) after each fraction's update, trained as
+    """(fraction, update, agent states of ``seeds``) after each fraction's update, trained as
     the fused driver's ``run`` trains: the shared hyperparameters an unbatched input, the env's
     params compiled in, the reward scale one value per seed.
 
     Each fraction is trained from the start in one program, initialization included: split
     into programs (initialize, then train; or train on from the previous fraction's state), the
     same computation compiles differently and differs from the stored run in the last float
-    bits. One program per fraction costs the sum of the fractions' training, and keeps the
-    states those of the run."""
+    bits. For the same reason the seeds are trained in the ``batches`` the unit was trained in
+    (:func:`training_batches`; None: all of ``seeds`` in one), each batch that holds one of
+    ``seeds`` whole. One program per fraction costs the sum of the fractions' training, and
+    keeps the states those of the run."""
     agent, params = driver.agent, driver.env.params
-    keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
-    scale = None
-    if plan.env.reward_scale != 1.0:
-        scale = jnp.full(len(seeds), plan.env.reward_scale, jnp.float32)
+    batches = [b for b in (batches or [seeds]) if set(b) & set(seeds)]
+    trained = [s for b in batches for s in b]
+    pick = jnp.asarray([trained.index(s) for s in seeds])
     updates = updates_at(fractions, plan.schedule.num_updates)
     for fraction, update in zip(fractions, updates, strict=True):
 
@@ -344,7 +359,15 @@ def replay_states(
             return driver.advance(carry, key, 0, update, params, scale).agent_state
 
         program = jax.jit(jax.vmap(train_to, in_axes=(0, None, 0)))
-        yield fraction, update, program(keys, agent.hparams(), scale)
+        states = []
+        for batch in batches:
+            keys = jnp.stack([jax.random.PRNGKey(s) for s in batch])
+            scale = None
+            if plan.env.reward_scale != 1.0:
+                scale = jnp.full(len(batch), plan.env.reward_scale, jnp.float32)
+            states.append(program(keys, agent.hparams(), scale))
+        joined = jax.tree.map(lambda *xs: jnp.concatenate(xs)[pick], *states)
+        yield fraction, update, joined
 
 
 def _check_replay(

@@ -120,6 +120,7 @@ def _point(point: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
             "many": spec["landscape_pairs"][1],
             "surrogate": np.mean(d["surrogate"]["many"], axis=0).tolist(),
             "return": np.mean(d["return"]["many"], axis=0).tolist(),
+            "step_norm": _estimate(d["step_norm"]),
             "correlation": {k: _estimate(v) for k, v in d["correlation"].items()},
             "sign_agreement": {
                 k: _estimate(np.asarray(v, dtype=float)) for k, v in d["sign_agreement"].items()
@@ -275,12 +276,14 @@ def gradient_figure(entry: dict[str, Any]) -> Png | None:
 
 
 def landscape_figure(entry: dict[str, Any]) -> Png | None:
-    """D3 at the last diagnosed fraction: the surrogate and the true return (many pairs, mean
-    over seeds) over the step (α) and a random direction (β), as filled contours."""
+    """D3 at the diagnosed fraction with the longest step (with learning-rate annealing the
+    update at the end of training barely moves): the surrogate and the true return (many
+    pairs, mean over seeds) over the step (α) and a random direction (β), as filled contours."""
     points = [p for p in entry["points"] if "landscape" in p]
     if not points:
         return None
-    d = points[-1]["landscape"]
+    point = max(points, key=lambda p: p["landscape"]["step_norm"]["point"] or 0.0)
+    d = point["landscape"]
     alphas, betas = np.asarray(d["alphas"]), np.asarray(d["betas"])
     with _figure(size=(7.0, 3.0), panels=2) as (fig, axes):
         for ax, key, title in (
@@ -295,7 +298,7 @@ def landscape_figure(entry: dict[str, Any]) -> Png | None:
             ax.set_title(f"{title}, {d['many']:,} pairs")
         axes[0].set_ylabel("α (along the update)")
         fig.suptitle(
-            f"Landscape at {points[-1]['fraction']:.0%} of training: {entry['label']} on "
+            f"Landscape at {point['fraction']:.0%} of training: {entry['label']} on "
             f"{entry['env']} (★: the update's end)"
         )
         return _png(fig)
