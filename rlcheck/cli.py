@@ -303,6 +303,7 @@ def diagnose(
     from rlcheck.experiment.store import Store
 
     source = "rlcheck diagnose"
+    few, many = d.parse_sizes(landscape_pairs, "--landscape-pairs", 2)
     request = d.Request(
         at=d.parse_fractions(at),
         which=d.parse_which(which),
@@ -312,7 +313,7 @@ def diagnose(
         reference_pairs=d.parse_sizes(str(reference_pairs), "--reference-pairs")[0],
         mc_states=mc_states,
         mc_rollouts=mc_rollouts,
-        landscape_pairs=d.parse_sizes(landscape_pairs, "--landscape-pairs", 2),  # type: ignore[arg-type]
+        landscape_pairs=(few, many),
         landscape_steps=landscape_steps,
         seed=seed,
     )

@@ -166,6 +166,8 @@ def candidates(store: Store) -> list[Candidate]:
             reason = "the unit failed"
         elif (why := why_not(row["algo"], _env_kind(meta), row["env"])) is not None:
             reason = why
+        elif not any(status == "ok" for _, status, *_ in store.seed_rows(row["key"])):
+            reason = "every seed diverged"
         elif row["key"] not in plans:
             reason = "no spec in the store plans it (imported, or stored by an older rlcheck)"
         out.append(Candidate(row, None if reason else plans[row["key"]], reason))
