@@ -379,6 +379,12 @@ def main() -> None:
         f"Machine: {machine()}; {args.seeds} seeds; 95% percentile-bootstrap CIs over seeds.",
         "",
     ]
+    if args.quick:
+        text += [
+            f"**--quick**: {QUICK}. The text below names the full run's sizes and iterations; "
+            "these numbers are of the quick ones and find nothing.",
+            "",
+        ]
     data = {}
     for part in args.parts.split(","):
         t = time.perf_counter()
