@@ -25,7 +25,11 @@ across updates where MadryLab resets them every iteration. Not a CI test: it tak
 
 Runs pinned to one core with rlcheck's worker XLA flags, as rlcheck's workers do.
 
-    python benchmarks/diagnostics_findings.py [--seeds 8] [--parts d1,d2,d4,cost]
+    python benchmarks/diagnostics_findings.py [--seeds 8] [--parts d1,d2,d4,cost] [--quick]
+
+``--quick`` checks that the script runs (≈ a minute or two a part on two cores): 2 seeds, 4
+iterations, checkpoints after 1 and 2, n ∈ {512, 2K}, 2^13-pair references and V*, 16 MC
+states × 4 rollouts. Its numbers mean nothing; the findings need the full run.
 """
 
 from __future__ import annotations
@@ -54,7 +58,27 @@ from rlcheck.experiment.workers import configure_jax
 from rlcheck.registry import make_agent
 
 OUT = Path(__file__).resolve().parent / "out"
-ITERATIONS = 60
+# The sizes of a full run; --quick replaces them with QUICK (main).
+SETTINGS = {
+    "iterations": 60,
+    "d1_at": (10, 15, 40),
+    "d2_at": (5, 10),
+    "cost_at": 15,
+    "gradient": {},  # gradient_quality's defaults: n ∈ {512, 2K, 8K, 32K}, K = 10, 2^18
+    "fit": {},  # fit_value's defaults: 2^18 pairs
+    "value": {},  # value_quality's defaults: 128 states × 32 rollouts
+    "variance": {"sizes": (512, 2048, 8192)},
+}
+QUICK = {
+    "iterations": 4,
+    "d1_at": (1, 2),
+    "d2_at": (1, 2),
+    "cost_at": 1,
+    "gradient": {"sizes": (512, 2048), "num_estimates": 4, "reference_size": 2**13},
+    "fit": {"pairs": 2**13, "epochs": 2},
+    "value": {"num_states": 16, "mc_rollouts": 4},
+    "variance": {"sizes": (512, 2048), "num_estimates": 4, "reference_size": 2**13},
+}
 MADRY_PPO = {
     "num_envs": 1,
     "num_steps": 2048,
@@ -71,7 +95,8 @@ MADRY_PPO = {
 
 def ppo(env_id: str, **overrides):
     env = envs.make(env_id)
-    agent = make_agent("ppo", env.spec, {**MADRY_PPO, **overrides}, ITERATIONS * 2048)
+    budget = SETTINGS["iterations"] * 2048
+    agent = make_agent("ppo", env.spec, {**MADRY_PPO, **overrides}, budget)
     return agent, env
 
 
@@ -150,9 +175,11 @@ def checkpoints(agent, env, seeds: int, at: tuple[int, ...]):
 def d1(seeds: int) -> tuple[list[str], dict]:
     agent, env = ppo("Acrobot-v1")
     lines, data = ["## D1: gradient quality, Acrobot-v1 PPO", ""], {}
-    for it, states, returns in checkpoints(agent, env, seeds, (10, 15, 40)):
+    for it, states, returns in checkpoints(agent, env, seeds, SETTINGS["d1_at"]):
         t = time.perf_counter()
-        out = gradient_quality(agent, states, env, env.params, jax.random.PRNGKey(it))
+        out = gradient_quality(
+            agent, states, env, env.params, jax.random.PRNGKey(it), **SETTINGS["gradient"]
+        )
         took = time.perf_counter() - t
         s = out["summary"]
         lines += [
@@ -191,13 +218,15 @@ def d1(seeds: int) -> tuple[list[str], dict]:
 def d2(seeds: int) -> tuple[list[str], dict]:
     agent, env = ppo("CartPole-v1")
     lines, data = ["## D2: value quality, CartPole-v1 PPO", ""], {}
-    for it, states, returns in checkpoints(agent, env, seeds, (5, 10)):
+    for it, states, returns in checkpoints(agent, env, seeds, SETTINGS["d2_at"]):
         key = jax.random.PRNGKey(100 + it)
         t = time.perf_counter()
-        fitted, fit_info = fit_value(agent, states, env, env.params, key)
-        quality = value_quality(agent, states, env, env.params, key, fitted=fitted)
+        fitted, fit_info = fit_value(agent, states, env, env.params, key, **SETTINGS["fit"])
+        quality = value_quality(
+            agent, states, env, env.params, key, fitted=fitted, **SETTINGS["value"]
+        )
         variance = baseline_variance(
-            agent, states, env, env.params, key, fitted=fitted, sizes=(512, 2048, 8192)
+            agent, states, env, env.params, key, fitted=fitted, **SETTINGS["variance"]
         )
         took = time.perf_counter() - t
         m = quality["summary"]["mre"]
@@ -253,7 +282,8 @@ def d2(seeds: int) -> tuple[list[str], dict]:
 
 def d4(seeds: int) -> tuple[list[str], dict]:
     lines = [
-        "## D4: trust region, PPO over 60 iterations (logged by the trainer)",
+        f"## D4: trust region, PPO over {SETTINGS['iterations']} iterations (logged by the "
+        "trainer)",
         "",
         "| env / variant | share of updates with max ratio > 1.2 | median max ratio | "
         "largest max ratio (median over seeds) | median mean KL | largest mean KL |",
@@ -263,7 +293,7 @@ def d4(seeds: int) -> tuple[list[str], dict]:
     for env_id in ("CartPole-v1", "Acrobot-v1"):
         for variant, overrides in (("PPO", {}), ("PPO-NoClip", {"clip_coef": 1e6})):
             agent, env = ppo(env_id, trust_region_monitor=True, **overrides)
-            schedule = make_schedule(ITERATIONS * 2048, 2048, 4, "ppo")
+            schedule = make_schedule(SETTINGS["iterations"] * 2048, 2048, 4, "ppo")
             driver = FusedDriver(agent, env, schedule, EvalPlan(4, 4, 8))
             results, _ = driver.run(list(range(seeds)))
             s = trust_region_summary(results["internals"], agent.metric_names, clip=0.2)
@@ -292,11 +322,13 @@ def d4(seeds: int) -> tuple[list[str], dict]:
 
 def cost(seeds: int) -> tuple[list[str], dict]:
     agent, env = ppo("Acrobot-v1")
-    ((_, states, _),) = checkpoints(agent, env, seeds, (15,))
+    ((_, states, _),) = checkpoints(agent, env, seeds, (SETTINGS["cost_at"],))
     times = []
     for _ in range(2):
         t = time.perf_counter()
-        gradient_quality(agent, states, env, env.params, jax.random.PRNGKey(7))
+        gradient_quality(
+            agent, states, env, env.params, jax.random.PRNGKey(7), **SETTINGS["gradient"]
+        )
         times.append(time.perf_counter() - t)
     lines = [
         "## Cost of D1",
@@ -317,8 +349,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--parts", default="d1,d2,d4,cost")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes: checks the script runs, finds nothing"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick:
+        SETTINGS.update(QUICK)
+        if "--seeds" not in sys.argv:
+            args.seeds = 2
     if not args.child:
         # As rlcheck's workers run: pinned to one core, their XLA flags (unpinned, XLA:CPU
         # programs can stall; docs/DESIGN-NOTES.md). The cost is thus measured on one core.
@@ -329,6 +368,7 @@ def main() -> None:
         env["XLA_FLAGS"] = worker_xla_flags(os.environ.get("XLA_FLAGS"), pinned=True)
         command = ["taskset", "-c", "0", sys.executable, __file__, "--child"]
         command += ["--seeds", str(args.seeds), "--parts", args.parts]
+        command += ["--quick"] if args.quick else []
         sys.exit(subprocess.run(command, env=env).returncode)
     configure_jax()
     from rlcheck.experiment.provenance import machine
@@ -339,6 +379,12 @@ def main() -> None:
         f"Machine: {machine()}; {args.seeds} seeds; 95% percentile-bootstrap CIs over seeds.",
         "",
     ]
+    if args.quick:
+        text += [
+            f"**--quick**: {QUICK}. The text below names the full run's sizes and iterations; "
+            "these numbers are of the quick ones and find nothing.",
+            "",
+        ]
     data = {}
     for part in args.parts.split(","):
         t = time.perf_counter()
@@ -346,7 +392,7 @@ def main() -> None:
         text += [*lines, f"({part}: {time.perf_counter() - t:.0f} s in all)", ""]
         print("\n".join(lines), flush=True)
     OUT.mkdir(exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    stamp = time.strftime("%Y%m%d-%H%M%S") + ("-quick" if args.quick else "")
     (OUT / f"diagnostics_findings-{stamp}.md").write_text("\n".join(text) + "\n")
     (OUT / f"diagnostics_findings-{stamp}.json").write_text(json.dumps(data))
     print(f"written to {OUT}/diagnostics_findings-{stamp}.md")

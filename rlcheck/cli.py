@@ -1,5 +1,6 @@
 """The ``rlcheck`` command: run specs, quick comparisons, the demo, verdicts, sweeps and
-studies; import, list and export results; evaluate stored policies under perturbations."""
+studies; import, list and export results; evaluate stored policies under perturbations;
+diagnose on-policy units."""
 
 from __future__ import annotations
 
@@ -262,6 +263,120 @@ def _robustness(store: Any, spec: Any, source: str) -> None:
         else:
             line = f"not evaluated: {outcome.reason}"
         console.print(f"robustness: {what}: {line}", markup=False)
+
+
+@app.command()
+@_runs_units
+def diagnose(
+    target: Annotated[
+        Path, typer.Argument(help="results directory, or a spec (TOML) to run first")
+    ],
+    at: Annotated[
+        str, typer.Option(help="fractions of training to diagnose at, e.g. 0.25,0.5,1.0")
+    ] = "0.25,0.5,1.0",
+    which: Annotated[
+        str, typer.Option(help="diagnostics: any of gradient,value,landscape,trust")
+    ] = "gradient,value,landscape,trust",
+    seeds: Annotated[int, typer.Option(min=1, help="diagnose each unit's first N seeds")] = 8,
+    batch_sizes: Annotated[
+        str, typer.Option(help="D1: pairs per gradient estimate (multiples of 512)")
+    ] = "512,2048",
+    estimates: Annotated[int, typer.Option(min=2, help="D1: estimates per batch size")] = 4,
+    reference_pairs: Annotated[
+        int, typer.Option(min=512, help="D1: pairs of each of the two reference gradients")
+    ] = 2**14,
+    mc_states: Annotated[int, typer.Option(min=1, help="D2: states whose V^π is estimated")] = 32,
+    mc_rollouts: Annotated[int, typer.Option(min=1, help="D2: rollouts per state")] = 8,
+    landscape_pairs: Annotated[
+        str, typer.Option(help="D3: FEW,MANY pairs of the surrogate and return (× 512)")
+    ] = "512,4096",
+    landscape_steps: Annotated[
+        int, typer.Option(min=3, help="D3: grid points along each axis")
+    ] = 5,
+    seed: Annotated[int, typer.Option(min=0, help="seed of the diagnostics' rollouts")] = 0,
+    out: Out = None,
+    workers: Workers = None,
+) -> None:
+    """Diagnose PPO, A2C, TRPO and REINFORCE units (JAX-native envs) at fractions of training:
+    gradient quality, value quality, landscape, trust region.
+
+    Each unit is trained again exactly as stored to each fraction (stored policies lack the
+    critic); results are stored and reused, and written to the report's Diagnostics section
+    and summary.json's "diagnostics".
+    """
+    from rlcheck.diagnostics import diagnose as d
+    from rlcheck.experiment.store import Store
+
+    source = "rlcheck diagnose"
+    few, many = d.parse_sizes(landscape_pairs, "--landscape-pairs", 2)
+    request = d.Request(
+        at=d.parse_fractions(at),
+        which=d.parse_which(which),
+        seeds=seeds,
+        batch_sizes=d.parse_sizes(batch_sizes, "--batch-sizes"),
+        estimates=estimates,
+        reference_pairs=d.parse_sizes(str(reference_pairs), "--reference-pairs")[0],
+        mc_states=mc_states,
+        mc_rollouts=mc_rollouts,
+        landscape_pairs=(few, many),
+        landscape_steps=landscape_steps,
+        seed=seed,
+    )
+    if target.is_dir():
+        if out is not None:
+            raise UserError(f"--out: {target} is a results directory; its diagnostics go there")
+        Store(target, create=False).close()  # holds results, or a one-line error
+        directory = target
+    else:
+        from rlcheck.experiment.plan import plan_units
+        from rlcheck.experiment.spec import load_spec
+
+        spec = load_spec(target)
+        if spec.sweep is not None:
+            raise UserError(f"{target}: diagnose a spec without a [sweep] table")
+        d.check_planned(plan_units(spec, str(target)), f"{source} {target}")
+        directory = out or Path("runs") / target.stem
+        _run(spec, str(target), directory, workers)
+    _set_results_directory(directory)
+    _diagnose(directory, request, source)
+    from rlcheck.report.html import write_report
+
+    html, summary = write_report(directory)
+    typer.echo(f"Report: {html}  ·  numbers: {summary}")
+
+
+def _diagnose(directory: Path, request: Any, source: str) -> None:
+    """Run a diagnose request on the units stored in ``directory``; one line per unit."""
+    from rlcheck.diagnostics import diagnose as d
+    from rlcheck.experiment.policies import describe_unit
+    from rlcheck.experiment.store import Store
+    from rlcheck.experiment.workers import configure_jax
+    from rlcheck.report.terminal import console
+
+    store = Store(directory)
+    try:
+        found = d.candidates(store)
+        usable = d.check_candidates(found, f"{source} {directory}")
+        for c in found:
+            if c.plan is None:
+                console.print(
+                    f"diagnose: {describe_unit(c.row)}: skipped: {c.reason}", markup=False
+                )
+        configure_jax()
+        for outcome in d.run_diagnose(store, usable, request):
+            what = describe_unit(outcome.row)
+            if outcome.status == "stored":
+                line = "already stored"
+            else:
+                line = f"diagnosed in {outcome.seconds:.1f} s"
+                if outcome.replay_matches is False:
+                    line += (
+                        "; warning: re-trained to the end it does not replay the stored final "
+                        "returns (another machine or version?)"
+                    )
+            console.print(f"diagnose: {what}: {line}", markup=False)
+    finally:
+        store.close()
 
 
 @app.command()

@@ -249,19 +249,8 @@ class FusedDriver:
         """
         if eval_params is None:
             eval_params = env_params
-        key_init, key_env, key_loop, key_eval, key_final = run_keys(key)
-        num_envs = self.agent.num_envs
-        obs, env_state = jax.vmap(self.env.reset, in_axes=(0, None))(
-            jax.random.split(key_env, num_envs), env_params
-        )
-        carry = Carry(
-            agent_state=self.agent.init(key_init, hparams),
-            env_state=env_state,
-            obs=obs,
-            key=key_loop,
-            episode_return=jnp.zeros(num_envs),
-            env_finite=jnp.asarray(True),
-        )
+        _, _, _, key_eval, key_final = run_keys(key)
+        carry = self.start(key, hparams, env_params)
         eval_keys = jax.random.split(key_eval, self.schedule.num_updates)
         at_checkpoints = self.schedule.update_ends - 1
         checkpoint_policies = {}
@@ -300,6 +289,52 @@ class FusedDriver:
             POLICY: flatten_policy(policy),
             **checkpoint_policies,
         }
+
+    # ---- a run's training alone, to a given update (rlcheck diagnose) -------------------------
+
+    def start(self, key: jax.Array, hparams: dict[str, jax.Array], env_params: Any) -> Carry:
+        """A seed's run before its first update: the agent initialized, the envs reset, exactly
+        as :meth:`train` starts it."""
+        key_init, key_env, key_loop, _, _ = run_keys(key)
+        num_envs = self.agent.num_envs
+        obs, env_state = jax.vmap(self.env.reset, in_axes=(0, None))(
+            jax.random.split(key_env, num_envs), env_params
+        )
+        return Carry(
+            agent_state=self.agent.init(key_init, hparams),
+            env_state=env_state,
+            obs=obs,
+            key=key_loop,
+            episode_return=jnp.zeros(num_envs),
+            env_finite=jnp.asarray(True),
+        )
+
+    def advance(
+        self,
+        carry: Carry,
+        key: jax.Array,
+        done: int,
+        updates: int,
+        env_params: Any,
+        reward_scale: jax.Array | None = None,
+    ) -> Carry:
+        """Updates ``done`` to ``done + updates`` of the run of the seed with PRNG key ``key``,
+        from ``carry`` (the state after ``done``): the loop of :meth:`train` without its
+        ``keep_checkpoint_policies`` intervals, step for step, checkpoint evaluations included
+        (they never touch the carry, but leaving them out would compile a different loop, which
+        differs from the run in the last float bits). The result is the agent's whole state
+        after update ``done + updates`` (critic and optimizer too, which stored policies do not
+        keep)."""
+        key_eval = run_keys(key)[3]
+        is_checkpoint, _ = checkpoint_flags(self.schedule)
+        eval_keys = jax.random.split(key_eval, self.schedule.num_updates)
+        stretch = slice(done, done + updates)
+        carry, _ = jax.lax.scan(
+            functools.partial(self._update, env_params, env_params, reward_scale),
+            carry,
+            (is_checkpoint[stretch], eval_keys[stretch]),
+        )
+        return carry
 
     def run(
         self,

@@ -17,6 +17,8 @@ Tables:
               default configuration on the same fresh seeds). A unit may belong to several.
     robustness  per (request, unit): the returns of the unit's stored policies under a
               robustness request (rlcheck/experiment/robustness.py), seeds × values × episodes.
+    diagnostics  per (request, unit): what ``rlcheck diagnose`` measured of the unit
+              (rlcheck/diagnostics/diagnose.py), one JSON document of per-seed numbers.
 
 Arrays are numpy ``.npy`` blobs written and read with ``allow_pickle=False``.
 
@@ -75,6 +77,9 @@ CREATE TABLE IF NOT EXISTS robustness (
     request TEXT NOT NULL, unit_key TEXT NOT NULL, spec TEXT NOT NULL, seeds TEXT NOT NULL,
     returns BLOB NOT NULL, wall_s REAL, created_at TEXT NOT NULL,
     PRIMARY KEY (request, unit_key));
+CREATE TABLE IF NOT EXISTS diagnostics (
+    request TEXT NOT NULL, unit_key TEXT NOT NULL, spec TEXT NOT NULL, result TEXT NOT NULL,
+    wall_s REAL, created_at TEXT NOT NULL, PRIMARY KEY (request, unit_key));
 """
 
 
@@ -427,6 +432,56 @@ class Store:
                 "created_at": created_at,
             }
             for request, unit_key, spec, seeds, returns, wall_s, created_at in cursor
+        ]
+
+    # ---- diagnostics ------------------------------------------------------------------------
+
+    def write_diagnostics(
+        self,
+        request: str,
+        unit_key: str,
+        spec: dict[str, Any],
+        result: dict[str, Any],
+        wall_s: float,
+    ) -> None:
+        """Store what a diagnose request measured of a unit (replacing an earlier row).
+
+        Args:
+            request: the request's key; spec: the request itself (JSON).
+            result: per-seed numbers (JSON; NaN where a number is undefined).
+        """
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO diagnostics VALUES (?, ?, ?, ?, ?, ?)",
+                (request, unit_key, json.dumps(spec), json.dumps(result), wall_s, _now()),
+            )
+
+    def diagnostics_keys(self, request: str) -> set[str]:
+        """The units already diagnosed under a request."""
+        if not self._has_table("diagnostics"):
+            return set()
+        cursor = self._db.execute("SELECT unit_key FROM diagnostics WHERE request = ?", (request,))
+        return {key for (key,) in cursor}
+
+    def diagnostics(self) -> list[dict[str, Any]]:
+        """Every stored diagnostics row, oldest first: request, unit_key, spec, result (parsed),
+        wall_s, created_at. A directory written before diagnostics existed has none."""
+        if not self._has_table("diagnostics"):
+            return []
+        cursor = self._db.execute(
+            "SELECT request, unit_key, spec, result, wall_s, created_at FROM diagnostics "
+            "ORDER BY created_at, rowid"
+        )
+        return [
+            {
+                "request": request,
+                "unit_key": unit_key,
+                "spec": json.loads(spec),
+                "result": json.loads(result),
+                "wall_s": wall_s,
+                "created_at": created_at,
+            }
+            for request, unit_key, spec, result, wall_s, created_at in cursor
         ]
 
     def _has_table(self, name: str) -> bool:

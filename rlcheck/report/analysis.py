@@ -13,6 +13,7 @@ from rlcheck import stats
 from rlcheck.experiment.external import unique_labels
 from rlcheck.experiment.store import Store
 from rlcheck.report.ablation import ablation_only_keys, analyze_ablations, is_ablation
+from rlcheck.report.diagnostics import NO_DIAGNOSTICS, analyze_diagnostics
 from rlcheck.report.generalization import analyze_generalization
 from rlcheck.report.robustness import NO_ROBUSTNESS, analyze_robustness
 from rlcheck.report.sensitivity import analyze_sweeps, tuning_only_keys
@@ -94,7 +95,8 @@ def analyze(
     Returns:
       A dict of lists, dicts, strings, ints, floats and None (never NaN or inf): ``settings``,
       ``envs`` (one entry per env with its algos, comparisons, profile, sample efficiency and
-      verdict), ``robustness`` (rlcheck/report/robustness.py), ``failed_units``,
+      verdict), ``robustness`` (rlcheck/report/robustness.py), ``diagnostics``
+      (rlcheck/report/diagnostics.py), ``failed_units``,
       ``failed_attempts``, ``cost``, ``provenance``, ``runs`` and, when the directory holds
       sweeps, ``sweep`` (``rlcheck.report.sensitivity``; a sweep's tuning configurations appear
       there, not among the envs' algos); when a robustness request varies an env parameter that
@@ -179,6 +181,7 @@ def analyze(
             "settings": settings,
             "envs": envs,
             **_metric("robustness", robustness, NO_ROBUSTNESS),
+            **_metric("diagnostics", analyze_diagnostics(store, labelled), NO_DIAGNOSTICS),
             "failed_units": failed,
             "failed_attempts": attempts,
             "cost": {

@@ -11,6 +11,7 @@ from rlcheck.experiment.importing import ALIGNMENT
 from rlcheck.experiment.store import Store
 from rlcheck.report import ablation as ablation_numbers
 from rlcheck.report.analysis import analyze
+from rlcheck.report.diagnostics import gradient_figure, landscape_figure, table_rows
 from rlcheck.report.figures import (
     Png,
     ablation_figures,
@@ -109,8 +110,13 @@ def write_report(
 
 # Shown (before the cost) only where some env reports a hidden performance
 # (rlcheck.envs.jax_env.PERFORMANCE); generalization (after robustness) only where the analysis
-# has it (rlcheck/report/generalization.py).
-OPTIONAL_SECTIONS = {"performance": "Hidden performance", "generalization": "Generalization"}
+# has it (rlcheck/report/generalization.py); diagnostics (after those) where rlcheck diagnose
+# wrote some.
+OPTIONAL_SECTIONS = {
+    "performance": "Hidden performance",
+    "generalization": "Generalization",
+    "diagnostics": "Diagnostics",
+}
 
 
 def render_html(analysis: dict[str, Any]) -> str:
@@ -137,6 +143,10 @@ def render_html(analysis: dict[str, Any]) -> str:
         shown.update({k: SECTIONS[k] for k in keys[at:]})
     if analysis.get("generalization"):
         shown = _after(shown, "robustness", "generalization")
+    if analysis.get("diagnostics"):  # rlcheck diagnose wrote some
+        shown = _after(
+            shown, "generalization" if "generalization" in shown else "robustness", "diagnostics"
+        )
     parts = [
         Markup('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'),
         Markup('<meta name="viewport" content="width=device-width, initial-scale=1">'),
@@ -194,6 +204,7 @@ def render_html(analysis: dict[str, Any]) -> str:
         _reliability_section(analysis),
         _robustness_section(analysis, colors),
         _generalization_section(analysis) if "generalization" in shown else Markup(""),
+        _diagnostics_section(analysis) if "diagnostics" in shown else Markup(""),
         _performance_section(analysis, figures) if "performance" in shown else Markup(""),
         _cost_section(analysis),
         _provenance_section(analysis),
@@ -942,6 +953,40 @@ def _robustness_section(analysis: dict[str, Any], colors: dict[str, str]) -> Mar
             ]
             blocks += [_tag("h3", env["env"]), _table(headers, rows), _footnotes(notes)]
     return _section("robustness", *blocks)
+
+
+def _diagnostics_section(analysis: dict[str, Any]) -> Markup:
+    """What ``rlcheck diagnose`` measured (rlcheck/report/diagnostics.py): per unit, its figures,
+    one sentence per finding and a table of every number with its interval."""
+    blocks: list[Any] = [
+        _tag(
+            "p",
+            "The agent's full state re-trained to fractions of its run (same spec, seeds and "
+            "keys) and measured as Ilyas, Engstrom et al. (2020) did: D1 gradient quality, D2 "
+            "value quality, D3 the landscape along the update, D4 the trust region of one "
+            "update. Mean over seeds [95% percentile-bootstrap CI].",
+            cls="note",
+        )
+    ]
+    for entry in analysis["diagnostics"]:
+        blocks.append(_tag("h3", f"{entry['label']} on {entry['env']}"))
+        images = [png for png in (gradient_figure(entry), landscape_figure(entry)) if png]
+        blocks.append(
+            Markup(
+                '<div class="grid">'
+                + "".join(
+                    f'<figure><img src="{png.uri}" width="{png.width}" '
+                    f'height="{png.height}" alt="{_e("Diagnostics of " + entry["label"])}">'
+                    "</figure>"
+                    for png in images
+                )
+                + "</div>"
+            )
+        )
+        blocks.append(Markup("<ul>" + "".join(_tag("li", s) for s in entry["findings"]) + "</ul>"))
+        headers = ["at", "", "quantity", "mean [95% CI]", "seeds"]
+        blocks.append(_table(headers, table_rows(entry), left=3))
+    return _section("diagnostics", *blocks)
 
 
 def _cost_section(analysis: dict[str, Any]) -> Markup:
