@@ -156,6 +156,12 @@ class UnitResults:
     wall_s: float
     compile_s: float | None
     solve_threshold: float | None
+    key: str = ""
+    # The internals the learner logged after every update (the trust-region monitor's among
+    # them): (S, U, M) values, named by ``metric_names``, at ``update_env_steps`` (U,).
+    internals: np.ndarray | None = None
+    metric_names: tuple[str, ...] = ()
+    update_env_steps: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -173,6 +179,8 @@ class StudyResults:
 
     directory: Path
     units: list[UnitResults]
+    # The sweeps stored there (``Store.sweeps``: id, definition, and units with their role).
+    sweeps: list[dict[str, Any]] = field(default_factory=list)
 
     def get(self, algo: str, env_id: str | None = None, **kwargs: Any) -> UnitResults | None:
         """The unit of ``algo`` (a label or an algorithm name) on ``env_id`` (its bare id will
@@ -210,9 +218,10 @@ def load_results(directory: str | Path) -> StudyResults:
     store = Store(directory, create=False)
     try:
         units = [_load(store, row) for row in store.units() if row["status"] == "done"]
+        sweeps = store.sweeps()
     finally:
         store.close()
-    return StudyResults(Path(directory), units)
+    return StudyResults(Path(directory), units, sweeps)
 
 
 def _load(store: Store, row: dict[str, Any]) -> UnitResults:
@@ -231,6 +240,8 @@ def _load(store: Store, row: dict[str, Any]) -> UnitResults:
     per_seed_steps = meta.get("env_steps_per_seed") or [row["env_steps"] or 0] * len(seeds)
     calls = meta.get("simulator_calls_per_seed")
     spec = meta.get("env_spec") or {}
+    names = tuple(meta.get("metric_names") or ())
+    internals = [_array(store, key, int(s), "internals") for s in seeds] if names else []
     return UnitResults(
         env=row["env_label"],
         env_id=spec.get("id") or row["env"],
@@ -252,6 +263,10 @@ def _load(store: Store, row: dict[str, Any]) -> UnitResults:
         wall_s=float(row["wall_s"] or 0.0),
         compile_s=row["compile_s"],
         solve_threshold=spec.get("solve_threshold"),
+        key=key,
+        internals=_stack(internals) if names else None,
+        metric_names=names,
+        update_env_steps=_array(store, key, -1, "update_env_steps") if names else None,
     )
 
 
