@@ -943,6 +943,10 @@ def _execute(
 def _sweep(spec: Any, source: str, out: Path, workers: int | None, cli: bool) -> None:
     """Plan every sweep of ``spec`` (bad input stops here, before anything trains), run its
     plain units and its sweeps into ``out``, then print the summary and write the report."""
+    if spec.sweep is None:
+        from rlcheck.experiment.sweep import plan_sweeps
+
+        plan_sweeps(spec, source, cli=cli)  # raises: the spec has no [sweep] table
     failed, _ = _execute([spec], source, out, workers, spec.model_dump(), cli=cli)
     if failed:
         raise typer.Exit(EXIT_FAILED_UNITS)
