@@ -765,7 +765,7 @@ def study_run(
     from rlcheck.report.findings import write_figure
     from rlcheck.report.terminal import console
     from rlcheck.studies import get_study
-    from rlcheck.studies.run import conclude, default_directory, prepare
+    from rlcheck.studies.run import conclude, default_directory, measure, prepare
 
     study = get_study(name)
     scale = study.scale(quick, seeds)
@@ -783,6 +783,9 @@ def study_run(
     start = time.perf_counter()
     recorded = {"study": name, "quick": quick, "seeds": scale.seeds, "specs": specs_data}
     failed, _ = _execute(specs, source, target, workers, recorded)
+    if study.measure is not None:
+        console.print("Measuring (the study's diagnostics)…", markup=False)
+        measure(target, study, scale)
     record = conclude(target, time.perf_counter() - start)
     figure = write_figure(target, record)
     console.print(f"[bold]Finding[/bold] ({name}, {version}): {escape(record['sentence'])}")

@@ -9,6 +9,7 @@ and the findings page (``rlcheck.report.findings``); nothing here draws.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,6 +21,7 @@ import numpy as np
 from rlcheck.experiment.store import Store
 
 CONFIDENCE = 0.95
+MEASUREMENTS = "measurements.json"
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,10 @@ class Study:
         quick_seconds: measured wall time of the quick version on two CPU cores.
         full_minutes: expected wall time of the full version on two CPU cores.
         sources: the texts and papers the claim and the published numbers come from.
+        measure: what the specs cannot express (the diagnostics of an agent's whole state at
+            checkpoints of training), run after the units: (scale, the study's directory) →
+            JSON-ready numbers, which ``rlcheck study run`` keeps in ``measurements.json``
+            there and ``analyze`` finds as ``StudyResults.measurements``; None: none.
     """
 
     name: str
@@ -117,6 +123,7 @@ class Study:
     quick_seconds: float
     full_minutes: float
     sources: tuple[str, ...] = ()
+    measure: Callable[[Scale, Path], dict[str, Any]] | None = None
 
     def scale(self, quick: bool, seeds: int | None = None) -> Scale:
         default = self.quick_seeds if quick else self.seeds
@@ -181,6 +188,8 @@ class StudyResults:
     units: list[UnitResults]
     # The sweeps stored there (``Store.sweeps``: id, definition, and units with their role).
     sweeps: list[dict[str, Any]] = field(default_factory=list)
+    # What the study's ``measure`` wrote there (``measurements.json``; empty: nothing).
+    measurements: dict[str, Any] = field(default_factory=dict)
 
     def get(self, algo: str, env_id: str | None = None, **kwargs: Any) -> UnitResults | None:
         """The unit of ``algo`` (a label or an algorithm name) on ``env_id`` (its bare id will
@@ -221,7 +230,9 @@ def load_results(directory: str | Path) -> StudyResults:
         sweeps = store.sweeps()
     finally:
         store.close()
-    return StudyResults(Path(directory), units, sweeps)
+    path = Path(directory) / MEASUREMENTS
+    measurements = json.loads(path.read_text()) if path.exists() else {}
+    return StudyResults(Path(directory), units, sweeps, measurements)
 
 
 def _load(store: Store, row: dict[str, Any]) -> UnitResults:
