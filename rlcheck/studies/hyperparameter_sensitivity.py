@@ -118,7 +118,8 @@ def analyze(results: StudyResults) -> Finding:
             "rate": solved / len(scores),
             "low": low,
             "high": high,
-            "best_tuning_score": float(scores.max()),
+            # −∞ (every configuration had too many seeds diverge) is not a JSON number.
+            "best_tuning_score": float(scores.max()) if np.isfinite(scores.max()) else None,
         }
         fresh = {m["role"]: units.get(m["unit_key"]) for m in members if m["role"] != "tuning"}
         chosen, default = fresh.get("chosen"), fresh.get("default")

@@ -148,6 +148,8 @@ def _sentence(rows: dict[str, Any]) -> str:
     parts = [
         f"{label} {fmt(c['point'])} [95% CI {fmt(c['low'])}, {fmt(c['high'])}] "
         f"(× {c['worst_scale']:g})"
+        if c["worst_scale"] != 1.0
+        else f"{label} nothing (scale 1 was its worst)"
         for label, c in costs.items()
     ]
     span = sorted({float(s) for r in rows.values() for s in r["final_return"]})

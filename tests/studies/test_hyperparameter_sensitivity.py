@@ -80,6 +80,12 @@ def test_a_gap_whose_interval_holds_zero_is_not_told_apart():
     assert "for PPO on Acrobot-v1 (not told apart)" in finding.sentence
 
 
+def test_a_sweep_whose_every_configuration_diverged_solves_none():
+    swept = _sweep("CartPole-v1", "ppo", [[500.0, 500.0]], diverged=[0, 1])
+    row = study.analyze(_results(swept)).numbers["rows"]["CartPole-v1: PPO"]
+    assert (row["solved"], row["n"], row["best_tuning_score"]) == (0, 1, None)
+
+
 def test_no_finished_configuration_measures_nothing():
     assert study.analyze(_results()).sentence.startswith("No sweep finished")
 

@@ -61,6 +61,12 @@ def test_overlapping_costs_are_not_told_apart():
     assert "could not be told apart here" in finding.sentence
 
 
+def test_scale_one_as_the_worst_costs_nothing():
+    finding = study.analyze(_results(_swept("TD3", {0.1: [-150, -160], 1.0: [-200, -210]})))
+    assert finding.numbers["rows"]["TD3"]["cost"]["point"] == 0.0
+    assert "TD3 nothing (scale 1 was its worst)" in finding.sentence
+
+
 def test_without_scale_one_nothing_is_measured():
     finding = study.analyze(_results(_swept("TD3", {0.01: [-200, -300]})))
     assert finding.sentence.startswith("No algorithm finished at scale 1")
