@@ -195,7 +195,7 @@ STUDY = Study(
     analyze=analyze,
     seeds=16,
     quick_seeds=4,
-    quick_seconds=90,
+    quick_seconds=100,
     full_minutes=8,
     sources=(
         "L. Engstrom, A. Ilyas et al., Implementation Matters in Deep Policy Gradients: A Case "
