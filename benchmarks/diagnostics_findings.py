@@ -43,11 +43,10 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from rlcheck import envs
-from rlcheck.core import Trajectory
+from rlcheck.diagnostics.checkpoints import train_to_checkpoints
 from rlcheck.diagnostics.gradient import gradient_quality
 from rlcheck.diagnostics.intervals import over_seeds
 from rlcheck.diagnostics.trust_region import trust_region_summary
@@ -113,60 +112,11 @@ def fmt(estimate, digits: int = 2) -> str:
 # ---- training to checkpoints ----------------------------------------------------------------
 
 
-def trainer(agent, env):
-    """``advance(carry, n)``: n more updates of every seed, as the fused driver trains (envs
-    continue across updates); returns the carry and the mean return of the episodes that
-    ended during the last update."""
-
-    def one_update(carry: tuple) -> tuple:
-        state, env_state, obs, key, running, _ = carry
-        key, key_roll, key_update = jax.random.split(key, 3)
-
-        def step(inner: tuple, key: jax.Array) -> tuple:
-            state, env_state, obs, running = inner
-            key_act, key_env = jax.random.split(key)
-            state, action, aux = agent.act(state, obs, key_act)
-            out = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
-                jax.random.split(key_env, agent.num_envs), env_state, action, env.params
-            )
-            running = running + out.reward
-            ended = out.terminated | out.truncated
-            finished = (jnp.sum(jnp.where(ended, running, 0.0)), jnp.sum(ended))
-            running = jnp.where(ended, 0.0, running)
-            record = (aux, action, out.reward, out.terminated, out.truncated, out.final_obs)
-            return (state, out.state, out.obs, running), (record, finished)
-
-        (state, env_state, obs, running), (steps, (sums, counts)) = jax.lax.scan(
-            step, (state, env_state, obs, running), jax.random.split(key_roll, agent.rollout_len)
-        )
-        state, _ = agent.update(state, Trajectory(*steps, last_obs=obs), key_update)
-        last_return = jnp.sum(sums) / jnp.maximum(jnp.sum(counts), 1)
-        return state, env_state, obs, key, running, last_return
-
-    def advance(carry: tuple, n: jax.Array) -> tuple:
-        return jax.lax.fori_loop(0, n, lambda _, c: one_update(c), carry)
-
-    def start(key: jax.Array) -> tuple:
-        key_init, key_env, key_loop = jax.random.split(key, 3)
-        obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
-            jax.random.split(key_env, agent.num_envs), env.params
-        )
-        state = agent.init(key_init, agent.hparams())
-        zeros = jnp.zeros(agent.num_envs)
-        return state, env_state, obs, key_loop, zeros, jnp.asarray(0.0)
-
-    return jax.jit(jax.vmap(start)), jax.jit(jax.vmap(advance, in_axes=(0, None)))
-
-
 def checkpoints(agent, env, seeds: int, at: tuple[int, ...]):
-    """Agent states of every seed after each number of updates in ``at`` (increasing)."""
-    start, advance = trainer(agent, env)
-    carry = start(jax.random.split(jax.random.PRNGKey(2026), seeds))
-    done = 0
-    for n in at:
-        carry = advance(carry, jnp.asarray(n - done))
-        done = n
-        yield n, carry[0], np.asarray(carry[5])
+    """Agent states of every seed after each number of updates in ``at`` (increasing); seed s
+    starts from PRNGKey(s) (before the studies of issue 19 this script had its own copy of the
+    trainer, seeded from PRNGKey(2026), so its earlier numbers came from other seeds)."""
+    yield from train_to_checkpoints(agent, env, range(seeds), at)
 
 
 # ---- the parts --------------------------------------------------------------------------------

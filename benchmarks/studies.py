@@ -1,5 +1,9 @@
 """Run every study's quick version, time it, and regenerate docs/findings.md from the runs.
 
+Every study ``rlcheck study list`` shows (issue 17's six and issue 19's), each timed whole: its
+units, its sweeps and, for the studies that measure after their units (gradient-concentration,
+value-baseline), the diagnostics.
+
 Each study runs once with a cold compilation cache (``RLCHECK_CACHE_DIR`` an empty temporary
 directory: a newcomer's first run) into ``ROOT/<name>-quick``; with ``--warm`` it runs again
 with that cache filled into a throwaway directory (a rerun, nothing resumed). The whole

@@ -1010,7 +1010,7 @@ def study_run(
     from rlcheck.report.findings import write_figure
     from rlcheck.report.terminal import console
     from rlcheck.studies import get_study
-    from rlcheck.studies.run import conclude, default_directory, prepare
+    from rlcheck.studies.run import conclude, default_directory, measure, prepare
 
     study = get_study(name)
     scale = study.scale(quick, seeds)
@@ -1028,6 +1028,9 @@ def study_run(
     start = time.perf_counter()
     recorded = {"study": name, "quick": quick, "seeds": scale.seeds, "specs": specs_data}
     failed, _ = _execute(specs, source, target, workers, recorded)
+    if study.measure is not None:
+        console.print("Measuring (the study's diagnostics)…", markup=False)
+        measure(target, study, scale)
     record = conclude(target, time.perf_counter() - start)
     figure = write_figure(target, record)
     console.print(f"[bold]Finding[/bold] ({name}, {version}): {escape(record['sentence'])}")
@@ -1093,20 +1096,32 @@ def _execute(
     workers: int | None,
     recorded: dict[str, Any],
     robustness: Any = None,
+    cli: bool = False,
 ) -> tuple[bool, dict[str, Any]]:
-    """Run every unit of ``specs`` into one results directory, then the ``robustness`` request
-    (a spec's ``[robustness]`` table) if any, print the summary and write the report; returns
-    (whether some unit failed, the report's analysis)."""
+    """Run every unit of ``specs`` into one results directory (a spec with a [sweep] table: its
+    plain units, then its sweeps), then the ``robustness`` request (a spec's ``[robustness]``
+    table) if any, print the summary and write the report; returns (whether some unit failed,
+    the report's analysis). ``cli``: a sweep's settings came from ``rlcheck sweep``'s options
+    (its errors name them)."""
     from rlcheck.experiment.plan import plan_units
     from rlcheck.experiment.provenance import provenance
     from rlcheck.experiment.store import Store
+    from rlcheck.experiment.sweep import plan_sweeps, run_sweep
     from rlcheck.experiment.workers import default_workers
     from rlcheck.report.html import write_report
     from rlcheck.report.summary_terminal import print_summary
     from rlcheck.report.terminal import RichProgress, console, summary_table
 
     kind = _executor_kind(specs[0].executor)
-    units = [unit for spec in specs for unit in plan_units(spec, source)]
+    units, sweeps = [], []
+    # Bad input stops here, before anything trains: every sweep is planned first.
+    for spec in specs:
+        if spec.sweep is None:
+            units += plan_units(spec, source)
+        else:
+            plan = plan_sweeps(spec, source, cli=cli)
+            units += plan.units
+            sweeps += plan.sweeps
     if robustness is not None:
         from rlcheck.experiment.generalization import check_training_values
         from rlcheck.experiment.robustness import check_units, request_from_spec
@@ -1136,6 +1151,15 @@ def _execute(
             _executor(kind, store, run_id, workers, progress) as executor,
         ):
             outcomes = executor.run(units)
+            shown = list(outcomes)
+            for sweep in sweeps:
+                ran = run_sweep(sweep, store, executor, progress.expect)
+                for rejected in ran["rejected"]:
+                    console.print(
+                        f"note: configuration not run: {rejected['reason']}", markup=False
+                    )
+                outcomes += ran["tuning"] + ran["fresh"]
+                shown += ran["fresh"]
         failed = [o for o in outcomes if o.status == "failed"]
         status = "failed" if failed else "done"
     except Exception:
@@ -1143,7 +1167,8 @@ def _execute(
         raise
     finally:
         store.finish_run(run_id, status)
-    summary_table(store, [u.key for u in units])
+    # A sweep's tuning configurations are in its own table (print_summary).
+    summary_table(store, list(dict.fromkeys(o.unit.key for o in shown)))
     if robustness is not None:
         # Its input was checked before training; what is left (every unit failed, every seed
         # diverged) is about the results, which the summary reports, not a bad spec.
@@ -1169,56 +1194,11 @@ def _execute(
 def _sweep(spec: Any, source: str, out: Path, workers: int | None, cli: bool) -> None:
     """Plan every sweep of ``spec`` (bad input stops here, before anything trains), run its
     plain units and its sweeps into ``out``, then print the summary and write the report."""
-    from rlcheck.experiment.provenance import provenance
-    from rlcheck.experiment.store import Store
-    from rlcheck.experiment.sweep import plan_sweeps, run_sweep
-    from rlcheck.experiment.workers import default_workers
-    from rlcheck.report.html import write_report
-    from rlcheck.report.summary_terminal import print_summary
-    from rlcheck.report.terminal import RichProgress, console, summary_table
+    if spec.sweep is None:
+        from rlcheck.experiment.sweep import plan_sweeps
 
-    kind = _executor_kind(spec.executor)
-    plan = plan_sweeps(spec, source, cli=cli)
-    if workers is None:
-        workers = spec.workers if spec.workers is not None else default_workers(len(spec.seed_list))
-    store = Store(out)
-    _set_results_directory(out)
-    run_id = store.start_run(spec.model_dump(), provenance())
-    status = "interrupted"
-    keys = [u.key for u in plan.units]
-    failed = False
-    try:
-        with (
-            RichProgress(len(plan.units)) as progress,
-            _executor(kind, store, run_id, workers, progress) as executor,
-        ):
-            outcomes = executor.run(list(plan.units))
-            shown = list(outcomes)
-            for sweep in plan.sweeps:
-                ran = run_sweep(sweep, store, executor, progress.expect)
-                for rejected in ran["rejected"]:
-                    console.print(
-                        f"note: configuration not run: {rejected['reason']}", markup=False
-                    )
-                outcomes += ran["tuning"] + ran["fresh"]
-                shown += ran["fresh"]
-        # The tuning configurations are in the sweep's own table (print_summary).
-        keys = [o.unit.key for o in shown]
-        failed = any(o.status == "failed" for o in outcomes)
-        status = "failed" if failed else "done"
-    except Exception:
-        status = "crashed"
-        raise
-    finally:
-        store.finish_run(run_id, status)
-    summary_table(store, list(dict.fromkeys(keys)))
-    analysis = print_summary(store, console)
-    html, _ = write_report(out, analysis=analysis)
-    console.print(
-        f"Results: {out}  ·  report: {html}  ·  more: rlcheck ls {out}, "
-        f"rlcheck export {out} --format csv"
-    )
-    store.close()
+        plan_sweeps(spec, source, cli=cli)  # raises: the spec has no [sweep] table
+    failed, _ = _execute([spec], source, out, workers, spec.model_dump(), cli=cli)
     if failed:
         raise typer.Exit(EXIT_FAILED_UNITS)
 

@@ -3,7 +3,7 @@
 Layers, from the ground up (docs/ARCHITECTURE.md draws them): errors and the glossary of Config
 field names; stats and envs; the neutral
 core; drivers; the pieces learners share (agents.common); agents and baselines; the registry of
-names; experiment; diagnostics and studies; report; cli. Two packages on the same layer do not
+names; experiment; diagnostics; studies; report; cli. Two packages on the same layer do not
 import each other (agents and baselines know nothing of one another). Every import counts,
 function-local ones too: an upward import inside a function is still a cycle waiting to happen.
 
@@ -33,7 +33,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("rlcheck.agents", "rlcheck.baselines"),
     ("rlcheck.registry",),
     ("rlcheck.experiment",),
-    ("rlcheck.diagnostics", "rlcheck.studies"),
+    ("rlcheck.diagnostics",),
+    ("rlcheck.studies",),
     ("rlcheck.report",),
     ("rlcheck.cli",),
 ]

@@ -9,6 +9,7 @@ and the findings page (``rlcheck.report.findings``); nothing here draws.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,6 +21,7 @@ import numpy as np
 from rlcheck.experiment.store import Store
 
 CONFIDENCE = 0.95
+MEASUREMENTS = "measurements.json"
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,10 @@ class Study:
         quick_seconds: measured wall time of the quick version on two CPU cores.
         full_minutes: expected wall time of the full version on two CPU cores.
         sources: the texts and papers the claim and the published numbers come from.
+        measure: what the specs cannot express (the diagnostics of an agent's whole state at
+            checkpoints of training), run after the units: (scale, the study's directory) →
+            JSON-ready numbers, which ``rlcheck study run`` keeps in ``measurements.json``
+            there and ``analyze`` finds as ``StudyResults.measurements``; None: none.
     """
 
     name: str
@@ -117,6 +123,7 @@ class Study:
     quick_seconds: float
     full_minutes: float
     sources: tuple[str, ...] = ()
+    measure: Callable[[Scale, Path], dict[str, Any]] | None = None
 
     def scale(self, quick: bool, seeds: int | None = None) -> Scale:
         default = self.quick_seeds if quick else self.seeds
@@ -156,6 +163,12 @@ class UnitResults:
     wall_s: float
     compile_s: float | None
     solve_threshold: float | None
+    key: str = ""
+    # The internals the learner logged after every update (the trust-region monitor's among
+    # them): (S, U, M) values, named by ``metric_names``, at ``update_env_steps`` (U,).
+    internals: np.ndarray | None = None
+    metric_names: tuple[str, ...] = ()
+    update_env_steps: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -173,6 +186,10 @@ class StudyResults:
 
     directory: Path
     units: list[UnitResults]
+    # The sweeps stored there (``Store.sweeps``: id, definition, and units with their role).
+    sweeps: list[dict[str, Any]] = field(default_factory=list)
+    # What the study's ``measure`` wrote there (``measurements.json``; empty: nothing).
+    measurements: dict[str, Any] = field(default_factory=dict)
 
     def get(self, algo: str, env_id: str | None = None, **kwargs: Any) -> UnitResults | None:
         """The unit of ``algo`` (a label or an algorithm name) on ``env_id`` (its bare id will
@@ -210,9 +227,12 @@ def load_results(directory: str | Path) -> StudyResults:
     store = Store(directory, create=False)
     try:
         units = [_load(store, row) for row in store.units() if row["status"] == "done"]
+        sweeps = store.sweeps()
     finally:
         store.close()
-    return StudyResults(Path(directory), units)
+    path = Path(directory) / MEASUREMENTS
+    measurements = json.loads(path.read_text()) if path.exists() else {}
+    return StudyResults(Path(directory), units, sweeps, measurements)
 
 
 def _load(store: Store, row: dict[str, Any]) -> UnitResults:
@@ -231,6 +251,8 @@ def _load(store: Store, row: dict[str, Any]) -> UnitResults:
     per_seed_steps = meta.get("env_steps_per_seed") or [row["env_steps"] or 0] * len(seeds)
     calls = meta.get("simulator_calls_per_seed")
     spec = meta.get("env_spec") or {}
+    names = tuple(meta.get("metric_names") or ())
+    internals = [_array(store, key, int(s), "internals") for s in seeds] if names else []
     return UnitResults(
         env=row["env_label"],
         env_id=spec.get("id") or row["env"],
@@ -252,6 +274,10 @@ def _load(store: Store, row: dict[str, Any]) -> UnitResults:
         wall_s=float(row["wall_s"] or 0.0),
         compile_s=row["compile_s"],
         solve_threshold=spec.get("solve_threshold"),
+        key=key,
+        internals=_stack(internals) if names else None,
+        metric_names=names,
+        update_env_steps=_array(store, key, -1, "update_env_steps") if names else None,
     )
 
 

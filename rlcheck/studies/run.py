@@ -11,7 +11,7 @@ from typing import Any
 
 from rlcheck.errors import UserError
 from rlcheck.studies import get_study, studies
-from rlcheck.studies.base import Chart, Finding, Scale, Study, load_results
+from rlcheck.studies.base import MEASUREMENTS, Chart, Finding, Scale, Study, load_results
 
 MANIFEST = "study.json"
 FINDING = "finding.json"
@@ -61,6 +61,18 @@ def read_manifest(directory: Path) -> dict[str, Any] | None:
 
 def _version(quick: bool) -> str:
     return "quick" if quick else "full"
+
+
+def measure(directory: Path, study: Study, scale: Scale) -> bool:
+    """Run the study's ``measure`` (if it has one) and keep its numbers in
+    ``measurements.json``; a directory that has them already keeps them (a rerun resumes).
+    Returns whether it measured now."""
+    path = Path(directory) / MEASUREMENTS
+    if study.measure is None or path.exists():
+        return False
+    numbers = study.measure(scale, Path(directory))
+    path.write_text(json.dumps(numbers, indent=1, allow_nan=True) + "\n")
+    return True
 
 
 def conclude(directory: Path, wall_s: float | None = None) -> dict[str, Any]:

@@ -69,6 +69,16 @@ def test_every_study_of_the_issue_is_listed_in_order():
         "exploration",
         "seed-failures",
     ]
+    # Issue 19's studies 8 and 10–13, in its order (7 and 9 come from other branches).
+    names = list(studies())
+    ours = [
+        "reward-scale",
+        "gradient-concentration",
+        "value-baseline",
+        "clipping-trust-region",
+        "hyperparameter-sensitivity",
+    ]
+    assert [n for n in names if n in ours] == ours
 
 
 def test_an_unknown_study_is_a_one_line_error_with_the_closest_name():
@@ -76,3 +86,28 @@ def test_an_unknown_study_is_a_one_line_error_with_the_closest_name():
         UserError, match=r"unknown study 'reward-hack' .*did you mean 'reward-hacking'"
     ):
         get_study("reward-hack")
+
+
+def test_a_study_measures_once_and_its_analysis_reads_the_measurements(tmp_path):
+    import dataclasses
+
+    from rlcheck.studies.base import load_results
+    from rlcheck.studies.run import measure
+
+    calls = []
+
+    def measured(scale, directory):
+        calls.append(directory)
+        return {"seeds": scale.seeds, "values": [1.0, float("nan")]}
+
+    study = dataclasses.replace(get_study("seed-failures"), measure=measured)
+    scale = study.scale(quick=True, seeds=3)
+    prepare(tmp_path, study, scale)
+    store, _ = open_store(tmp_path)
+    store.close()
+    assert measure(tmp_path, study, scale) is True
+    assert measure(tmp_path, study, scale) is False  # a rerun keeps what was measured
+    assert calls == [tmp_path]
+    numbers = load_results(tmp_path).measurements
+    assert numbers["seeds"] == 3 and numbers["values"][0] == 1.0
+    assert measure(tmp_path, get_study("seed-failures"), scale) is False  # no measure

@@ -1,11 +1,20 @@
-"""Every study's specs, quick and full, plan into units as ``rlcheck study run`` would."""
+"""Every study's specs, quick and full, plan into units as ``rlcheck study run`` would (a spec
+with a [sweep] table: its sweeps, each configuration of a grid checked)."""
 
 import numpy as np
 import pytest
 
 from rlcheck.experiment.plan import plan_units
 from rlcheck.experiment.spec import parse_spec
+from rlcheck.experiment.sweep import plan_sweeps
 from rlcheck.studies import studies
+
+
+def _units(spec, name):
+    if spec.sweep is None:
+        return plan_units(spec, name)
+    plan = plan_sweeps(spec, name)
+    return [*plan.units, *(s.default_unit(s.tuning_seeds) for s in plan.sweeps)]
 
 
 @pytest.mark.parametrize("quick", [True, False], ids=["quick", "full"])
@@ -13,9 +22,7 @@ from rlcheck.studies import studies
 def test_specs_plan_into_units(name, quick):
     study = studies()[name]
     scale = study.scale(quick)
-    units = [
-        unit for data in study.specs(scale) for unit in plan_units(parse_spec(data, name), name)
-    ]
+    units = [unit for data in study.specs(scale) for unit in _units(parse_spec(data, name), name)]
     assert units
     assert all(
         len(u.seeds) == scale.seeds for u in units if u.env.id.startswith("gymnasium:") is False
