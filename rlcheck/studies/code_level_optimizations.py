@@ -258,8 +258,8 @@ STUDY = Study(
     analyze=analyze,
     seeds=8,
     quick_seeds=4,
-    quick_seconds=110,
-    full_minutes=120,
+    quick_seconds=125,
+    full_minutes=30,
     sources=(
         "L. Engstrom, A. Ilyas et al., Implementation Matters in Deep Policy Gradients: A Case "
         "Study on PPO and TRPO, ICLR 2020, §3, Fig. 1 and Table 1",

@@ -264,8 +264,8 @@ STUDY = Study(
     analyze=analyze,
     seeds=16,
     quick_seeds=4,
-    quick_seconds=110,
-    full_minutes=40,
+    quick_seconds=125,
+    full_minutes=8,
     sources=(
         "A. Irpan, Deep Reinforcement Learning Doesn't Work Yet (2018), 'overfitting to weird "
         "patterns in the environment'",
