@@ -24,7 +24,7 @@ What differs from the texts: no published number to compare with (the claim is q
 gymnax CartPole-v1 (the pole length also changes the pole's mass in gymnax, as in Gymnasium);
 PPO at CleanRL's defaults. The full version trains 500k env steps, where CartPole-v1 is solved
 at the default length (examples/generalization-cartpole.toml, benchmarks/generalization.py);
-the quick version trains 100k steps on four lengths, where some seeds have not yet learned
+the quick version trains 100k steps at three lengths and randomized, where some seeds have not yet learned
 even their own length, so its gap is smaller and its CIs are wide. Pendulum's mass and length
 (the issue's second env) are left out: at the budget Pendulum needs (100k steps per unit with
 PPO) the full version would be twice as long.
