@@ -81,7 +81,8 @@ def test_the_gap_the_randomized_policy_and_the_sentence():
         "trained at each length, played there",
     ]
     specialists = finding.chart.series[-1].points
-    assert [(p.x, p.point) for p in specialists] == [(0.05, 400.0), (2.0, 450.0)]
+    assert [(p.x, p.point) for p in specialists] == [(0.05, 400.0), (0.5, 485.0), (2.0, 450.0)]
+    assert finding.numbers["trained_there"]["2"] == pytest.approx((450.0, 450.0, 450.0))
 
 
 def test_randomization_that_reaches_the_default_return_closes_the_gap():
@@ -94,6 +95,22 @@ def test_randomization_that_reaches_the_default_return_closes_the_gap():
     )
     assert finding.numbers["randomization"]["verdict"] == study.CLOSES
     assert finding.sentence.endswith("randomization closes it.")
+
+
+def test_no_gap_and_no_help_from_randomization_say_they_disagree_with_the_texts():
+    flat = [[480, 500, 480], [470, 480, 470], [490, 490, 490], [460, 470, 460]]
+    randomized = [[400, 400, 400], [410, 410, 410], [420, 420, 420], [430, 430, 430]]
+    finding = study.analyze(
+        _results(
+            _evaluated("default", flat),
+            _evaluated("dr", randomized, randomize={"length": [0.05, 2.0]}),
+        )
+    )
+    # Gaps per seed 20, 10, 0, 10: paired IQM difference 485 − 475 = 10, its CI reaching 0.
+    gap = finding.numbers["rows"]["length = 0.5 (default)"]["gap"]
+    assert gap[0] == pytest.approx(10.0) and gap[1] <= 0
+    assert "(not shown above 0, unlike the texts' claim)" in finding.sentence
+    assert finding.sentence.endswith("randomization had no gap to close.")
 
 
 def test_the_verdict_rule():
