@@ -224,6 +224,13 @@ def _sentence(by_env: dict[str, Any]) -> str:
             f"{_interval(e[VALUE_CLIPPING])} ({_shown(e[VALUE_CLIPPING])}) and their interaction "
             f"{_interval(e['interaction'])}"
         )
+        agrees = e[REWARD_SCALING][1] > 0 and e[VALUE_CLIPPING][1] <= 0
+        text += (
+            " (as Engstrom et al. 2020 found on MuJoCo)"
+            if agrees
+            else " (unlike Engstrom et al. 2020 on MuJoCo, where reward scaling mattered and "
+            "value clipping little)"
+        )
         versus = row.get("ppo_m_vs_trpo_plus")
         if versus is not None:
             d = versus["difference"]
@@ -237,11 +244,7 @@ def _sentence(by_env: dict[str, Any]) -> str:
     if not parts:
         return "No ablation finished every cell, so no effect was measured."
     sentence = "; ".join(parts)
-    return (
-        sentence[0].upper()
-        + sentence[1:]
-        + " (Engstrom et al. 2020, MuJoCo: reward scaling mattered, value clipping little)."
-    )
+    return sentence[0].upper() + sentence[1:] + "."
 
 
 STUDY = Study(

@@ -49,6 +49,7 @@ def test_main_effects_the_interaction_and_the_sentence():
     )
     assert "(helped), value clipping's -40 [95% CI" in finding.sentence
     assert "their interaction 50 [95% CI" in finding.sentence
+    assert "(as Engstrom et al. 2020 found on MuJoCo)." in finding.sentence
     chart = finding.chart
     both = "value clipping × reward scaling"
     assert chart.categories == ["value clipping", "reward scaling", both]
@@ -65,6 +66,16 @@ def test_ppo_m_against_trpo_plus():
     versus = finding.numbers["envs"]["CartPole-v1"]["ppo_m_vs_trpo_plus"]
     assert versus["difference"][0] == pytest.approx(-200.0)
     assert "PPO-M minus TRPO+ -200 [95% CI -220, -180] (PPO-M not shown better" in (
+        finding.sentence
+    )
+
+
+def test_reward_scaling_that_does_not_help_is_said_to_disagree_with_the_paper():
+    units, sweep = _ablation(finals=[[100, 140], [500, 500], [200, 220], [480, 500]])
+    finding = study.analyze(StudyResults(Path("."), units, [sweep]))
+    assert finding.numbers["envs"]["CartPole-v1"]["effects"][RS][0] == pytest.approx(-330.0)
+    assert "(hurt)" in finding.sentence
+    assert "(unlike Engstrom et al. 2020 on MuJoCo, where reward scaling mattered" in (
         finding.sentence
     )
 
