@@ -8,6 +8,7 @@ import functools
 import inspect
 import sys
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -1027,7 +1028,8 @@ def study_run(
     console.print(f"Claim: {study.claim}", markup=False)
     start = time.perf_counter()
     recorded = {"study": name, "quick": quick, "seeds": scale.seeds, "specs": specs_data}
-    failed, _ = _execute(specs, source, target, workers, recorded)
+    requests = [spec.robustness for spec in specs if spec.robustness is not None]
+    failed, _ = _execute(specs, source, target, workers, recorded, requests)
     if study.measure is not None:
         console.print("Measuring (the study's diagnostics)…", markup=False)
         measure(target, study, scale)
@@ -1082,9 +1084,8 @@ def _check_algos(names: list[str], option: str = "--algos") -> None:
 
 
 def _run(spec: Any, source: str, out: Path, workers: int | None) -> None:
-    failed, _ = _execute(
-        [spec], source, out, workers, spec.model_dump(by_alias=True), spec.robustness
-    )
+    requests = [spec.robustness] if spec.robustness is not None else []
+    failed, _ = _execute([spec], source, out, workers, spec.model_dump(by_alias=True), requests)
     if failed:
         raise typer.Exit(EXIT_FAILED_UNITS)
 
@@ -1095,14 +1096,15 @@ def _execute(
     out: Path,
     workers: int | None,
     recorded: dict[str, Any],
-    robustness: Any = None,
+    robustness: Sequence[Any] = (),
     cli: bool = False,
 ) -> tuple[bool, dict[str, Any]]:
-    """Run every unit of ``specs`` into one results directory (a spec with a [sweep] table: its
-    plain units, then its sweeps), then the ``robustness`` request (a spec's ``[robustness]``
-    table) if any, print the summary and write the report; returns (whether some unit failed,
-    the report's analysis). ``cli``: a sweep's settings came from ``rlcheck sweep``'s options
-    (its errors name them)."""
+    """Run every unit of ``specs`` into one results directory (a spec with a [sweep] or an
+    [ablate] table: its plain units, then its sweeps or its ablations), then each
+    ``robustness`` request (a spec's ``[robustness]`` table), print the summary and write the
+    report; returns (whether some unit failed, the report's analysis). ``cli``: a sweep's
+    settings came from ``rlcheck sweep``'s options (its errors name them)."""
+    from rlcheck.experiment.ablate import plan_ablations, run_ablation
     from rlcheck.experiment.plan import plan_units
     from rlcheck.experiment.provenance import provenance
     from rlcheck.experiment.store import Store
@@ -1113,24 +1115,30 @@ def _execute(
     from rlcheck.report.terminal import RichProgress, console, summary_table
 
     kind = _executor_kind(specs[0].executor)
-    units, sweeps = [], []
-    # Bad input stops here, before anything trains: every sweep is planned first.
+    units, sweeps, ablations = [], [], []
+    # Bad input stops here, before anything trains: every sweep and ablation is planned first.
     for spec in specs:
-        if spec.sweep is None:
+        if spec.ablate is not None:
+            planned = plan_ablations(spec, source, cli=cli)
+            units += planned.units
+            ablations += planned.ablations
+        elif spec.sweep is None:
             units += plan_units(spec, source)
         else:
             plan = plan_sweeps(spec, source, cli=cli)
             units += plan.units
             sweeps += plan.sweeps
-    if robustness is not None:
+    if robustness:
         from rlcheck.experiment.generalization import check_training_values
         from rlcheck.experiment.robustness import check_units, request_from_spec
 
         # Before training: a mistake here would otherwise show after the whole run.
         where = f"{source}: robustness"
-        request = request_from_spec(robustness, where)
-        check_units(request, units, where)
-        check_training_values(request, units, where)
+        every = units + [a.unit(i, a.seeds) for a in ablations for i in range(len(a.cells))]
+        for table in robustness:
+            request = request_from_spec(table, where)
+            check_units(request, every, where)
+            check_training_values(request, every, where)
     for unit in units:
         if unit.note is not None:
             console.print(f"note: {unit.note}", markup=False)
@@ -1160,6 +1168,10 @@ def _execute(
                     )
                 outcomes += ran["tuning"] + ran["fresh"]
                 shown += ran["fresh"]
+            for ablation in ablations:
+                ran = run_ablation(ablation, store, executor, progress.expect)
+                outcomes += ran["tuning"] + ran["cells"]
+                shown += ran["cells"]
         failed = [o for o in outcomes if o.status == "failed"]
         status = "failed" if failed else "done"
     except Exception:
@@ -1169,11 +1181,11 @@ def _execute(
         store.finish_run(run_id, status)
     # A sweep's tuning configurations are in its own table (print_summary).
     summary_table(store, list(dict.fromkeys(o.unit.key for o in shown)))
-    if robustness is not None:
+    for table in robustness:
         # Its input was checked before training; what is left (every unit failed, every seed
         # diverged) is about the results, which the summary reports, not a bad spec.
         try:
-            _robustness(store, robustness, f"{source}: robustness")
+            _robustness(store, table, f"{source}: robustness")
         except UserError as e:
             console.print(f"robustness not run: {e}", markup=False)
     if any(spec.logging.tensorboard for spec in specs):

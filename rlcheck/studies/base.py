@@ -169,6 +169,10 @@ class UnitResults:
     internals: np.ndarray | None = None
     metric_names: tuple[str, ...] = ()
     update_env_steps: np.ndarray | None = None
+    # The env parameters it trained at (its env entry's ``params``) and those it trained with
+    # drawn per episode (``randomize``: name → [low, high]).
+    params: dict[str, Any] = field(default_factory=dict)
+    randomize: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -190,6 +194,9 @@ class StudyResults:
     sweeps: list[dict[str, Any]] = field(default_factory=list)
     # What the study's ``measure`` wrote there (``measurements.json``; empty: nothing).
     measurements: dict[str, Any] = field(default_factory=dict)
+    # The robustness evaluations stored there (``Store.robustness``: request, unit_key, spec
+    # with ``vary``, ``values`` and ``training_value``, seeds, returns (seeds, values, episodes)).
+    robustness: list[dict[str, Any]] = field(default_factory=list)
 
     def get(self, algo: str, env_id: str | None = None, **kwargs: Any) -> UnitResults | None:
         """The unit of ``algo`` (a label or an algorithm name) on ``env_id`` (its bare id will
@@ -228,11 +235,12 @@ def load_results(directory: str | Path) -> StudyResults:
     try:
         units = [_load(store, row) for row in store.units() if row["status"] == "done"]
         sweeps = store.sweeps()
+        robustness = store.robustness()
     finally:
         store.close()
     path = Path(directory) / MEASUREMENTS
     measurements = json.loads(path.read_text()) if path.exists() else {}
-    return StudyResults(Path(directory), units, sweeps, measurements)
+    return StudyResults(Path(directory), units, sweeps, measurements, robustness)
 
 
 def _load(store: Store, row: dict[str, Any]) -> UnitResults:
@@ -278,6 +286,8 @@ def _load(store: Store, row: dict[str, Any]) -> UnitResults:
         internals=_stack(internals) if names else None,
         metric_names=names,
         update_env_steps=_array(store, key, -1, "update_env_steps") if names else None,
+        params=dict(meta.get("env_params") or {}),
+        randomize=dict(meta.get("env_randomize") or {}),
     )
 
 

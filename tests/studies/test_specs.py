@@ -1,9 +1,11 @@
 """Every study's specs, quick and full, plan into units as ``rlcheck study run`` would (a spec
-with a [sweep] table: its sweeps, each configuration of a grid checked)."""
+with a [sweep] table: its sweeps, each configuration of a grid checked; with an [ablate] table:
+every cell)."""
 
 import numpy as np
 import pytest
 
+from rlcheck.experiment.ablate import plan_ablations
 from rlcheck.experiment.plan import plan_units
 from rlcheck.experiment.spec import parse_spec
 from rlcheck.experiment.sweep import plan_sweeps
@@ -11,6 +13,10 @@ from rlcheck.studies import studies
 
 
 def _units(spec, name):
+    if spec.ablate is not None:
+        plan = plan_ablations(spec, name)
+        cells = [a.unit(i, a.seeds) for a in plan.ablations for i in range(len(a.cells))]
+        return [*plan.units, *cells]
     if spec.sweep is None:
         return plan_units(spec, name)
     plan = plan_sweeps(spec, name)
