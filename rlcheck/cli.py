@@ -969,6 +969,70 @@ def import_(
     console.print(f"Results: {out}  ·  report: {html}  ·  more: rlcheck ls {out}")
 
 
+@app.command()
+def evaluate(
+    policies: Annotated[
+        list[str],
+        typer.Argument(
+            help="Python callables as module:function (observation → action); several: one "
+            "per training run"
+        ),
+    ],
+    env: Annotated[str, typer.Option("--env", help="env id, as for rlcheck run")],
+    episodes: Annotated[int, typer.Option(min=1, help="episodes per seed")] = 32,
+    seeds: Annotated[
+        str | None,
+        typer.Option(
+            help="N or a,b,c: one policy: its evaluation seeds (default 16); several: each "
+            "policy's training seed (default 0 … P-1)"
+        ),
+    ] = None,
+    label: Annotated[
+        str | None, typer.Option(help="the name the report gives it (default: the function's)")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="results directory (created or added to; runs/evaluate)"),
+    ] = None,
+    env_packages: EnvPackages = None,
+) -> None:
+    """Evaluate policies rlcheck did not train under its evaluation protocol, store them as a
+    unit and write the report with the same statistics as a run."""
+    from rlcheck.envs import import_packages
+    from rlcheck.experiment.evaluate import EVALUATION_SEEDS, evaluate_policies
+    from rlcheck.experiment.store import Store
+    from rlcheck.report.format import fmt
+    from rlcheck.report.html import write_report
+    from rlcheck.report.summary_terminal import print_summary
+    from rlcheck.report.terminal import console
+
+    import_packages(_packages(env_packages))
+    target = out or Path("runs") / "evaluate"
+    _set_results_directory(target if target.is_dir() else None)
+    done = evaluate_policies(policies, env, target, episodes, seeds, label)
+    _set_results_directory(target)
+    what = (
+        f"1 policy, {len(done.seeds)} evaluation seeds"
+        if done.seeds_are == EVALUATION_SEEDS
+        else f"{len(done.seeds)} policies (training runs)"
+    )
+    if done.stored:
+        how = "traced into" if done.traced else "called from"
+        console.print(
+            f"✓ {done.label} on {done.env}: {what} × {episodes} episodes, mean return "
+            f"{fmt(float(done.returns.mean()))} ({done.seconds:.1f} s; {how} rlcheck's "
+            "evaluation loop)",
+            markup=False,
+        )
+    else:
+        console.print(f"· {done.label} on {done.env}: already evaluated, skipped", markup=False)
+    store = Store(target, create=False)
+    analysis = print_summary(store, console)
+    store.close()
+    html, _ = write_report(target, analysis=analysis)
+    console.print(f"Results: {target}  ·  report: {html}", markup=False)
+
+
 study_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
