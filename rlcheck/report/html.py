@@ -388,7 +388,10 @@ def _final_table(env: dict[str, Any], settings: dict[str, Any]) -> Markup:
         rows.append(
             [
                 a["label"],
-                a["seeds"],
+                # One policy given to `rlcheck evaluate`: its seeds are evaluation seeds.
+                f"{a['seeds']} (evaluation)"
+                if a.get("seeds_are") == "evaluation seeds"
+                else a["seeds"],
                 len(a["diverged"]),
                 spread,
                 value(final, "median"),
