@@ -1033,6 +1033,53 @@ def evaluate(
     console.print(f"Results: {target}  ·  report: {html}", markup=False)
 
 
+@app.command()
+def watch(
+    directory: Annotated[Path, typer.Argument(help="results directory")],
+    unit: Annotated[
+        str | None,
+        typer.Option(help="the unit: its key (prefix) or algo label (default: the only one)"),
+    ] = None,
+    seed: Annotated[
+        str, typer.Option(help="best, median or worst by final return, or a seed number")
+    ] = "best",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="FILE.mp4 or FILE.gif (default DIR/watch-…mp4)"),
+    ] = None,
+) -> None:
+    """Play one episode of a stored policy and write it as a video, a frame per step."""
+    import time
+
+    from rlcheck.experiment.policies import describe_unit, find_unit
+    from rlcheck.experiment.store import Store
+    from rlcheck.experiment.watch import pick_seed, watch_episode, write_video
+    from rlcheck.report.format import fmt
+
+    start = time.perf_counter()
+    store = Store(directory, create=False)
+    _set_results_directory(directory)
+    try:
+        if unit is None:
+            rows = store.units()
+            if len(rows) != 1:
+                listing = ", ".join(f"{r['algo_label']} ({r['key'][:8]})" for r in rows)
+                raise UserError(f"--unit: {directory} holds {len(rows)} units; name one: {listing}")
+            row = rows[0]
+        else:
+            row = find_unit(store, unit)
+        chosen = pick_seed(store, row, seed)
+        episode = watch_episode(store, row, chosen)
+    finally:
+        store.close()
+    target = output or directory / f"watch-{row['algo_label']}-seed{chosen}.mp4"
+    write_video(episode, target)
+    typer.echo(
+        f"{describe_unit(row)}, seed {chosen} ({seed}): one episode, {episode.length} steps, "
+        f"return {fmt(episode.episode_return)} → {target} ({time.perf_counter() - start:.1f} s)"
+    )
+
+
 study_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
