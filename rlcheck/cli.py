@@ -780,6 +780,14 @@ def report(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="HTML file (default DIR/report.html)")
     ] = None,
+    video: Annotated[
+        bool,
+        typer.Option(
+            "--video/--no-video",
+            help="embed a short clip of each unit's best, median and worst seed (≤ 5 MB in all; "
+            "pip install 'rlcheck[video]')",
+        ),
+    ] = False,
 ) -> None:
     """Write the report (DIR/report.html and DIR/summary.json) and print the verdict."""
     from rlcheck.experiment.store import Store
@@ -790,8 +798,8 @@ def report(
     store = Store(directory, create=False)
     _set_results_directory(directory)
     analysis = print_summary(store, console)
-    html, summary = write_report(directory, output, analysis=analysis)
     store.close()
+    html, summary = write_report(directory, output, analysis=analysis, video=video)
     console.print(f"Report: {html}  ·  numbers: {summary}")
 
 

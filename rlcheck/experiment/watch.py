@@ -59,10 +59,12 @@ RENDERED = (
 
 @dataclass
 class Episode:
-    """One watched episode: a frame per step (H, W, 3 uint8), its return, and what it shows."""
+    """One watched episode: a frame per step drawn (H, W, 3 uint8; all of them unless the
+    drawing was capped), its return and length in steps."""
 
     frames: list[np.ndarray]
     episode_return: float
+    steps: int
     seed: int
     fps: int
 
@@ -171,7 +173,7 @@ def _jax_episode(
         fps = int(gym_env.metadata.get("render_fps") or 30)
     finally:
         gym_env.close()
-    return Episode(frames, float(rewards[:length].sum()), seed, fps)
+    return Episode(frames, float(rewards[:length].sum()), length, seed, fps)
 
 
 def _rollout(env: JaxEnv, agent: Any, deterministic: bool, cap: int) -> Any:
@@ -220,7 +222,7 @@ def _host_episode(
     act = jax.jit(lambda o, k: policies.agent.policy_apply(params, o[None], k, deterministic)[0])
     key = jax.random.PRNGKey(seed)
     cap = env.spec.time_limit or DEFAULT_EVAL_STEP_CAP
-    frames, total = [], 0.0
+    frames, total, steps = [], 0.0, 0
     try:
         obs, _ = one.reset(seed=env_seeds(seed, WATCH_STREAM, 1)[0])
         for _ in range(cap):
@@ -232,12 +234,13 @@ def _host_episode(
             key, sub = jax.random.split(key)
             obs, reward, terminated, truncated, _ = one.step(np.asarray(act(obs, sub)))
             total += float(reward)
+            steps += 1
             if terminated or truncated:
                 break
         fps = int(one.metadata.get("render_fps") or 30)
     finally:
         one.close()
-    return Episode(frames, total, seed, fps)
+    return Episode(frames, total, steps, seed, fps)
 
 
 def write_video(episode: Episode, path: Path, scale: int = 1) -> Path:

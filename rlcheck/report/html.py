@@ -81,7 +81,11 @@ class Markup(str):
 
 
 def write_report(
-    directory: str | Path, output: str | Path | None = None, *, analysis: dict | None = None
+    directory: str | Path,
+    output: str | Path | None = None,
+    *,
+    analysis: dict | None = None,
+    video: bool = False,
 ) -> tuple[Path, Path]:
     """Writes the HTML report and summary.json of the results in ``directory``.
 
@@ -89,6 +93,8 @@ def write_report(
       directory: a results directory (holding results.sqlite).
       output: where to write the HTML; default ``directory/report.html``.
       analysis: ``analyze(store)`` of that directory, if already computed.
+      video: embed clips of each unit's best, median and worst seed (rlcheck/report/videos.py;
+        summary.json's "videos" describes them).
 
     Returns:
       (path of the HTML report, path of summary.json).
@@ -100,11 +106,17 @@ def write_report(
             analysis = analyze(store)
         finally:
             store.close()
+    videos = None
+    if video:
+        from rlcheck.report.videos import unit_clips, without_uris
+
+        videos = unit_clips(directory, analysis)
+        analysis = {**analysis, "videos": without_uris(videos)}
     json_path = directory / "summary.json"
     # allow_nan=False: the analysis holds None for missing numbers, so NaN here is a bug.
     json_path.write_text(json.dumps(analysis, indent=1, allow_nan=False) + "\n")
     html_path = Path(output) if output is not None else directory / "report.html"
-    html_path.write_text(render_html(analysis), encoding="utf-8")
+    html_path.write_text(render_html(analysis, videos), encoding="utf-8")
     return html_path, json_path
 
 
@@ -116,14 +128,17 @@ OPTIONAL_SECTIONS = {
     "performance": "Hidden performance",
     "generalization": "Generalization",
     "diagnostics": "Diagnostics",
+    "videos": "Episodes",
 }
 
 
-def render_html(analysis: dict[str, Any]) -> str:
+def render_html(analysis: dict[str, Any], videos: dict[str, Any] | None = None) -> str:
     """The whole page, every user-provided string HTML-escaped.
 
     Args:
       analysis: the result of ``analyze``.
+      videos: the clips to embed (rlcheck/report/videos.py ``unit_clips``), after the final
+        scores; None: none.
 
     Returns:
       A complete HTML document that needs no other file and no network.
@@ -147,6 +162,8 @@ def render_html(analysis: dict[str, Any]) -> str:
         shown = _after(
             shown, "generalization" if "generalization" in shown else "robustness", "diagnostics"
         )
+    if videos is not None:
+        shown = _after(shown, "final-scores", "videos")
     parts = [
         Markup('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'),
         Markup('<meta name="viewport" content="width=device-width, initial-scale=1">'),
@@ -1142,6 +1159,14 @@ def _imported_blocks(analysis: dict[str, Any]) -> list[Any]:
             Markup("</details>"),
         ),
     ]
+
+
+def _videos_section(videos: dict[str, Any] | None) -> Markup:
+    if videos is None:
+        return Markup("")
+    from rlcheck.report.videos import videos_body
+
+    return _section("videos", videos_body(videos))
 
 
 def _after(shown: dict[str, str], key: str, new: str) -> dict[str, str]:
