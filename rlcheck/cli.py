@@ -998,6 +998,14 @@ def evaluate(
     label: Annotated[
         str | None, typer.Option(help="the name the report gives it (default: the function's)")
     ] = None,
+    jit: Annotated[
+        bool,
+        typer.Option(
+            "--jit",
+            help="the policy is a pure jax.numpy function: compile it into the evaluation loop "
+            "(JAX-native envs; default: call it one observation at a time)",
+        ),
+    ] = False,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="results directory (created or added to; runs/evaluate)"),
@@ -1017,7 +1025,7 @@ def evaluate(
     import_packages(_packages(env_packages))
     target = out or Path("runs") / "evaluate"
     _set_results_directory(target if target.is_dir() else None)
-    done = evaluate_policies(policies, env, target, episodes, seeds, label)
+    done = evaluate_policies(policies, env, target, episodes, seeds, label, jit)
     _set_results_directory(target)
     what = (
         f"1 policy, {len(done.seeds)} evaluation seeds"

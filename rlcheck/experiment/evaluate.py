@@ -4,9 +4,11 @@ as units beside its own, with their provenance.
 A policy is a Python callable given as ``module:function``, observation → action. On a JAX-native
 env it plays in rlcheck's own evaluation loop (:func:`rlcheck.drivers.evaluation.play_policy`)
 with the key rlcheck's final evaluation of a training seed uses (``fused.final_eval_key``), so a
-callable that acts as a stored policy does gets that policy's stored final returns: traced into
-the loop when it is written in JAX, else called from it (``jax.pure_callback``) one observation
-at a time. On a Gymnasium env it plays in a Python loop over a vector env.
+callable that acts as a stored policy does gets that policy's stored final returns: called from
+the loop (``jax.pure_callback``) one observation at a time, or, with ``jit`` (a pure function
+written in jax.numpy), traced into it. Tracing is asked for, never tried: tracing runs the
+function on tracers, and a callable with state (a key it splits, a counter) would keep them.
+On a Gymnasium env it plays in a Python loop over a vector env.
 
 What the "seeds" are: several policies are several training runs, one seed each; a single policy
 is one training run, and its seeds are *evaluation seeds* (each its own episodes), which the unit
@@ -163,14 +165,20 @@ def check_policy(policy: ExternalPolicy, spec: EnvSpec, obs: np.ndarray) -> None
         raise UserError(f"policy '{policy.source}': returned {what}; {spec.id} needs {need}")
 
 
-def _traceable(policy: ExternalPolicy, spec: EnvSpec) -> bool:
-    """Whether the policy can be traced into a compiled program (written with jax.numpy)."""
-    shape, _ = _action_shape(spec)
+def _check_traceable(policy: ExternalPolicy, spec: EnvSpec) -> None:
+    """That the policy traces into a compiled program (``--jit``).
+
+    Raises:
+        UserError: it does not (numpy, torch or Python control flow on values inside).
+    """
     try:
-        out = jax.eval_shape(policy.function, jax.ShapeDtypeStruct(spec.obs_shape, jnp.float32))
-    except Exception:  # numpy, torch, Python control flow…: called, not traced
-        return False
-    return isinstance(out, jax.ShapeDtypeStruct) and int(np.prod(out.shape)) == int(np.prod(shape))
+        jax.eval_shape(policy.function, jax.ShapeDtypeStruct(spec.obs_shape, jnp.float32))
+    except Exception as e:  # user code: any error in it is bad input
+        message = (str(e).strip().splitlines() or [""])[0]
+        raise UserError(
+            f"--jit: policy '{policy.source}' does not trace with jax ({type(e).__name__}: "
+            f"{message}); leave out --jit to have it called one observation at a time"
+        ) from None
 
 
 def policy_apply(policy: ExternalPolicy, spec: EnvSpec, traced: bool) -> Callable:
@@ -197,9 +205,10 @@ def policy_apply(policy: ExternalPolicy, spec: EnvSpec, traced: bool) -> Callabl
 
 
 def play(
-    policy: ExternalPolicy, env: Any, seeds: list[int], episodes: int
+    policy: ExternalPolicy, env: Any, seeds: list[int], episodes: int, jit: bool = False
 ) -> tuple[np.ndarray, bool]:
-    """Returns (seeds, episodes) of the policy, and whether it was traced (JAX envs only).
+    """Returns (seeds, episodes) of the policy, and whether it was traced (``jit``, on JAX envs
+    only).
 
     On a JAX-native env seed ``s`` plays the episodes of rlcheck's final evaluation of a
     training seed ``s``; on a Gymnasium env, episodes reset with ``env_seeds(s, HOST_STREAM, …)``.
@@ -209,7 +218,9 @@ def play(
     if isinstance(env, JaxEnv):
         obs, _ = env.reset(jax.random.PRNGKey(0), env.params)
         check_policy(policy, spec, np.asarray(obs))
-        traced = _traceable(policy, spec)
+        traced = jit
+        if traced:
+            _check_traceable(policy, spec)
         apply = policy_apply(policy, spec, traced)
         program = jax.jit(
             lambda key: (
@@ -257,6 +268,7 @@ def evaluate_policies(
     episodes: int = 32,
     seeds: str | None = None,
     label: str | None = None,
+    jit: bool = False,
 ) -> Evaluated:
     """Evaluate the policies named by ``sources`` on ``env_id`` and store them as one unit.
 
@@ -267,6 +279,8 @@ def evaluate_policies(
         episodes: episodes per seed (rlcheck's final evaluation plays 32).
         seeds: ``--seeds`` as the user wrote it (see :func:`parse_seeds`).
         label: the unit's algo label (default: the function's name).
+        jit: the policies are pure jax.numpy functions: trace them into the compiled loop
+            (JAX-native envs; the same episodes, faster).
 
     Returns:
         What was evaluated; a unit with the same key already stored is not evaluated again.
@@ -302,11 +316,11 @@ def evaluate_policies(
         start = time.perf_counter()
         traced = True
         if len(policies) == 1:
-            returns, traced = play(policies[0], env, seed_list, episodes)
+            returns, traced = play(policies[0], env, seed_list, episodes, jit)
         else:
             rows = []
             for policy, seed in zip(policies, seed_list, strict=True):
-                one, was_traced = play(policy, env, [seed], episodes)
+                one, was_traced = play(policy, env, [seed], episodes, jit)
                 rows.append(one[0])
                 traced = traced and was_traced
             returns = np.stack(rows)

@@ -3,13 +3,17 @@
 import jax.numpy as jnp
 import numpy as np
 
-# Set by the tests: a stored policy (rlcheck.load_policy) that `stored` acts with.
-STORED = None
+# Set by the tests: stored policies (rlcheck.load_policy) by seed, that `seed_0`/`seed_1` act with.
+STORED = {}
 
 
-def stored(obs):
+def seed_0(obs):
     """A policy rlcheck trained, called as any external policy: numpy in, action out."""
-    return STORED(obs)
+    return STORED[0](obs)
+
+
+def seed_1(obs):
+    return STORED[1](obs)
 
 
 def lean_numpy(obs):
