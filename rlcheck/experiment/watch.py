@@ -244,8 +244,9 @@ def _host_episode(
 
 
 def write_video(episode: Episode, path: Path, scale: int = 1) -> Path:
-    """Write the episode's frames to ``path`` (.mp4: H.264 through imageio-ffmpeg; .gif:
-    Pillow), at the env's frame rate; ``scale`` > 1 keeps every scale-th pixel.
+    """Write the episode's frames to ``path`` (.mp4: H.264 through imageio-ffmpeg, a frame
+    per step; .gif: Pillow, which folds a frame identical to the one before into it, one frame
+    shown twice as long), at the env's frame rate; ``scale`` > 1 keeps every scale-th pixel.
 
     Raises:
         UserError: another extension, or the ``video`` extra missing.
@@ -259,8 +260,7 @@ def write_video(episode: Episode, path: Path, scale: int = 1) -> Path:
         raise UserError(f"writing {path} needs imageio: {VIDEO}") from None
     frames = [f[::scale, ::scale] for f in episode.frames]
     if suffix == ".gif":
-        # Every frame kept (Pillow merges identical neighbours unless told not to).
-        imageio.mimwrite(path, frames, duration=1000 / episode.fps, loop=0, optimize=False)
+        imageio.mimwrite(path, frames, duration=1000 / episode.fps, loop=0)
         return path
     try:
         import imageio_ffmpeg  # noqa: F401

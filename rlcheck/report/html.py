@@ -189,6 +189,7 @@ def render_html(analysis: dict[str, Any], videos: dict[str, Any] | None = None) 
         _figure_section(
             "final-scores", analysis, figures, "final_scores", _final_note(settings), _final_table
         ),
+        _videos_section(videos),
         _figure_section(
             "failure-rates",
             analysis,
@@ -1166,7 +1167,7 @@ def _videos_section(videos: dict[str, Any] | None) -> Markup:
         return Markup("")
     from rlcheck.report.videos import videos_body
 
-    return _section("videos", videos_body(videos))
+    return _section("videos", Markup(videos_body(videos)))
 
 
 def _after(shown: dict[str, str], key: str, new: str) -> dict[str, str]:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import base64
 import tempfile
+from html import escape
 from pathlib import Path
 from typing import Any
-
-from markupsafe import Markup, escape
 
 from rlcheck.errors import UserError
 from rlcheck.experiment.store import Store
@@ -97,8 +96,9 @@ def without_uris(videos: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def videos_body(videos: dict[str, Any]) -> Markup:
-    """The section's body: a note, then per unit its clips side by side."""
+def videos_body(videos: dict[str, Any]) -> str:
+    """The section's body as HTML, every user-provided string escaped: a note, then per unit
+    its clips side by side."""
     parts = [
         f'<p class="note">One episode of each unit\'s best, median and worst seed by final '
         f"return (its final policy, acting as in evaluation; a fresh episode, so its return "
@@ -128,4 +128,4 @@ def videos_body(videos: dict[str, Any]) -> Markup:
             f'<p class="note">{escape(left["label"])} on {escape(left["env"])}: no clip '
             f"({escape(left['reason'])}).</p>"
         )
-    return Markup("".join(parts))
+    return "".join(parts)
