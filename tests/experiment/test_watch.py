@@ -12,6 +12,9 @@ from rlcheck.experiment.store import Store
 from rlcheck.experiment.watch import pick_seed, watch_episode, write_video
 from tests.helpers.trained import shared_copy
 
+# imageio's reader starts ffmpeg with subprocess, whose fork JAX warns about (ffmpeg runs no JAX).
+pytestmark = pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):

@@ -11,6 +11,9 @@ from rlcheck.report.html import write_report
 from rlcheck.report.videos import CLIP_BYTES, CLIP_FRAMES, REPORT_BYTES
 from tests.helpers.trained import shared_copy
 
+# imageio's reader starts ffmpeg with subprocess, whose fork JAX warns about (ffmpeg runs no JAX).
+pytestmark = pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
