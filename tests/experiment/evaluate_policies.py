@@ -36,3 +36,8 @@ def wrong_shape(obs):
 
 def broken(obs):
     raise ValueError("no policy here")
+
+
+def lean_angle(obs):
+    """Push toward the pole's lean, ignoring its speed: falls after a varying while."""
+    return int(obs[2] > 0)

@@ -135,3 +135,12 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     assert code == 2
     assert message in err and err.count("\n") == 1, err
+
+
+def test_on_a_gymnasium_env_the_episodes_are_reproducible(tmp_path):
+    module = f"{MODULE}:lean_angle"
+    first = evaluate_policies([module], "gymnasium:CartPole-v1", tmp_path / "a", 2, "2")
+    again = evaluate_policies([module], "gymnasium:CartPole-v1", tmp_path / "b", 2, "2")
+    np.testing.assert_array_equal(first.returns, again.returns)
+    assert first.returns.shape == (2, 2) and first.returns.min() > 9
+    assert len(set(first.returns.ravel().tolist())) > 1  # seeds and episodes differ

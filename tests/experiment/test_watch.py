@@ -10,7 +10,7 @@ from rlcheck.experiment.evaluate import evaluate_policies
 from rlcheck.experiment.policies import find_unit
 from rlcheck.experiment.store import Store
 from rlcheck.experiment.watch import pick_seed, watch_episode, write_video
-from tests.helpers.trained import shared_copy
+from tests.helpers.trained import shared_copy, train
 
 # imageio's reader starts ffmpeg with subprocess, whose fork JAX warns about (ffmpeg runs no JAX).
 pytestmark = pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")
@@ -95,3 +95,21 @@ def test_an_evaluated_policy_is_not_stored_to_watch(tmp_path, capsys):
     assert main(["watch", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "evaluated by rlcheck evaluate" in err and err.count("\n") == 1, err
+
+
+def test_a_gymnasium_env_draws_itself(tmp_path):
+    spec = {
+        "seeds": [0, 1],
+        "budget": 256,
+        "eval": {"checkpoints": 1, "episodes": 1, "final_episodes": 2},
+        "env": [{"id": "gymnasium:CartPole-v1"}],
+        "algo": [{"name": "random", "config": {"num_envs": 2, "num_steps": 16}}],
+    }
+    train(tmp_path, spec)
+    episode = _episode(tmp_path, "random", "worst")
+    target = write_video(episode, tmp_path / "random.mp4")
+    reader = imageio.get_reader(target)
+    try:
+        assert reader.count_frames() == episode.steps == episode.episode_return
+    finally:
+        reader.close()
