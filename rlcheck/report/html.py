@@ -1122,6 +1122,7 @@ def _provenance_section(analysis: dict[str, Any]) -> Markup:
             _table(["unit", "env", "algo", "algorithm", "config overrides", "budget"], units, 5),
         ]
     blocks += _imported_blocks(analysis)
+    blocks += _evaluated_blocks(analysis)
     attempts = analysis["failed_attempts"]
     if attempts:
         blocks += [
@@ -1159,6 +1160,36 @@ def _imported_blocks(analysis: dict[str, Any]) -> list[Any]:
             _tag("pre", json.dumps(files, indent=1)),
             Markup("</details>"),
         ),
+    ]
+
+
+def _evaluated_blocks(analysis: dict[str, Any]) -> list[Any]:
+    """Units of policies trained elsewhere, evaluated by ``rlcheck evaluate``: their functions,
+    module files with SHA-256, what their seeds are and how the episodes were drawn."""
+    rows = []
+    for env in analysis["envs"]:
+        for a in env["algos"]:
+            evaluated = a.get("evaluated")
+            if not evaluated:
+                continue
+            for p in evaluated["policies"]:
+                seeds = f"{a['seeds']} {a['seeds_are']}, {evaluated['episodes']} episodes each"
+                where = [a["unit_key"], env["env"], a["label"]]
+                rows.append([*where, p["source"], p["seed"], p["file"], p["sha256"], seeds])
+    if not rows:
+        return []
+    how = {
+        e["episodes_from"]
+        for env in analysis["envs"]
+        for a in env["algos"]
+        if (e := a.get("evaluated"))
+    }
+    return [
+        _tag("h3", "Evaluated policies (trained elsewhere, evaluated by rlcheck evaluate)"),
+        _table(
+            ["unit", "env", "algo", "function", "seed", "file", "SHA-256", "seeds"], rows, left=8
+        ),
+        _tag("p", "Episodes: " + "; ".join(sorted(how)) + ".", cls="note"),
     ]
 
 

@@ -84,7 +84,10 @@ def test_one_policy_is_reported_with_evaluation_seeds(tmp_path, capsys):
     assert "in 0 of 4 evaluation seeds" in verdict["text"]
     assert "seeds per algo" not in verdict["lead"]  # never "4 seeds" as if 4 training runs
     assert "not training runs" in verdict["text"]
-    assert "4 (evaluation)" in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert "4 (evaluation)" in page
+    # The provenance names the function and its module file's SHA-256.
+    assert f"{MODULE}:always_left" in page and algo["evaluated"]["policies"][0]["sha256"] in page
     # Always pushing left ends a CartPole episode within a few steps.
     assert max(p["final_return"] for p in algo["per_seed"]) < 20
 
