@@ -49,6 +49,18 @@ def _rlcheck(*args: str) -> float:
     return time.perf_counter() - start
 
 
+def _python(code: str) -> float:
+    """Wall time of a fresh Python process running ``code``."""
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    return time.perf_counter() - start
+
+
 def _phases(directory: Path, target: Path) -> dict[str, float]:
     import imageio.v2 as imageio
     import jax
@@ -113,9 +125,10 @@ def main() -> None:
         _rlcheck("watch", str(directory), "--seed", "best", "-o", str(target))
         for _ in range(args.repeats)
     ]
-    start = time.perf_counter()
-
-    imports = time.perf_counter() - start
+    imports = statistics.median(
+        _python("import rlcheck.cli, rlcheck.experiment.watch") - _python("pass")
+        for _ in range(args.repeats)
+    )
     cold = _phases(directory, OUT / "phases.mp4")
     print()
     print("| rlcheck watch, CartPole-v1, best PPO seed | s |")
