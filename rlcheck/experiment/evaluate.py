@@ -163,6 +163,11 @@ def check_policy(policy: ExternalPolicy, spec: EnvSpec, obs: np.ndarray) -> None
         what = f"{action.dtype}{list(action.shape)}"
         need = f"{shape[0]} numbers (a continuous action)" if shape else "one integer (an action)"
         raise UserError(f"policy '{policy.source}': returned {what}; {spec.id} needs {need}")
+    if not shape and not 0 <= int(action.reshape(())) < spec.action_space.n:
+        raise UserError(
+            f"policy '{policy.source}': returned action {int(action.reshape(()))}; {spec.id} "
+            f"has actions 0 … {spec.action_space.n - 1}"
+        )
 
 
 def _check_traceable(policy: ExternalPolicy, spec: EnvSpec) -> None:
@@ -181,19 +186,39 @@ def _check_traceable(policy: ExternalPolicy, spec: EnvSpec) -> None:
         ) from None
 
 
-def policy_apply(policy: ExternalPolicy, spec: EnvSpec, traced: bool) -> Callable:
+def act(policy: ExternalPolicy, spec: EnvSpec, batch: Any, errors: list[str]) -> np.ndarray:
+    """The policy's actions on a batch of observations, one call each. An error in the user's
+    code is kept in ``errors`` (the first one) and the batch gets zero actions, so that it
+    surfaces as one line after the loop, not as an error inside a compiled program."""
+    shape, dtype = _action_shape(spec)
+    # The callback may be handed a jax.Array: indexing one is a device op per observation.
+    batch = np.asarray(batch)
+    if errors:
+        return np.zeros((len(batch), *shape), dtype)
+    try:
+        return np.stack(
+            [np.asarray(policy.function(o)).reshape(shape).astype(dtype) for o in batch]
+        )
+    except Exception as e:  # user code: any error in it is bad input
+        errors.append(
+            f"policy '{policy.source}': during an episode it raised {type(e).__name__}: {e}"
+        )
+        return np.zeros((len(batch), *shape), dtype)
+
+
+def policy_apply(
+    policy: ExternalPolicy, spec: EnvSpec, traced: bool, errors: list[str]
+) -> Callable:
     """``policy_apply(params, obs, key, deterministic)`` on a batch of observations, as an
-    agent's (see :mod:`rlcheck.core`); params, key and deterministic are unused."""
+    agent's (see :mod:`rlcheck.core`); params, key and deterministic are unused. Called back,
+    errors in the policy go to ``errors`` (see :func:`act`)."""
     shape, dtype = _action_shape(spec)
 
     def one(obs: Any) -> Any:
         return jnp.reshape(policy.function(obs), shape).astype(dtype)
 
     def on_host(batch: Any) -> np.ndarray:
-        # The callback may be handed a jax.Array: indexing one is a device op per observation.
-        return np.stack(
-            [np.asarray(policy.function(o)).reshape(shape).astype(dtype) for o in np.asarray(batch)]
-        )
+        return act(policy, spec, batch, errors)
 
     def apply(params: Any, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
         if traced:
@@ -221,7 +246,8 @@ def play(
         traced = jit
         if traced:
             _check_traceable(policy, spec)
-        apply = policy_apply(policy, spec, traced)
+        errors: list[str] = []
+        apply = policy_apply(policy, spec, traced, errors)
         program = jax.jit(
             lambda key: (
                 play_policy(
@@ -229,7 +255,12 @@ def play(
                 ).returns
             )
         )
-        return np.stack([np.asarray(program(final_eval_key(s))) for s in seeds]), traced
+        returns = []
+        for seed in seeds:
+            returns.append(np.asarray(program(final_eval_key(seed))))
+            if errors:
+                raise UserError(errors[0])
+        return np.stack(returns), traced
     returns = np.zeros((len(seeds), episodes))
     for i, seed in enumerate(seeds):
         resets = env_seeds(seed, HOST_STREAM, episodes)
@@ -239,11 +270,11 @@ def play(
             if i == 0:
                 check_policy(policy, spec, np.asarray(obs[0]))
             done = np.zeros(episodes, bool)
-            shape, dtype = _action_shape(spec)
+            errors: list[str] = []
             for _ in range(cap):
-                action = np.stack(
-                    [np.asarray(policy.function(o)).reshape(shape).astype(dtype) for o in obs]
-                )
+                action = act(policy, spec, obs, errors)
+                if errors:
+                    raise UserError(errors[0])
                 step = vec.step(action)
                 returns[i] += np.where(done, 0.0, step.reward)
                 done |= step.terminated | step.truncated

@@ -41,3 +41,14 @@ def broken(obs):
 def lean_angle(obs):
     """Push toward the pole's lean, ignoring its speed: falls after a varying while."""
     return int(obs[2] > 0)
+
+
+def fails_later(obs):
+    """Fine at the reset, raises once the cart has moved."""
+    if abs(obs[0]) > 0.06:
+        raise RuntimeError("cart left the middle")
+    return 0
+
+
+def out_of_range(obs):
+    return 2

@@ -130,6 +130,9 @@ def test_robustness_says_an_evaluated_unit_has_no_stored_policy(tmp_path, capsys
         ([f"{MODULE}:lean_jax", "--env", "NoSuchEnv-v0"], "NoSuchEnv-v0"),
         ([f"{MODULE}:lean_jax", "--episodes", "0"], "--episodes"),
         ([f"{MODULE}:lean_numpy", "--jit"], "--jit: policy"),
+        ([f"{MODULE}:out_of_range"], "returned action 2; gymnax:CartPole-v1 has actions 0 … 1"),
+        ([f"{MODULE}:fails_later"], "during an episode it raised RuntimeError: cart left"),
+        ([f"{MODULE}:fails_later", "--env", "gymnasium:CartPole-v1"], "during an episode"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
