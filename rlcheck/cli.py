@@ -1070,9 +1070,11 @@ def watch(
     from rlcheck.experiment.policies import describe_unit, find_unit
     from rlcheck.experiment.store import Store
     from rlcheck.experiment.watch import pick_seed, watch_episode, write_video
+    from rlcheck.experiment.workers import configure_jax
     from rlcheck.report.format import fmt
 
     start = time.perf_counter()
+    configure_jax()  # watching the same unit again compiles nothing
     store = Store(directory, create=False)
     _set_results_directory(directory)
     try:
