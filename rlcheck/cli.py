@@ -1069,7 +1069,7 @@ def watch(
 
     from rlcheck.experiment.policies import describe_unit, find_unit
     from rlcheck.experiment.store import Store
-    from rlcheck.experiment.watch import pick_seed, watch_episode, write_video
+    from rlcheck.experiment.watch import VideoWriter, pick_seed, watch_episode
     from rlcheck.experiment.workers import configure_jax
     from rlcheck.report.format import fmt
 
@@ -1087,13 +1087,19 @@ def watch(
         else:
             row = find_unit(store, unit)
         chosen = pick_seed(store, row, seed)
-        episode = watch_episode(store, row, chosen)
+        target = output or directory / f"watch-{row['algo_label']}-seed{chosen}.mp4"
+        writer = VideoWriter(target)
+        try:
+            episode = watch_episode(store, row, chosen, sink=writer)
+        except BaseException:
+            writer.close()
+            target.unlink(missing_ok=True)  # no half-written video
+            raise
+        writer.close()
     finally:
         store.close()
-    target = output or directory / f"watch-{row['algo_label']}-seed{chosen}.mp4"
-    write_video(episode, target)
     typer.echo(
-        f"{describe_unit(row)}, seed {chosen} ({seed}): one episode, {episode.length} steps, "
+        f"{describe_unit(row)}, seed {chosen} ({seed}): one episode, {episode.steps} steps, "
         f"return {fmt(episode.episode_return)} → {target} ({time.perf_counter() - start:.1f} s)"
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,10 +68,7 @@ class Episode:
     steps: int
     seed: int
     fps: int
-
-    @property
-    def length(self) -> int:
-        return len(self.frames)
+    drawn: int  # frames drawn: len(frames), or what went to a sink instead
 
 
 def pick_seed(store: Store, row: dict[str, Any], which: str) -> int:
@@ -102,14 +100,23 @@ def pick_seed(store: Store, row: dict[str, Any], which: str) -> int:
     return finals[index][1]
 
 
+Sink = Callable[[np.ndarray, int], None]
+
+
 def watch_episode(
-    store: Store, row: dict[str, Any], seed: int, max_frames: int | None = None
+    store: Store,
+    row: dict[str, Any],
+    seed: int,
+    max_frames: int | None = None,
+    sink: Sink | None = None,
 ) -> Episode:
     """Play one episode of ``seed``'s final policy, deterministic as in evaluation, and draw
     it: a frame of the state in which each action was chosen.
 
     Args:
         max_frames: stop drawing after this many frames (the report's short clips).
+        sink: given, each frame goes to ``sink(frame, fps)`` as it is drawn (a
+            :class:`VideoWriter`: encoding overlaps drawing) instead of into the episode.
 
     Raises:
         UserError: no stored policy (see :func:`read_policies`), an env that cannot be drawn,
@@ -119,8 +126,8 @@ def watch_episode(
     params = jax.tree.map(lambda x: x[0], policies.params)
     deterministic = bool((row["eval"] or {}).get("deterministic", True))
     if isinstance(policies.env, JaxEnv):
-        return _jax_episode(policies, params, seed, deterministic, max_frames)
-    return _host_episode(row, policies, params, seed, deterministic, max_frames)
+        return _jax_episode(policies, params, seed, deterministic, max_frames, sink)
+    return _host_episode(row, policies, params, seed, deterministic, max_frames, sink)
 
 
 def quiet_pygame() -> None:
@@ -142,7 +149,12 @@ def _renderer(env_id: str, name: str) -> Any:
 
 
 def _jax_episode(
-    policies: Any, params: Any, seed: int, deterministic: bool, max_frames: int | None
+    policies: Any,
+    params: Any,
+    seed: int,
+    deterministic: bool,
+    max_frames: int | None,
+    sink: Sink | None,
 ) -> Episode:
     env, agent = policies.env, policies.agent
     name = bare_env_id(env.spec.id)
@@ -164,16 +176,20 @@ def _jax_episode(
         for field in ("length",):
             if hasattr(env.params, field) and hasattr(inner, field):
                 setattr(inner, field, float(getattr(env.params, field)))
-        frames = []
+        fps = int(gym_env.metadata.get("render_fps") or 30)
+        frames: list[np.ndarray] = []
         for t in range(shown):
             state = jax.tree.map(lambda x, t=t: x[t], states)
             for attribute, value in _gym_state(name, state).items():
                 setattr(inner, attribute, value)
-            frames.append(np.asarray(gym_env.render()))
-        fps = int(gym_env.metadata.get("render_fps") or 30)
+            frame = np.asarray(gym_env.render())
+            if sink is None:
+                frames.append(frame)
+            else:
+                sink(frame, fps)
     finally:
         gym_env.close()
-    return Episode(frames, float(rewards[:length].sum()), length, seed, fps)
+    return Episode(frames, float(rewards[:length].sum()), length, seed, fps, shown)
 
 
 def _rollout(env: JaxEnv, agent: Any, deterministic: bool, cap: int) -> Any:
@@ -211,6 +227,7 @@ def _host_episode(
     seed: int,
     deterministic: bool,
     max_frames: int | None,
+    sink: Sink | None,
 ) -> Episode:
     meta = row["meta"] or {}
     quiet_pygame()
@@ -222,59 +239,93 @@ def _host_episode(
     act = jax.jit(lambda o, k: policies.agent.policy_apply(params, o[None], k, deterministic)[0])
     key = jax.random.PRNGKey(seed)
     cap = env.spec.time_limit or DEFAULT_EVAL_STEP_CAP
-    frames, total, steps = [], 0.0, 0
+    frames: list[np.ndarray] = []
+    total, steps, drawn = 0.0, 0, 0
+    fps = int(one.metadata.get("render_fps") or 30)
     try:
         obs, _ = one.reset(seed=env_seeds(seed, WATCH_STREAM, 1)[0])
         for _ in range(cap):
             frame = one.render()
             if frame is None:
                 raise UserError(f"{row['env']} draws no rgb_array frames")
-            if max_frames is None or len(frames) < max_frames:
-                frames.append(np.asarray(frame))
+            if max_frames is None or drawn < max_frames:
+                drawn += 1
+                if sink is None:
+                    frames.append(np.asarray(frame))
+                else:
+                    sink(np.asarray(frame), fps)
             key, sub = jax.random.split(key)
             obs, reward, terminated, truncated, _ = one.step(np.asarray(act(obs, sub)))
             total += float(reward)
             steps += 1
             if terminated or truncated:
                 break
-        fps = int(one.metadata.get("render_fps") or 30)
     finally:
         one.close()
-    return Episode(frames, total, steps, seed, fps)
+    return Episode(frames, total, steps, seed, fps, drawn)
+
+
+class VideoWriter:
+    """Frames to ``path``, one per call ``writer(frame, fps)``, at the env's frame rate: .mp4 is
+    H.264 (yuv420p, what browsers and phones play) streamed to ffmpeg as frames come, so
+    encoding (ffmpeg's own process) overlaps drawing; .gif is written by Pillow at
+    :meth:`close`, which folds a frame identical to the one before into it (shown twice as
+    long). ``scale`` > 1 keeps every scale-th pixel.
+
+    Raises:
+        UserError: another extension, or the ``video`` extra missing (on creation).
+    """
+
+    def __init__(self, path: Path, scale: int = 1):
+        self.path, self.scale = path, scale
+        self.suffix = path.suffix.lower()
+        if self.suffix not in (".mp4", ".gif"):
+            raise UserError(f"-o {path}: write .mp4 or .gif")
+        try:
+            import imageio.v2 as imageio
+
+            if self.suffix == ".mp4":
+                import imageio_ffmpeg  # noqa: F401
+        except ImportError as e:
+            raise UserError(f"writing {path} needs {e.name}: {VIDEO}") from None
+        self._imageio = imageio
+        self._writer: Any = None
+        self._frames: list[np.ndarray] = []
+        self._fps = 30
+
+    def __call__(self, frame: np.ndarray, fps: int) -> None:
+        frame = frame[:: self.scale, :: self.scale]
+        self._fps = fps
+        if self.suffix == ".gif":
+            self._frames.append(frame)
+            return
+        if self._writer is None:
+            self._height, self._width = (d - d % 2 for d in frame.shape[:2])
+            with warnings.catch_warnings():
+                # imageio-ffmpeg starts ffmpeg with subprocess, whose fork JAX warns about; the
+                # child execs ffmpeg at once and runs no JAX.
+                warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
+                self._writer = self._imageio.get_writer(
+                    self.path, fps=fps, codec="libx264", macro_block_size=2, pixelformat="yuv420p"
+                )
+        self._writer.append_data(frame[: self._height, : self._width])
+
+    def close(self) -> Path:
+        if self.suffix == ".gif":
+            if self._frames:
+                self._imageio.mimwrite(self.path, self._frames, duration=1000 / self._fps, loop=0)
+        elif self._writer is not None:
+            self._writer.close()
+        return self.path
 
 
 def write_video(episode: Episode, path: Path, scale: int = 1) -> Path:
-    """Write the episode's frames to ``path`` (.mp4: H.264 through imageio-ffmpeg, a frame
-    per step; .gif: Pillow, which folds a frame identical to the one before into it, one frame
-    shown twice as long), at the env's frame rate; ``scale`` > 1 keeps every scale-th pixel.
+    """Write the episode's frames to ``path`` (see :class:`VideoWriter`).
 
     Raises:
-        UserError: another extension, or the ``video`` extra missing.
+        UserError: another extension than .mp4 or .gif, or the ``video`` extra missing.
     """
-    suffix = path.suffix.lower()
-    if suffix not in (".mp4", ".gif"):
-        raise UserError(f"-o {path}: write .mp4 or .gif")
-    try:
-        import imageio.v2 as imageio
-    except ImportError:
-        raise UserError(f"writing {path} needs imageio: {VIDEO}") from None
-    frames = [f[::scale, ::scale] for f in episode.frames]
-    if suffix == ".gif":
-        imageio.mimwrite(path, frames, duration=1000 / episode.fps, loop=0)
-        return path
-    try:
-        import imageio_ffmpeg  # noqa: F401
-    except ImportError:
-        raise UserError(f"writing {path} needs imageio-ffmpeg: {VIDEO}") from None
-    # yuv420p and even sizes: what browsers and phones play.
-    height, width = (d - d % 2 for d in frames[0].shape[:2])
-    with warnings.catch_warnings():
-        # imageio-ffmpeg starts ffmpeg with subprocess, whose fork JAX warns about; the child
-        # execs ffmpeg at once and runs no JAX.
-        warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
-        with imageio.get_writer(
-            path, fps=episode.fps, codec="libx264", macro_block_size=2, pixelformat="yuv420p"
-        ) as writer:
-            for frame in frames:
-                writer.append_data(frame[:height, :width])
-    return path
+    writer = VideoWriter(path, scale)
+    for frame in episode.frames:
+        writer(frame, episode.fps)
+    return writer.close()

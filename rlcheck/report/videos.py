@@ -82,7 +82,7 @@ def _clip(store: Store, row: dict[str, Any], seed: int, path: Path) -> dict[str,
         "seed": seed,
         "episode_return": episode.episode_return,
         "steps": episode.steps,
-        "shown_steps": episode.length,
+        "shown_steps": episode.drawn,
         "bytes": len(data),
         "uri": "data:video/mp4;base64," + base64.b64encode(data).decode(),
     }
