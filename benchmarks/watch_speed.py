@@ -61,6 +61,18 @@ def _python(code: str) -> float:
     return time.perf_counter() - start
 
 
+def _check_playable(path: Path, steps: float) -> None:
+    """Every frame decodes, H.264 in yuv420p (what browsers play), a frame per step."""
+    import imageio.v2 as imageio
+
+    reader = imageio.get_reader(path)
+    frames = sum(1 for _ in reader)
+    meta = reader.get_meta_data()
+    reader.close()
+    assert frames == steps, (path, frames, steps)
+    assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p"), meta
+
+
 def _phases(directory: Path, target: Path) -> dict[str, float]:
     import imageio.v2 as imageio
     import jax
@@ -130,6 +142,7 @@ def main() -> None:
         for _ in range(args.repeats)
     )
     cold = _phases(directory, OUT / "phases.mp4")
+    _check_playable(target, cold["steps"])
     print()
     print("| rlcheck watch, CartPole-v1, best PPO seed | s |")
     print("|---|---|")
