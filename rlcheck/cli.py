@@ -781,6 +781,14 @@ def report(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="HTML file (default DIR/report.html)")
     ] = None,
+    video: Annotated[
+        bool,
+        typer.Option(
+            "--video/--no-video",
+            help="embed a short clip of each unit's best, median and worst seed (≤ 5 MB in all; "
+            "pip install 'rlcheck[video]')",
+        ),
+    ] = False,
 ) -> None:
     """Write the report (DIR/report.html and DIR/summary.json) and print the verdict."""
     from rlcheck.experiment.store import Store
@@ -791,8 +799,8 @@ def report(
     store = Store(directory, create=False)
     _set_results_directory(directory)
     analysis = print_summary(store, console)
-    html, summary = write_report(directory, output, analysis=analysis)
     store.close()
+    html, summary = write_report(directory, output, analysis=analysis, video=video)
     console.print(f"Report: {html}  ·  numbers: {summary}")
 
 
@@ -968,6 +976,133 @@ def import_(
     store.close()
     html, _ = write_report(out, analysis=analysis)
     console.print(f"Results: {out}  ·  report: {html}  ·  more: rlcheck ls {out}")
+
+
+@app.command()
+def evaluate(
+    policies: Annotated[
+        list[str],
+        typer.Argument(
+            help="Python callables as module:function (observation → action); several: one "
+            "per training run"
+        ),
+    ],
+    env: Annotated[str, typer.Option("--env", help="env id, as for rlcheck run")],
+    episodes: Annotated[int, typer.Option(min=1, help="episodes per seed")] = 32,
+    seeds: Annotated[
+        str | None,
+        typer.Option(
+            help="N or a,b,c: one policy: its evaluation seeds (default 16); several: each "
+            "policy's training seed (default 0 … P-1)"
+        ),
+    ] = None,
+    label: Annotated[
+        str | None, typer.Option(help="the name the report gives it (default: the function's)")
+    ] = None,
+    jit: Annotated[
+        bool,
+        typer.Option(
+            "--jit",
+            help="the policy is a pure jax.numpy function: compile it into the evaluation loop "
+            "(JAX-native envs; default: call it one observation at a time)",
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="results directory (created or added to; runs/evaluate)"),
+    ] = None,
+    env_packages: EnvPackages = None,
+) -> None:
+    """Evaluate policies rlcheck did not train under its evaluation protocol, store them as a
+    unit and write the report with the same statistics as a run."""
+    from rlcheck.envs import import_packages
+    from rlcheck.experiment.evaluate import EVALUATION_SEEDS, evaluate_policies
+    from rlcheck.experiment.store import Store
+    from rlcheck.report.format import fmt
+    from rlcheck.report.html import write_report
+    from rlcheck.report.summary_terminal import print_summary
+    from rlcheck.report.terminal import console
+
+    import_packages(_packages(env_packages))
+    target = out or Path("runs") / "evaluate"
+    _set_results_directory(target if target.is_dir() else None)
+    done = evaluate_policies(policies, env, target, episodes, seeds, label, jit)
+    _set_results_directory(target)
+    what = (
+        f"1 policy, {len(done.seeds)} evaluation seeds"
+        if done.seeds_are == EVALUATION_SEEDS
+        else f"{len(done.seeds)} policies (training runs)"
+    )
+    if done.stored:
+        how = "traced into" if done.traced else "called from"
+        console.print(
+            f"✓ {done.label} on {done.env}: {what} × {episodes} episodes, mean return "
+            f"{fmt(float(done.returns.mean()))} ({done.seconds:.1f} s; {how} rlcheck's "
+            "evaluation loop)",
+            markup=False,
+        )
+    else:
+        console.print(f"· {done.label} on {done.env}: already evaluated, skipped", markup=False)
+    store = Store(target, create=False)
+    analysis = print_summary(store, console)
+    store.close()
+    html, _ = write_report(target, analysis=analysis)
+    console.print(f"Results: {target}  ·  report: {html}", markup=False)
+
+
+@app.command()
+def watch(
+    directory: Annotated[Path, typer.Argument(help="results directory")],
+    unit: Annotated[
+        str | None,
+        typer.Option(help="the unit: its key (prefix) or algo label (default: the only one)"),
+    ] = None,
+    seed: Annotated[
+        str, typer.Option(help="best, median or worst by final return, or a seed number")
+    ] = "best",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="FILE.mp4 or FILE.gif (default DIR/watch-…mp4)"),
+    ] = None,
+) -> None:
+    """Play one episode of a stored policy and write it as a video, a frame per step."""
+    import time
+
+    from rlcheck.experiment.policies import describe_unit, find_unit
+    from rlcheck.experiment.store import Store
+    from rlcheck.experiment.watch import VideoWriter, pick_seed, watch_episode
+    from rlcheck.experiment.workers import configure_jax
+    from rlcheck.report.format import fmt
+
+    start = time.perf_counter()
+    configure_jax()  # watching the same unit again compiles nothing
+    store = Store(directory, create=False)
+    _set_results_directory(directory)
+    try:
+        if unit is None:
+            rows = store.units()
+            if len(rows) != 1:
+                listing = ", ".join(f"{r['algo_label']} ({r['key'][:8]})" for r in rows)
+                raise UserError(f"--unit: {directory} holds {len(rows)} units; name one: {listing}")
+            row = rows[0]
+        else:
+            row = find_unit(store, unit)
+        chosen = pick_seed(store, row, seed)
+        target = output or directory / f"watch-{row['algo_label']}-seed{chosen}.mp4"
+        writer = VideoWriter(target)
+        try:
+            episode = watch_episode(store, row, chosen, sink=writer)
+        except BaseException:
+            writer.close()
+            target.unlink(missing_ok=True)  # no half-written video
+            raise
+        writer.close()
+    finally:
+        store.close()
+    typer.echo(
+        f"{describe_unit(row)}, seed {chosen} ({seed}): one episode, {episode.steps} steps, "
+        f"return {fmt(episode.episode_return)} → {target} ({time.perf_counter() - start:.1f} s)"
+    )
 
 
 study_app = typer.Typer(

@@ -31,6 +31,12 @@ NOT_STORED = (
     "train it again into a new directory to keep them"
 )
 
+# Units of policies rlcheck did not train: what they were (the unit's meta["driver"]).
+NOT_RLCHECKS = {
+    "imported": "imported (rlcheck import): runs trained elsewhere",
+    "evaluated": "evaluated by rlcheck evaluate (a policy trained elsewhere)",
+}
+
 
 def describe_unit(row: dict[str, Any]) -> str:
     """How a unit is named in messages: ``ppo on CartPole-v1 (unit 1a2b3c4d)``."""
@@ -91,6 +97,10 @@ def policy_agent(row: dict[str, Any]) -> tuple[Any, Any]:
     if row["status"] != "done":
         raise UserError(f"{name} failed ({row['reason']}): it has no policy")
     meta = row["meta"] or {}
+    if meta.get("driver") in NOT_RLCHECKS:
+        raise UserError(
+            f"{name} was {NOT_RLCHECKS[meta['driver']]}; rlcheck stores no policy for it"
+        )
     if ALGORITHMS[row["algo"]].kind == "planner" or ("policy" in meta and meta["policy"] is None):
         raise UserError(
             f"{name}: {row['algo']} is a planner; it has no policy to store or load (it plans "

@@ -38,7 +38,7 @@ from rlcheck.envs.host_params import check_host_param, host_param_value, with_ho
 from rlcheck.envs.jax_env import JaxEnv
 from rlcheck.envs.params import replace_params, stack_params
 from rlcheck.errors import UserError
-from rlcheck.experiment.policies import describe_unit, read_policies
+from rlcheck.experiment.policies import NOT_RLCHECKS, describe_unit, read_policies
 from rlcheck.experiment.ranges import parse_values
 from rlcheck.experiment.spec import RobustnessSpec
 from rlcheck.experiment.store import Store
@@ -262,6 +262,8 @@ def _why_not(store: Store, row: dict[str, Any]) -> str | None:
     meta = row["meta"] or {}
     if row["status"] != "done":
         return "the unit failed"
+    if meta.get("driver") in NOT_RLCHECKS:
+        return f"{NOT_RLCHECKS[meta['driver']]}: rlcheck stores no policy for it"
     if ALGORITHMS[row["algo"]].kind == "planner":
         return f"{row['algo']} is a planner: it has no policy to evaluate"
     if "policy" not in meta:

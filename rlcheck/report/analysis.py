@@ -386,6 +386,10 @@ def _analyze_algo(
         "cost": _cost(row, len(u.seeds)),
         # Where an imported unit's runs came from (None for units rlcheck trained).
         "imported": (row["meta"] or {}).get("import"),
+        # What a seed is: a training run, or (one policy given to `rlcheck evaluate`) an
+        # evaluation seed of that one policy, which the verdict and tables say.
+        "seeds_are": ((row["meta"] or {}).get("evaluate") or {}).get("seeds_are", "training runs"),
+        "evaluated": (row["meta"] or {}).get("evaluate"),
     }
 
 

@@ -81,7 +81,11 @@ class Markup(str):
 
 
 def write_report(
-    directory: str | Path, output: str | Path | None = None, *, analysis: dict | None = None
+    directory: str | Path,
+    output: str | Path | None = None,
+    *,
+    analysis: dict | None = None,
+    video: bool = False,
 ) -> tuple[Path, Path]:
     """Writes the HTML report and summary.json of the results in ``directory``.
 
@@ -89,6 +93,8 @@ def write_report(
       directory: a results directory (holding results.sqlite).
       output: where to write the HTML; default ``directory/report.html``.
       analysis: ``analyze(store)`` of that directory, if already computed.
+      video: embed clips of each unit's best, median and worst seed (rlcheck/report/videos.py;
+        summary.json's "videos" describes them).
 
     Returns:
       (path of the HTML report, path of summary.json).
@@ -100,11 +106,17 @@ def write_report(
             analysis = analyze(store)
         finally:
             store.close()
+    videos = None
+    if video:
+        from rlcheck.report.videos import unit_clips, without_uris
+
+        videos = unit_clips(directory, analysis)
+        analysis = {**analysis, "videos": without_uris(videos)}
     json_path = directory / "summary.json"
     # allow_nan=False: the analysis holds None for missing numbers, so NaN here is a bug.
     json_path.write_text(json.dumps(analysis, indent=1, allow_nan=False) + "\n")
     html_path = Path(output) if output is not None else directory / "report.html"
-    html_path.write_text(render_html(analysis), encoding="utf-8")
+    html_path.write_text(render_html(analysis, videos), encoding="utf-8")
     return html_path, json_path
 
 
@@ -116,14 +128,17 @@ OPTIONAL_SECTIONS = {
     "performance": "Hidden performance",
     "generalization": "Generalization",
     "diagnostics": "Diagnostics",
+    "videos": "Episodes",
 }
 
 
-def render_html(analysis: dict[str, Any]) -> str:
+def render_html(analysis: dict[str, Any], videos: dict[str, Any] | None = None) -> str:
     """The whole page, every user-provided string HTML-escaped.
 
     Args:
       analysis: the result of ``analyze``.
+      videos: the clips to embed (rlcheck/report/videos.py ``unit_clips``), after the final
+        scores; None: none.
 
     Returns:
       A complete HTML document that needs no other file and no network.
@@ -147,6 +162,8 @@ def render_html(analysis: dict[str, Any]) -> str:
         shown = _after(
             shown, "generalization" if "generalization" in shown else "robustness", "diagnostics"
         )
+    if videos is not None:
+        shown = _after(shown, "final-scores", "videos")
     parts = [
         Markup('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'),
         Markup('<meta name="viewport" content="width=device-width, initial-scale=1">'),
@@ -172,6 +189,7 @@ def render_html(analysis: dict[str, Any]) -> str:
         _figure_section(
             "final-scores", analysis, figures, "final_scores", _final_note(settings), _final_table
         ),
+        _videos_section(videos),
         _figure_section(
             "failure-rates",
             analysis,
@@ -388,7 +406,10 @@ def _final_table(env: dict[str, Any], settings: dict[str, Any]) -> Markup:
         rows.append(
             [
                 a["label"],
-                a["seeds"],
+                # One policy given to `rlcheck evaluate`: its seeds are evaluation seeds.
+                f"{a['seeds']} (evaluation)"
+                if a.get("seeds_are") == "evaluation seeds"
+                else a["seeds"],
                 len(a["diverged"]),
                 spread,
                 value(final, "median"),
@@ -1101,6 +1122,7 @@ def _provenance_section(analysis: dict[str, Any]) -> Markup:
             _table(["unit", "env", "algo", "algorithm", "config overrides", "budget"], units, 5),
         ]
     blocks += _imported_blocks(analysis)
+    blocks += _evaluated_blocks(analysis)
     attempts = analysis["failed_attempts"]
     if attempts:
         blocks += [
@@ -1139,6 +1161,44 @@ def _imported_blocks(analysis: dict[str, Any]) -> list[Any]:
             Markup("</details>"),
         ),
     ]
+
+
+def _evaluated_blocks(analysis: dict[str, Any]) -> list[Any]:
+    """Units of policies trained elsewhere, evaluated by ``rlcheck evaluate``: their functions,
+    module files with SHA-256, what their seeds are and how the episodes were drawn."""
+    rows = []
+    for env in analysis["envs"]:
+        for a in env["algos"]:
+            evaluated = a.get("evaluated")
+            if not evaluated:
+                continue
+            for p in evaluated["policies"]:
+                seeds = f"{a['seeds']} {a['seeds_are']}, {evaluated['episodes']} episodes each"
+                where = [a["unit_key"], env["env"], a["label"]]
+                rows.append([*where, p["source"], p["seed"], p["file"], p["sha256"], seeds])
+    if not rows:
+        return []
+    how = {
+        e["episodes_from"]
+        for env in analysis["envs"]
+        for a in env["algos"]
+        if (e := a.get("evaluated"))
+    }
+    return [
+        _tag("h3", "Evaluated policies (trained elsewhere, evaluated by rlcheck evaluate)"),
+        _table(
+            ["unit", "env", "algo", "function", "seed", "file", "SHA-256", "seeds"], rows, left=8
+        ),
+        _tag("p", "Episodes: " + "; ".join(sorted(how)) + ".", cls="note"),
+    ]
+
+
+def _videos_section(videos: dict[str, Any] | None) -> Markup:
+    if videos is None:
+        return Markup("")
+    from rlcheck.report.videos import videos_body
+
+    return _section("videos", Markup(videos_body(videos)))
 
 
 def _after(shown: dict[str, str], key: str, new: str) -> dict[str, str]:

@@ -52,6 +52,8 @@ def print_summary(source: Store | dict[str, Any], console: Console | None = None
     for env in analysis["envs"]:
         for algo in env["algos"]:
             seeds = str(algo["seeds"])
+            if algo.get("seeds_are") == "evaluation seeds":
+                seeds += " (evaluation)"  # one policy given to `rlcheck evaluate`
             if algo["diverged"]:
                 seeds += f" ({len(algo['diverged'])} diverged)"
             failure = algo["failure"]

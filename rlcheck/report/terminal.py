@@ -232,6 +232,8 @@ def units_table(store: Store) -> None:
             status += f" ({diverged} diverged)"
         if "import" in (u["meta"] or {}):
             status += " (imported)"
+        if evaluated := (u["meta"] or {}).get("evaluate"):
+            status += f" (evaluated: {evaluated['seeds_are']})"
         table.add_row(
             u["key"],
             escape(u["env_label"]),

@@ -52,10 +52,13 @@ def env_verdict(env: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]
         env["algos"],
         key=lambda a: -a["iqm"]["point"] if a["iqm"] else float("inf"),
     )
-    seeds = sorted({a["seeds"] for a in algos})
+    seeds = sorted({a["seeds"] for a in algos if not _one_policy(a)})
     setting = []
     if seeds:
         setting.append(f"{'/'.join(map(str, seeds))} seeds per algo")
+    for algo in algos:
+        if _one_policy(algo):
+            setting.append(f"{algo['label']}: one policy, {algo['seeds']} evaluation seeds")
     # A budget of 0: imported scores that carry no env steps.
     if budgets := [b for b in env["budgets"] if b]:
         setting.append(f"{'/'.join(fmt_steps(b) for b in budgets)} env steps per seed")
@@ -103,6 +106,9 @@ def env_verdict(env: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]
                 f"{algo['label']} was imported from {imported['what']}, not trained by rlcheck; "
                 f"its curves are {curves.get(imported['curve_metric'], imported['curve_metric'])}."
             )
+    for algo in algos:
+        if algo.get("evaluated"):
+            notes.append(_evaluated_note(algo))
     if any(a["diverged"] for a in algos):
         notes.append(
             "Diverged seeds count as failures and are never averaged into the IQM or curves."
@@ -121,6 +127,32 @@ def env_verdict(env: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]
     }
 
 
+EVALUATION_SEEDS = "evaluation seeds"
+
+
+def _one_policy(algo: dict[str, Any]) -> bool:
+    """A single policy given to ``rlcheck evaluate``: its seeds are evaluation seeds."""
+    return algo.get("seeds_are") == EVALUATION_SEEDS
+
+
+def _evaluated_note(algo: dict[str, Any]) -> str:
+    """What an evaluated unit is, so that one policy never reads as many training runs."""
+    label, n = algo["label"], algo["seeds"]
+    episodes = algo["evaluated"]["episodes"]
+    if _one_policy(algo):
+        return (
+            f"{label} is one policy trained elsewhere, evaluated by rlcheck evaluate: its {n} "
+            f"seeds are evaluation seeds ({episodes} episodes each), not training runs, so its "
+            "intervals and rates measure the spread of this one policy's episodes only; they "
+            "say nothing about how another training run of its algorithm would do, and a "
+            "comparison with it ranks this policy against the other algos' training runs."
+        )
+    return (
+        f"{label} is {n} policies trained elsewhere (one training run each), evaluated by "
+        f"rlcheck evaluate ({episodes} episodes each); it has no learning curve or budget."
+    )
+
+
 def _budget(algo: dict[str, Any]) -> str:
     return fmt_steps(algo["budget"]) if algo["budget"] else "unknown"
 
@@ -129,20 +161,22 @@ def _algo_sentence(algo: dict[str, Any], confidence: float) -> tuple[str, str]:
     label = algo["label"]
     line: str | None
     solve, random = algo["failure"]["solve"], algo["failure"]["random"]
+    # One policy's seeds are its evaluation seeds; say so wherever they are counted.
+    seeds = "evaluation seeds" if _one_policy(algo) else "seeds"
     if solve is not None:
         passed, n, share = success_phrase(solve, confidence)
         text = (
             f"{label} reached the solve threshold ({fmt(solve['threshold'])}) in {passed} of "
-            f"{n} seeds ({share})"
+            f"{n} {seeds} ({share})"
         )
-        line = f"{label} {passed}/{n} solved"
+        line = f"{label} {passed}/{n} {'evaluation seeds ' if _one_policy(algo) else ''}solved"
     elif random is not None:
         passed, n, share = success_phrase(random, confidence)
         text = (
             f"{label} beat the random baseline (mean return above {fmt(random['threshold'])}) "
-            f"in {passed} of {n} seeds ({share})"
+            f"in {passed} of {n} {seeds} ({share})"
         )
-        line = f"{label} {passed}/{n} beat random"
+        line = f"{label} {passed}/{n} {'evaluation seeds ' if _one_policy(algo) else ''}beat random"
     else:
         text, line = label, None
     if algo["iqm"] is not None:
@@ -152,7 +186,7 @@ def _algo_sentence(algo: dict[str, Any], confidence: float) -> tuple[str, str]:
         text += ", no seed has a usable final return"
         line = line or f"{label} no usable seed"
     if algo["diverged"]:
-        text += f", {len(algo['diverged'])} of {algo['seeds']} seeds diverged"
+        text += f", {len(algo['diverged'])} of {algo['seeds']} {seeds} diverged"
         line += f", {len(algo['diverged'])} diverged"
     return text, line
 
