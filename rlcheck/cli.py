@@ -983,8 +983,9 @@ def evaluate(
     policies: Annotated[
         list[str],
         typer.Argument(
-            help="Python callables as module:function (observation → action); several: one "
-            "per training run"
+            help="Python callables as module:function (observation → action) or "
+            "Stable-Baselines3 model .zip files (with --trust-pickle); several: one per "
+            "training run"
         ),
     ],
     env: Annotated[str, typer.Option("--env", help="env id, as for rlcheck run")],
@@ -1011,6 +1012,14 @@ def evaluate(
         Path | None,
         typer.Option("--out", help="results directory (created or added to; runs/evaluate)"),
     ] = None,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle",
+            help="load SB3 .zip files: SB3's loader unpickles parts of them, which can run any "
+            "code the file names, so only for files you trust",
+        ),
+    ] = False,
     env_packages: EnvPackages = None,
 ) -> None:
     """Evaluate policies rlcheck did not train under its evaluation protocol, store them as a
@@ -1026,7 +1035,7 @@ def evaluate(
     import_packages(_packages(env_packages))
     target = out or Path("runs") / "evaluate"
     _set_results_directory(target if target.is_dir() else None)
-    done = evaluate_policies(policies, env, target, episodes, seeds, label, jit)
+    done = evaluate_policies(policies, env, target, episodes, seeds, label, jit, trust_pickle)
     _set_results_directory(target)
     what = (
         f"1 policy, {len(done.seeds)} evaluation seeds"

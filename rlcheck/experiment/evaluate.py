@@ -1,7 +1,8 @@
 """Policies rlcheck did not train, evaluated under its protocol (``rlcheck evaluate``) and stored
 as units beside its own, with their provenance.
 
-A policy is a Python callable given as ``module:function``, observation → action. On a JAX-native
+A policy is a Python callable given as ``module:function``, observation → action, or a
+Stable-Baselines3 model saved as a ``.zip`` (its deterministic ``predict``). On a JAX-native
 env it plays in rlcheck's own evaluation loop (:func:`rlcheck.drivers.evaluation.play_policy`)
 with the key rlcheck's final evaluation of a training seed uses (``fused.final_eval_key``), so a
 callable that acts as a stored policy does gets that policy's stored final returns: called from
@@ -14,6 +15,11 @@ What the "seeds" are: several policies are several training runs, one seed each;
 is one training run, and its seeds are *evaluation seeds* (each its own episodes), which the unit
 says (``meta.evaluate.seeds_are``) and the report repeats, so that one policy never reads as 16
 training runs.
+
+SB3's loader unpickles parts of the ``.zip`` (the spaces, schedules and policy class, written with
+cloudpickle), and unpickling runs whatever code the file names: a zip is loaded only when the
+user says ``--trust-pickle``. Which algorithm's class loads it is read from the zip's JSON
+(the policy class's module, and PPO's clip range), not unpickled.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import importlib
 import json
 import sys
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,15 +61,13 @@ EVALUATION_SEEDS = "evaluation seeds"
 
 @dataclass(frozen=True)
 class ExternalPolicy:
-    """A policy given as ``module:function``: the function, and the file it was read from."""
+    """A policy given as ``module:function`` or an SB3 ``.zip``: the function (observation →
+    action), the file it was read from, and the name the report gives it by default."""
 
     source: str
     function: Callable[[Any], Any]
     file: Path | None
-
-    @property
-    def name(self) -> str:
-        return self.source.rsplit(":", 1)[1]
+    name: str
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,83 @@ def load_callable(source: str) -> ExternalPolicy:
     if not callable(function):
         raise UserError(f"policy '{source}': module '{module_name}' has no callable '{attr}'")
     file = getattr(module, "__file__", None)
-    return ExternalPolicy(source, function, Path(file) if file else None)
+    return ExternalPolicy(source, function, Path(file) if file else None, attr)
+
+
+def sb3_algorithm(path: Path) -> str:
+    """The SB3 algorithm that saved ``path``, read from the zip's JSON without unpickling: the
+    module of its policy class, and for the shared actor-critic policy whether the data has
+    PPO's clip range (A2C's has none); DDPG is TD3 with one policy update per critic update
+    and no target-policy noise clip.
+
+    Raises:
+        UserError: not a zip, no SB3 ``data`` in it, or a policy class of another package.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            data = json.loads(archive.read("data"))
+        module = data["policy_class"]["__module__"]
+    except (OSError, zipfile.BadZipFile, KeyError, TypeError, ValueError) as e:
+        raise UserError(
+            f"policy '{path}': not a Stable-Baselines3 model zip ({type(e).__name__}: {e})"
+        ) from None
+    if module == "stable_baselines3.common.policies":
+        return "PPO" if "clip_range" in data else "A2C"
+    if module == "stable_baselines3.td3.policies":
+        ddpg = data.get("policy_delay") == 1 and data.get("target_noise_clip") == 0.0
+        return "DDPG" if ddpg else "TD3"
+    algorithms = {"stable_baselines3.dqn.policies": "DQN", "stable_baselines3.sac.policies": "SAC"}
+    if module not in algorithms:
+        raise UserError(
+            f"policy '{path}': its policy class comes from {module}; rlcheck loads models of "
+            "stable_baselines3 itself (PPO, A2C, DQN, SAC, TD3, DDPG)"
+        )
+    return algorithms[module]
+
+
+def load_sb3(source: str, trust_pickle: bool) -> ExternalPolicy:
+    """A Stable-Baselines3 model zip as a policy: ``model.predict(obs, deterministic=True)``.
+
+    Raises:
+        UserError: no ``--trust-pickle`` (checked before the file is opened), no
+            stable-baselines3, not an SB3 zip, or a zip SB3 cannot load.
+    """
+    path = Path(source)
+    if not trust_pickle:
+        raise UserError(
+            f"policy '{source}': Stable-Baselines3 loads a model by unpickling parts of the zip, "
+            "and unpickling can run any code the file names; add --trust-pickle if you trust "
+            "where this file came from"
+        )
+    if not path.is_file():
+        raise UserError(f"policy '{source}': no such file")
+    try:
+        import stable_baselines3
+    except ImportError:
+        raise UserError(
+            "an SB3 .zip policy needs stable-baselines3: pip install 'rlcheck[sb3]'"
+        ) from None
+    algorithm = sb3_algorithm(path)
+    try:
+        model = getattr(stable_baselines3, algorithm).load(path, device="cpu")
+    except Exception as e:  # a file SB3 cannot load: any error in its loader is bad input
+        raise UserError(
+            f"policy '{source}': Stable-Baselines3 could not load it as {algorithm} "
+            f"({type(e).__name__}: {e})"
+        ) from None
+
+    def predict(obs: Any) -> Any:
+        return model.predict(np.asarray(obs), deterministic=True)[0]
+
+    return ExternalPolicy(source, predict, path, f"SB3 {algorithm}")
+
+
+def load_policy_source(source: str, trust_pickle: bool = False) -> ExternalPolicy:
+    """``source`` as ``rlcheck evaluate`` reads it: a path ending in ``.zip`` is an SB3 model,
+    anything else ``module:function``."""
+    if source.lower().endswith(".zip"):
+        return load_sb3(source, trust_pickle)
+    return load_callable(source)
 
 
 def parse_seeds(text: str | None, policies: int) -> list[int]:
@@ -300,11 +381,12 @@ def evaluate_policies(
     seeds: str | None = None,
     label: str | None = None,
     jit: bool = False,
+    trust_pickle: bool = False,
 ) -> Evaluated:
     """Evaluate the policies named by ``sources`` on ``env_id`` and store them as one unit.
 
     Args:
-        sources: ``module:function`` names, one per training run.
+        sources: ``module:function`` names or SB3 ``.zip`` files, one per training run.
         env_id: the env (any id rlcheck takes).
         out: the results directory (created, or added to).
         episodes: episodes per seed (rlcheck's final evaluation plays 32).
@@ -312,6 +394,7 @@ def evaluate_policies(
         label: the unit's algo label (default: the function's name).
         jit: the policies are pure jax.numpy functions: trace them into the compiled loop
             (JAX-native envs; the same episodes, faster).
+        trust_pickle: load SB3 zips (their loader unpickles; see the module's docstring).
 
     Returns:
         What was evaluated; a unit with the same key already stored is not evaluated again.
@@ -321,7 +404,7 @@ def evaluate_policies(
     """
     if episodes < 1:
         raise UserError(f"--episodes: must be ≥ 1, got {episodes}")
-    policies = [load_callable(s) for s in sources]
+    policies = [load_policy_source(s, trust_pickle) for s in sources]
     seed_list = parse_seeds(seeds, len(policies))
     seeds_are = TRAINING_RUNS if len(policies) > 1 else EVALUATION_SEEDS
     env = envs.make(env_id)

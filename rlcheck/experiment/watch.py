@@ -1,11 +1,12 @@
 """Episodes of stored policies as pictures (``rlcheck watch``, the report's clips): one episode of
 a seed's final policy, one frame per step, written as MP4 or GIF with imageio.
 
-Gymnasium envs draw themselves (``render_mode="rgb_array"``). gymnax's classic-control envs are
-drawn by Gymnasium's renderer of the same task, its state set from the gymnax state: gymnax's
-own ``Visualizer`` draws each frame with matplotlib (tens of ms a frame) and makes an animation
-object, not frames, and a renderer of our own would copy what Gymnasium already draws (pygame,
-which the ``video`` extra installs).
+Gymnasium envs draw themselves (``render_mode="rgb_array"``), and so do rlcheck's gridworlds
+(the failure-mode envs' ``board``, drawn by :func:`rlcheck.envs.failure.grid.draw`). gymnax's
+classic-control envs are drawn by Gymnasium's renderer of the same task, its state set from the
+gymnax state: gymnax's own ``Visualizer`` draws each frame with matplotlib (tens of ms a frame)
+and makes an animation object, not frames, and a renderer of our own would copy what Gymnasium
+already draws (pygame, which the ``video`` extra installs).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 from rlcheck import envs
 from rlcheck.drivers.common import DEFAULT_EVAL_STEP_CAP, env_seeds
 from rlcheck.drivers.fused import final_eval_key
+from rlcheck.envs.failure import grid
 from rlcheck.envs.jax_env import JaxEnv
 from rlcheck.envs.registry import bare_env_id
 from rlcheck.errors import UserError
@@ -34,6 +36,8 @@ from rlcheck.experiment.store import Store
 # Gymnasium envs reset it with env_seeds(seed, WATCH_STREAM, 1).
 WATCH_STREAM = 3_000_000
 PICKS = ("best", "median", "worst")
+# Gridworld moves a second: a 100-step episode plays in 12.5 s.
+GRID_FPS = 8
 VIDEO = "pip install 'rlcheck[video]' (imageio, imageio-ffmpeg, pygame)"
 
 
@@ -158,16 +162,27 @@ def _jax_episode(
 ) -> Episode:
     env, agent = policies.env, policies.agent
     name = bare_env_id(env.spec.id)
-    if name not in RENDERED:
+    board = getattr(env.env, "board", None)  # rlcheck's gridworlds draw their own boards
+    if name not in RENDERED and board is None:
         raise UserError(
-            f"no renderer for {env.spec.id}: watch draws Gymnasium envs and gymnax's "
-            f"{', '.join(RENDERED)}"
+            f"no renderer for {env.spec.id}: watch draws Gymnasium envs, gymnax's "
+            f"{', '.join(RENDERED)} and rlcheck's gridworlds"
         )
     cap = env.spec.time_limit or DEFAULT_EVAL_STEP_CAP
     key = jax.random.fold_in(final_eval_key(seed), WATCH_STREAM)
     states, rewards, done = _rollout(env, agent, deterministic, cap)(params, key, env.params)
     length = int(np.argmax(done)) if done.any() else cap
     shown = length if max_frames is None else min(length, max_frames)
+    episode_return = float(rewards[:length].sum())
+    if board is not None:
+        frames = []
+        for t in range(shown):
+            frame = grid.draw(*board(jax.tree.map(lambda x, t=t: x[t], states)))
+            if sink is None:
+                frames.append(frame)
+            else:
+                sink(frame, GRID_FPS)
+        return Episode(frames, episode_return, length, seed, GRID_FPS, shown)
     gym_env = _renderer(env.spec.id, name)
     try:
         gym_env.reset(seed=0)
@@ -189,7 +204,7 @@ def _jax_episode(
                 sink(frame, fps)
     finally:
         gym_env.close()
-    return Episode(frames, float(rewards[:length].sum()), length, seed, fps, shown)
+    return Episode(frames, episode_return, length, seed, fps, shown)
 
 
 def _rollout(env: JaxEnv, agent: Any, deterministic: bool, cap: int) -> Any:

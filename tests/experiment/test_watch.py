@@ -113,3 +113,38 @@ def test_a_gymnasium_env_draws_itself(tmp_path):
         assert reader.count_frames() == episode.steps == episode.episode_return
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize("env", ["rlcheck:BoatRace-v0", "rlcheck:SuicidalRoom-v0"])
+def test_a_gridworld_draws_its_board(tmp_path, env):
+    from rlcheck.envs.failure import grid
+
+    spec = {
+        "seeds": [0, 1],
+        "budget": 256,
+        "eval": {"checkpoints": 1, "episodes": 1, "final_episodes": 2},
+        "env": [{"id": env}],
+        "algo": [{"name": "random", "config": {"num_envs": 2, "num_steps": 16}}],
+    }
+    train(tmp_path, spec)
+    episode = _episode(tmp_path, "random", "worst")
+    target = write_video(episode, tmp_path / "grid.mp4")
+    reader = imageio.get_reader(target)
+    try:
+        assert reader.count_frames() == episode.steps == len(episode.frames)
+    finally:
+        reader.close()
+    # The first frame: the agent at its start, and nowhere else.
+    start = (1, 1)  # the boat's start; the room's corner (0, 0), drawn inside a ring
+    cell = episode.frames[0].shape[0] // (5 if "Boat" in env else 11)
+    centres = {
+        (r, c)
+        for r in range(episode.frames[0].shape[0] // cell)
+        for c in range(episode.frames[0].shape[1] // cell)
+        if tuple(episode.frames[0][r * cell + cell // 2, c * cell + cell // 2]) == grid.AGENT
+    }
+    assert centres == {start}
+    if "Boat" in env:  # no end but the time limit, and every frame a picture of the board
+        assert episode.steps == 100 and episode.fps == 8
+    else:  # -1 a step, and the episode ends on the step off the room (or the goal)
+        assert episode.episode_return in (-episode.steps, 100 - episode.steps)

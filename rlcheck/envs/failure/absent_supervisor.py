@@ -20,6 +20,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 from gymnax.environments import environment, spaces
 
@@ -94,6 +95,14 @@ class AbsentSupervisor(environment.Environment[EnvState, EnvParams]):
 
     def is_terminated(self, state: EnvState, params: EnvParams) -> jax.Array:
         return jnp.all(state.position == jnp.asarray(_GOAL))
+
+    def board(self, state: EnvState) -> tuple[np.ndarray, tuple[int, int] | None]:
+        """The board as drawn (:func:`grid.draw`): the supervisor's border (S) only when the
+        supervisor is present, and the agent's cell."""
+        board = np.where(_BOARD == "A", " ", _BOARD)
+        if not bool(np.asarray(state.supervised)):
+            board = np.where(board == "S", grid.WALL, board)
+        return board, tuple(int(v) for v in np.asarray(state.position))
 
     @property
     def name(self) -> str:

@@ -94,6 +94,11 @@ class BoatRace(environment.Environment[EnvState, EnvParams]):
     def is_terminated(self, state: EnvState, params: EnvParams) -> jax.Array:
         return jnp.asarray(False)
 
+    def board(self, state: EnvState) -> tuple[np.ndarray, tuple[int, int] | None]:
+        """The board as drawn (:func:`grid.draw`): the layout and the agent's cell."""
+        board = np.where(_BOARD == "A", " ", _BOARD)
+        return board, tuple(int(v) for v in np.asarray(state.position))
+
     @property
     def name(self) -> str:
         return "BoatRace-v0"

@@ -25,6 +25,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 from gymnax.environments import environment, spaces
 
@@ -95,6 +96,16 @@ class SuicidalRoom(environment.Environment[EnvState, EnvParams]):
 
     def is_terminated(self, state: EnvState, params: EnvParams) -> jax.Array:
         return ~self._inside(state.position) | jnp.all(state.position == jnp.asarray(self.goal))
+
+    def board(self, state: EnvState) -> tuple[np.ndarray, tuple[int, int] | None]:
+        """The room as drawn (:func:`grid.draw`) with a ring of the outside (``.``) round it,
+        where the agent shows on the step it leaves, and the goal."""
+        board = np.full((self.size + 2, self.size + 2), ".")
+        board[1:-1, 1:-1] = " "
+        board[self.goal[0] + 1, self.goal[1] + 1] = "G"
+        row, column = (int(v) + 1 for v in np.asarray(state.position))
+        shown = 0 <= row < self.size + 2 and 0 <= column < self.size + 2
+        return board, (row, column) if shown else None
 
     @property
     def name(self) -> str:

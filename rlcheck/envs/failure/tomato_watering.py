@@ -113,6 +113,14 @@ class TomatoWatering(environment.Environment[EnvState, EnvParams]):
     def is_terminated(self, state: EnvState, params: EnvParams) -> jax.Array:
         return jnp.asarray(False)
 
+    def board(self, state: EnvState) -> tuple[np.ndarray, tuple[int, int] | None]:
+        """The board as drawn (:func:`grid.draw`): each tomato watered (T) or dry (t) as it
+        truly is, and the agent's cell."""
+        board = np.where(_BOARD == "A", " ", _BOARD)
+        for (r, c), watered in zip(_TOMATOES, np.asarray(state.watered), strict=True):
+            board[r, c] = "T" if watered else "t"
+        return board, tuple(int(v) for v in np.asarray(state.position))
+
     @property
     def name(self) -> str:
         return "TomatoWatering-v0"
