@@ -27,12 +27,15 @@ costs): checks that the script works, not a measurement.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -53,19 +56,98 @@ def spec_text(units: int, seeds: int, steps: int) -> str:
     )
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_table() -> dict[int, tuple[int, str, float]]:
+    """pid → (parent pid, command line, CPU seconds so far) of every process."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+                found[int(entry.name)] = (int(fields[1]), cmdline, cpu)
+    return found
+
+
+def _kind(cmdline: str, is_driver: bool) -> str:
+    """Which part of the run a process is: the driver, a worker, or one of Ray's own."""
+    if is_driver:
+        return "driver (rlcheck run)"
+    for needle, kind in (
+        ("gcs_server", "ray: gcs_server"),
+        ("raylet", "ray: raylet"),
+        ("dashboard", "ray: dashboard/agents"),
+        ("runtime_env", "ray: dashboard/agents"),
+        ("log_monitor", "ray: log_monitor"),
+        ("monitor.py", "ray: monitor"),
+        ("ray::", "workers"),
+        ("default_worker", "workers"),
+        ("multiprocessing", "workers"),
+    ):
+        if needle in cmdline:
+            return kind
+    return "other: " + cmdline[:40]
+
+
+class CpuAccounting:
+    """CPU seconds of every process under one pid, by kind, sampled every ``every`` seconds
+    (a process's last sample counts; one that lives shorter than a sample is missed)."""
+
+    def __init__(self, root: int, every: float = 0.5):
+        self.root, self.every = root, every
+        self.last: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.every)
+
+    def sample(self) -> None:
+        table = _proc_table()
+        under, grew = {self.root}, True
+        while grew:
+            more = {pid for pid, (parent, _, _) in table.items() if parent in under} - under
+            under |= more
+            grew = bool(more)
+        for pid in under & set(table):
+            _, cmdline, cpu = table[pid]
+            self.last[pid] = (_kind(cmdline, pid == self.root), cpu)
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        totals: dict[str, float] = {}
+        for kind, cpu in self.last.values():
+            totals[kind] = round(totals.get(kind, 0.0) + cpu, 2)
+        return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
+
+
+# CPU seconds by process kind of every run(), in order.
+CPU: list[dict[str, Any]] = []
+
+
 def run(spec: Path, out: Path, executor: str) -> float:
-    """Wall seconds of the whole command."""
+    """Wall seconds of the whole command; its processes' CPU seconds go to :data:`CPU`."""
     start = time.perf_counter()
     command = [sys.executable, "-m", "rlcheck.cli", "run", str(spec), "--out", str(out)]
-    done = subprocess.run(
+    process = subprocess.Popen(
         [*command, "--executor", executor],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
     )
+    accounting = CpuAccounting(process.pid)
+    _, stderr = process.communicate()
     wall = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"rlcheck run --executor {executor} failed:\n{done.stderr[-3000:]}")
+    CPU.append({"executor": executor, "out": out.name, "wall_s": wall, "cpu_s": accounting.stop()})
+    if process.returncode != 0:
+        sys.exit(f"rlcheck run --executor {executor} failed:\n{stderr[-3000:]}")
     return wall
 
 
@@ -236,6 +318,7 @@ def overhead(args: argparse.Namespace, stamp: str) -> None:
         "median_wall_s": {"local": local, "ray": ray},
         "ray_over_local": ray / local,
         "identical_numbers": identical,
+        "cpu_s_by_process": CPU,
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     print(f"{args.units} units × {args.seeds} seeds × {args.steps:,} env steps, PPO CartPole-v1")
@@ -249,6 +332,10 @@ def overhead(args: argparse.Namespace, stamp: str) -> None:
             f"{statistics.median(units[name]):.1f} |"
         )
     print(f"Ray / local: {ray / local:.3f} (target ≤ 1.15); identical numbers: {identical}")
+    print("CPU seconds by process (each run):")
+    for entry in CPU:
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in entry["cpu_s"].items())
+        print(f"  {entry['out']}: wall {entry['wall_s']:.1f} s; {parts}")
     if not args.quick:
         OUT.mkdir(exist_ok=True)
         path = OUT / f"ray_overhead-{stamp}.json"
