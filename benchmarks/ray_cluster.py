@@ -154,7 +154,12 @@ def main() -> None:
     )
     rlcheck_run = [sys.executable, "-m", "rlcheck.cli", "run", str(spec)]
     # A cluster of this machine only: no token authentication between its nodes.
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    # Idle workers kept 5 minutes, as the README tells cluster users to start their nodes.
+    env = {
+        **os.environ,
+        "RAY_AUTH_MODE": "disabled",
+        "RAY_idle_worker_killing_time_threshold_ms": "300000",
+    }
     cpus = [1, 1, 1]
     address, ports = start_cluster(temp, env, cpus)
     port = address.rsplit(":", 1)[1]

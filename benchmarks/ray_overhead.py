@@ -127,6 +127,13 @@ class CpuAccounting:
             totals[kind] = round(totals.get(kind, 0.0) + cpu, 2)
         return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
 
+    def counts(self) -> dict[str, int]:
+        """How many processes of each kind were seen."""
+        found: dict[str, int] = {}
+        for kind, _ in self.last.values():
+            found[kind] = found.get(kind, 0) + 1
+        return found
+
 
 # CPU seconds by process kind of every run(), in order.
 CPU: list[dict[str, Any]] = []
@@ -145,7 +152,16 @@ def run(spec: Path, out: Path, executor: str) -> float:
     accounting = CpuAccounting(process.pid)
     _, stderr = process.communicate()
     wall = time.perf_counter() - start
-    CPU.append({"executor": executor, "out": out.name, "wall_s": wall, "cpu_s": accounting.stop()})
+    cpu = accounting.stop()
+    CPU.append(
+        {
+            "executor": executor,
+            "out": out.name,
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "processes": accounting.counts(),
+        }
+    )
     if process.returncode != 0:
         sys.exit(f"rlcheck run --executor {executor} failed:\n{stderr[-3000:]}")
     return wall

@@ -500,6 +500,15 @@ def _lost_errors() -> tuple[type[Exception], ...]:
     )
 
 
+# Ray's raylet kills a worker process that has been idle for a second while more workers are
+# idle than CPUs are free, and starts worker processes for queued tasks: with every core busy
+# training, that starts and kills a Python process every few seconds, each start costing about
+# a CPU second beside the units (benchmarks/ray_overhead.py counts them). A local instance
+# rlcheck starts keeps idle workers five minutes instead; on a cluster, set
+# RAY_idle_worker_killing_time_threshold_ms=300000 in each node's `ray start` environment.
+LOCAL_SYSTEM_CONFIG = {"idle_worker_killing_time_threshold_ms": 300_000}
+
+
 def _start_or_connect(address: str | None) -> None:
     """Connect this process to the Ray cluster at ``address``, or start a Ray instance on this
     machine sized to its usable cores; Ray's own messages kept off the terminal."""
@@ -513,7 +522,13 @@ def _start_or_connect(address: str | None) -> None:
             if address:
                 ray.init(address=address, **quiet)
             else:
-                ray.init(address="local", num_cpus=usable_cores(), include_dashboard=False, **quiet)
+                ray.init(
+                    address="local",
+                    num_cpus=usable_cores(),
+                    include_dashboard=False,
+                    _system_config=LOCAL_SYSTEM_CONFIG,
+                    **quiet,
+                )
     except (ConnectionError, ValueError, RuntimeError) as e:
         where = f"--address {address}" if address else "a local Ray instance"
         why = _first_line(e) + (f"; {_first_line(e.__cause__)}" if e.__cause__ else "")
