@@ -196,7 +196,7 @@ STUDY = Study(
     seeds=16,
     quick_seeds=4,
     quick_seconds=100,
-    full_minutes=8,
+    full_minutes=3,  # measured: BENCHMARKS.md, issue 19's full versions
     sources=(
         "L. Engstrom, A. Ilyas et al., Implementation Matters in Deep Policy Gradients: A Case "
         "Study on PPO and TRPO, ICLR 2020, §4 and Figs. 2–4",

@@ -290,7 +290,7 @@ STUDY = Study(
     seeds=16,
     quick_seeds=4,
     quick_seconds=125,
-    full_minutes=8,
+    full_minutes=3,  # measured: BENCHMARKS.md, issue 19's full versions
     sources=(
         "A. Irpan, Deep Reinforcement Learning Doesn't Work Yet (2018), 'overfitting to weird "
         "patterns in the environment'",
