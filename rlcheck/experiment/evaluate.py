@@ -391,7 +391,7 @@ def evaluate_policies(
         out: the results directory (created, or added to).
         episodes: episodes per seed (rlcheck's final evaluation plays 32).
         seeds: ``--seeds`` as the user wrote it (see :func:`parse_seeds`).
-        label: the unit's algo label (default: the function's name).
+        label: the unit's algo label (default: the function's name; "SB3 PPO" etc. for a zip).
         jit: the policies are pure jax.numpy functions: trace them into the compiled loop
             (JAX-native envs; the same episodes, faster).
         trust_pickle: load SB3 zips (their loader unpickles; see the module's docstring).

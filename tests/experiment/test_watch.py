@@ -97,15 +97,20 @@ def test_an_evaluated_policy_is_not_stored_to_watch(tmp_path, capsys):
     assert "evaluated by rlcheck evaluate" in err and err.count("\n") == 1, err
 
 
-def test_a_gymnasium_env_draws_itself(tmp_path):
+def _train_random(directory, env):
+    """The random policy on ``env``, 2 seeds, stored like any trained policy."""
     spec = {
         "seeds": [0, 1],
         "budget": 256,
         "eval": {"checkpoints": 1, "episodes": 1, "final_episodes": 2},
-        "env": [{"id": "gymnasium:CartPole-v1"}],
+        "env": [{"id": env}],
         "algo": [{"name": "random", "config": {"num_envs": 2, "num_steps": 16}}],
     }
-    train(tmp_path, spec)
+    train(directory, spec)
+
+
+def test_a_gymnasium_env_draws_itself(tmp_path):
+    _train_random(tmp_path, "gymnasium:CartPole-v1")
     episode = _episode(tmp_path, "random", "worst")
     target = write_video(episode, tmp_path / "random.mp4")
     reader = imageio.get_reader(target)
@@ -119,14 +124,7 @@ def test_a_gymnasium_env_draws_itself(tmp_path):
 def test_a_gridworld_draws_its_board(tmp_path, env):
     from rlcheck.envs.failure import grid
 
-    spec = {
-        "seeds": [0, 1],
-        "budget": 256,
-        "eval": {"checkpoints": 1, "episodes": 1, "final_episodes": 2},
-        "env": [{"id": env}],
-        "algo": [{"name": "random", "config": {"num_envs": 2, "num_steps": 16}}],
-    }
-    train(tmp_path, spec)
+    _train_random(tmp_path, env)
     episode = _episode(tmp_path, "random", "worst")
     target = write_video(episode, tmp_path / "grid.mp4")
     reader = imageio.get_reader(target)
