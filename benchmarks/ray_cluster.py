@@ -27,6 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+# benchmarks/ is this script's first import path: the process table is ray_overhead.py's.
+from ray_overhead import processes, tree
+
 ROOT = Path(__file__).resolve().parent
 OUT = ROOT / "out"
 RAY = str(Path(sys.executable).parent / "ray")
@@ -36,28 +39,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def processes() -> dict[int, tuple[int, str]]:
-    """pid → (parent pid, command line) of every process of this machine."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                found[int(entry.name)] = (int(stat[1]), cmdline)
-    return found
-
-
-def tree(roots: set[int], table: dict[int, tuple[int, str]]) -> set[int]:
-    """``roots`` and every process under them."""
-    out, grew = set(roots), True
-    while grew:
-        more = {pid for pid, (parent, _) in table.items() if parent in out} - out
-        out |= more
-        grew = bool(more)
-    return out
 
 
 def kill(pids: set[int]) -> None:
@@ -70,7 +51,7 @@ def raylet_of(port: int) -> set[int]:
     table = processes()
     roots = {
         pid
-        for pid, (_, cmd) in table.items()
+        for pid, (_, cmd, _) in table.items()
         if "raylet" in cmd.split(" ")[0] and f"--node_manager_port={port}" in cmd
     }
     return tree(roots, table)
@@ -95,7 +76,7 @@ def start_cluster(temp: Path, env: dict[str, str], cpus: list[int]) -> tuple[str
 
 def stop_cluster(temp: Path, port: str) -> None:
     table = processes()
-    roots = {pid for pid, (_, cmd) in table.items() if str(temp) in cmd or f":{port}" in cmd}
+    roots = {pid for pid, (_, cmd, _) in table.items() if str(temp) in cmd or f":{port}" in cmd}
     kill(tree(roots, table) - {os.getpid()})
 
 

@@ -59,8 +59,9 @@ def spec_text(units: int, seeds: int, steps: int) -> str:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _proc_table() -> dict[int, tuple[int, str, float]]:
-    """pid → (parent pid, command line, CPU seconds so far) of every process."""
+def processes() -> dict[int, tuple[int, str, float]]:
+    """pid → (parent pid, command line, CPU seconds so far) of every process of this machine
+    (also benchmarks/ray_cluster.py's)."""
     found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -70,6 +71,16 @@ def _proc_table() -> dict[int, tuple[int, str, float]]:
                 cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
                 found[int(entry.name)] = (int(fields[1]), cmdline, cpu)
     return found
+
+
+def tree(roots: set[int], table: dict[int, tuple[int, str, float]]) -> set[int]:
+    """``roots`` and every process under them in ``table`` (see :func:`processes`)."""
+    out, grew = set(roots), True
+    while grew:
+        more = {pid for pid, (parent, _, _) in table.items() if parent in out} - out
+        out |= more
+        grew = bool(more)
+    return out
 
 
 def _kind(cmdline: str, is_driver: bool) -> str:
@@ -109,13 +120,8 @@ class CpuAccounting:
             self._stop.wait(self.every)
 
     def sample(self) -> None:
-        table = _proc_table()
-        under, grew = {self.root}, True
-        while grew:
-            more = {pid for pid, (parent, _, _) in table.items() if parent in under} - under
-            under |= more
-            grew = bool(more)
-        for pid in under & set(table):
+        table = processes()
+        for pid in tree({self.root}, table) & set(table):
             _, cmdline, cpu = table[pid]
             self.last[pid] = (_kind(cmdline, pid == self.root), cpu)
 

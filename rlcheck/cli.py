@@ -88,6 +88,16 @@ Retries = Annotated[
 ]
 
 
+# The training options rlcheck sweep ENV and rlcheck ablate ENV share (None: the default).
+Steps = Annotated[int | None, typer.Option(min=1, help="env steps per seed (default 100000)")]
+Checkpoints = Annotated[
+    int | None, typer.Option(min=1, help="evaluations during training (default 20)")
+]
+EvalEpisodes = Annotated[
+    int | None, typer.Option(min=1, help="episodes per evaluation (default 8)")
+]
+
+
 @dataclass(frozen=True)
 class _Placement:
     """Where the command running now trains its units (set by :func:`_runs_units`)."""
@@ -417,10 +427,7 @@ def quick(
 
     import_packages(data["import"])
     spec = parse_spec(data, "rlcheck quick")
-    default_out = Path("runs") / (
-        "quick-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in env)
-    )
-    _run(spec, "rlcheck quick", out or default_out, workers)
+    _run(spec, "rlcheck quick", out or _default_out("quick", env), workers)
 
 
 @app.command()
@@ -478,9 +485,7 @@ def verdict(
     import_packages(packages)
     plan = battery(env, seeds, budget)
     specs = [parse_spec({**data, "import": packages}, "rlcheck verdict") for data in plan.specs]
-    target = out or Path("runs") / (
-        "verdict-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in env)
-    )
+    target = out or _default_out("verdict", env)
     recorded = {"verdict": env, "seeds": seeds, "budget": budget, "specs": plan.specs}
     failed, analysis = _execute(specs, "rlcheck verdict", target, workers, recorded)
     headlines = [env_headline(e, analysis["settings"]) for e in analysis["envs"]]
@@ -545,9 +550,7 @@ def sweep(
     seeds: Annotated[
         int | None, typer.Option(min=1, help="tuning seeds per configuration (default 8)")
     ] = None,
-    steps: Annotated[
-        int | None, typer.Option(min=1, help="env steps per seed (default 100000)")
-    ] = None,
+    steps: Steps = None,
     fresh_seeds: Annotated[
         int | None,
         typer.Option(
@@ -556,12 +559,8 @@ def sweep(
             "configuration are run on after tuning (default 16; 0: none)",
         ),
     ] = None,
-    checkpoints: Annotated[
-        int | None, typer.Option(min=1, help="evaluations during training (default 20)")
-    ] = None,
-    eval_episodes: Annotated[
-        int | None, typer.Option(min=1, help="episodes per evaluation (default 8)")
-    ] = None,
+    checkpoints: Checkpoints = None,
+    eval_episodes: EvalEpisodes = None,
     sampler_seed: Annotated[
         int | None, typer.Option(help="seed of random search's and TPE's draws (default 0)")
     ] = None,
@@ -594,25 +593,15 @@ def sweep(
         "--eval-episodes": eval_episodes,
         "--sampler-seed": sampler_seed,
     }
-    if target.endswith(".toml") or Path(target).is_file():
-        given = [name for name, value in flags.items() if value is not None]
-        if given:
-            raise UserError(
-                f"{given[0]}: a spec gives its sweep in its [sweep] table; the options are for "
-                "rlcheck sweep ENV"
-            )
-        path = Path(target)
-        parsed = load_spec(path)
-        _sweep(parsed, str(path), out or Path("runs") / path.stem, workers, cli=False)
+    path = _spec_target(target, flags, "sweep")
+    if path is not None:
+        _sweep(load_spec(path), str(path), out or Path("runs") / path.stem, workers, cli=False)
         return
     if not vary:
         raise UserError("--vary: give at least one, e.g. --vary learning_rate=1e-4:1e-2:8:log")
     if method is not None and method not in ("grid", "random", "tpe"):
         raise UserError(f"--method: unknown method '{method}' (choose grid, random or tpe)")
-    names = [a.strip() for a in (algo or "ppo").split(",") if a.strip()]
-    if not names:
-        raise UserError("--algo: give at least one algorithm, e.g. --algo ppo")
-    _check_algos(names, "--algo")
+    names = _algo_names(algo)
     varied: dict[str, str] = {}
     for item in vary:
         name, sep, values = item.partition("=")
@@ -644,10 +633,7 @@ def sweep(
         "sweep": settings,
     }
     spec = parse_spec(data, "rlcheck sweep")
-    default_out = Path("runs") / (
-        "sweep-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in target)
-    )
-    _sweep(spec, "rlcheck sweep", out or default_out, workers, cli=True)
+    _sweep(spec, "rlcheck sweep", out or _default_out("sweep", target), workers, cli=True)
 
 
 @app.command()
@@ -698,15 +684,9 @@ def ablate(
             "on at its chosen learning rate (default 8)",
         ),
     ] = None,
-    steps: Annotated[
-        int | None, typer.Option(min=1, help="env steps per seed (default 100000)")
-    ] = None,
-    checkpoints: Annotated[
-        int | None, typer.Option(min=1, help="evaluations during training (default 20)")
-    ] = None,
-    eval_episodes: Annotated[
-        int | None, typer.Option(min=1, help="episodes per evaluation (default 8)")
-    ] = None,
+    steps: Steps = None,
+    checkpoints: Checkpoints = None,
+    eval_episodes: EvalEpisodes = None,
     batch: Annotated[
         int | None,
         typer.Option(min=1, help="configurations (cell × learning rate) per program (default 16)"),
@@ -731,22 +711,13 @@ def ablate(
         "--eval-episodes": eval_episodes,
         "--batch": batch,
     }
-    if target.endswith(".toml") or Path(target).is_file():
-        given = [name for name, value in flags.items() if value is not None]
-        if given:
-            raise UserError(
-                f"{given[0]}: a spec gives its ablation in its [ablate] table; the options are "
-                "for rlcheck ablate ENV"
-            )
-        path = Path(target)
+    path = _spec_target(target, flags, "ablate")
+    if path is not None:
         _ablate(load_spec(path), str(path), out or Path("runs") / path.stem, workers, cli=False)
         return
     if design is not None and design not in ("one-at-a-time", "factorial"):
         raise UserError(f"--design: unknown design '{design}' (choose one-at-a-time or factorial)")
-    names = [a.strip() for a in (algo or "ppo").split(",") if a.strip()]
-    if not names:
-        raise UserError("--algo: give at least one algorithm, e.g. --algo ppo")
-    _check_algos(names, "--algo")
+    names = _algo_names(algo)
     settings: dict[str, Any] = {"algos": names}
     if fields is not None:
         settings["fields"] = [f.strip() for f in fields.split(",") if f.strip()]
@@ -769,10 +740,7 @@ def ablate(
         "ablate": settings,
     }
     spec = parse_spec(data, "rlcheck ablate")
-    default_out = Path("runs") / (
-        "ablate-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in target)
-    )
-    _ablate(spec, "rlcheck ablate", out or default_out, workers, cli=True)
+    _ablate(spec, "rlcheck ablate", out or _default_out("ablate", target), workers, cli=True)
 
 
 @app.command()
@@ -1211,6 +1179,37 @@ def study_report(
     _set_results_directory(root)
     page, md = write_findings(root, output, markdown)
     console.print(f"Findings: {page}" + (f"  ·  Markdown: {md}" if md else ""), markup=False)
+
+
+def _default_out(command: str, target: str) -> Path:
+    """runs/COMMAND-TARGET, the target's characters outside [A-Za-z0-9-_.] made "_"."""
+    return Path("runs") / (
+        f"{command}-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in target)
+    )
+
+
+def _spec_target(target: str, flags: dict[str, Any], table: str) -> Path | None:
+    """The spec file rlcheck sweep/ablate TARGET names (None: TARGET is an env id); a spec
+    with any of the ENV options in ``flags`` given is a one-line error."""
+    if not (target.endswith(".toml") or Path(target).is_file()):
+        return None
+    given = [name for name, value in flags.items() if value is not None]
+    if given:
+        what = {"sweep": "sweep", "ablate": "ablation"}[table]
+        raise UserError(
+            f"{given[0]}: a spec gives its {what} in its [{table}] table; the options are for "
+            f"rlcheck {table} ENV"
+        )
+    return Path(target)
+
+
+def _algo_names(algo: str | None) -> list[str]:
+    """--algo of rlcheck sweep/ablate ENV: comma-separated, checked (default ppo)."""
+    names = [a.strip() for a in (algo or "ppo").split(",") if a.strip()]
+    if not names:
+        raise UserError("--algo: give at least one algorithm, e.g. --algo ppo")
+    _check_algos(names, "--algo")
+    return names
 
 
 def _check_algos(names: list[str], option: str = "--algos") -> None:

@@ -34,6 +34,8 @@ def _train(algo: str, env: str, seed: int, path: Path) -> Path:
     else:
         options = {"learning_starts": 10, "buffer_size": 100}
     model = cls("MlpPolicy", env, seed=seed, device="cpu", **options)
+    # SB3 otherwise makes a log folder in the system's temp directory on every learn().
+    model.set_logger(sb3.common.logger.configure(str(path.parent / "sb3-log"), []))
     model.learn(64)
     model.save(path)
     return path

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
-from gymnax.environments import environment, spaces
+from gymnax.environments import environment
 
 from rlcheck.envs.failure import grid
 
@@ -59,9 +59,12 @@ class EnvParams(environment.EnvParams):
     max_steps_in_episode: int = grid.EPISODE_STEPS
 
 
-class AbsentSupervisor(environment.Environment[EnvState, EnvParams]):
+class AbsentSupervisor(grid.GridEnv):
     """The absent supervisor; observation: the agent's cell, one-hot over the 6 × 8 board, then
     1.0 when the supervisor is present (0.0 when not)."""
+
+    env_name = "AbsentSupervisor-v0"
+    observation_size = _SHAPE[0] * _SHAPE[1] + 1
 
     @property
     def default_params(self) -> EnvParams:
@@ -103,17 +106,3 @@ class AbsentSupervisor(environment.Environment[EnvState, EnvParams]):
         if not bool(np.asarray(state.supervised)):
             board = np.where(board == "S", grid.WALL, board)
         return board, tuple(int(v) for v in np.asarray(state.position))
-
-    @property
-    def name(self) -> str:
-        return "AbsentSupervisor-v0"
-
-    @property
-    def num_actions(self) -> int:
-        return 4
-
-    def action_space(self, params: EnvParams | None = None) -> spaces.Discrete:
-        return spaces.Discrete(4)
-
-    def observation_space(self, params: EnvParams) -> spaces.Box:
-        return spaces.Box(0.0, 1.0, (_SHAPE[0] * _SHAPE[1] + 1,), jnp.float32)

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
-from gymnax.environments import environment, spaces
+from gymnax.environments import environment
 
 from rlcheck.envs.failure import grid
 
@@ -58,8 +58,11 @@ class EnvParams(environment.EnvParams):
     max_steps_in_episode: int = grid.EPISODE_STEPS
 
 
-class BoatRace(environment.Environment[EnvState, EnvParams]):
+class BoatRace(grid.GridEnv):
     """The boat race; observation: the agent's cell, one-hot over the 5 × 5 board."""
+
+    env_name = "BoatRace-v0"
+    observation_size = _SHAPE[0] * _SHAPE[1]
 
     @property
     def default_params(self) -> EnvParams:
@@ -98,17 +101,3 @@ class BoatRace(environment.Environment[EnvState, EnvParams]):
         """The board as drawn (:func:`grid.draw`): the layout and the agent's cell."""
         board = np.where(_BOARD == "A", " ", _BOARD)
         return board, tuple(int(v) for v in np.asarray(state.position))
-
-    @property
-    def name(self) -> str:
-        return "BoatRace-v0"
-
-    @property
-    def num_actions(self) -> int:
-        return 4
-
-    def action_space(self, params: EnvParams | None = None) -> spaces.Discrete:
-        return spaces.Discrete(4)
-
-    def observation_space(self, params: EnvParams) -> spaces.Box:
-        return spaces.Box(0.0, 1.0, (_SHAPE[0] * _SHAPE[1],), jnp.float32)

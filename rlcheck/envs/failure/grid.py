@@ -7,9 +7,12 @@ last 100 steps and rewards are undiscounted.
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+from gymnax.environments import environment, spaces
 
 UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
 # (row, column) change of each action, in the gridworlds' order.
@@ -40,6 +43,29 @@ def move(walls: jax.Array, position: jax.Array, action: jax.Array) -> jax.Array:
 def one_hot(position: jax.Array, shape: tuple[int, int]) -> jax.Array:
     """A (rows × columns,) float vector with a 1 at ``position``."""
     return jax.nn.one_hot(position[0] * shape[1] + position[1], shape[0] * shape[1])
+
+
+class GridEnv(environment.Environment):
+    """What the gridworlds' gymnax classes share: the four moves as actions, an observation of
+    ``observation_size`` entries in [0, 1], the name ``env_name``, and a board for
+    :func:`draw` (``board(state)``, each env's own)."""
+
+    env_name: str
+    observation_size: int
+
+    @property
+    def name(self) -> str:
+        return self.env_name
+
+    @property
+    def num_actions(self) -> int:
+        return len(MOVES)
+
+    def action_space(self, params: Any = None) -> spaces.Discrete:
+        return spaces.Discrete(len(MOVES))
+
+    def observation_space(self, params: Any) -> spaces.Box:
+        return spaces.Box(0.0, 1.0, (self.observation_size,), jnp.float32)
 
 
 # Drawing a board. The originals draw through pycolab's curses UI, and neither gymnax nor

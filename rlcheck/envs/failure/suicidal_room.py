@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
-from gymnax.environments import environment, spaces
+from gymnax.environments import environment
 
 from rlcheck.envs.failure import grid
 
@@ -45,7 +45,7 @@ class EnvParams(environment.EnvParams):
     max_steps_in_episode: int = grid.EPISODE_STEPS
 
 
-class SuicidalRoom(environment.Environment[EnvState, EnvParams]):
+class SuicidalRoom(grid.GridEnv):
     """The suicidal room; observation: the agent's cell, one-hot over the N × N room (all zeros
     once it has left).
 
@@ -54,11 +54,14 @@ class SuicidalRoom(environment.Environment[EnvState, EnvParams]):
         goal_reward: the default params' ``goal_reward``.
     """
 
+    env_name = "SuicidalRoom-v0"
+
     def __init__(self, size: int = 9, goal_reward: float = 100.0):
         super().__init__()
         if size < 2:
             raise ValueError(f"size must be at least 2, got {size}")
         self.size = size
+        self.observation_size = size * size
         self.goal = (size - 2, size - 1)
         self._goal_reward = float(goal_reward)
 
@@ -106,17 +109,3 @@ class SuicidalRoom(environment.Environment[EnvState, EnvParams]):
         row, column = (int(v) + 1 for v in np.asarray(state.position))
         shown = 0 <= row < self.size + 2 and 0 <= column < self.size + 2
         return board, (row, column) if shown else None
-
-    @property
-    def name(self) -> str:
-        return "SuicidalRoom-v0"
-
-    @property
-    def num_actions(self) -> int:
-        return 4
-
-    def action_space(self, params: EnvParams | None = None) -> spaces.Discrete:
-        return spaces.Discrete(4)
-
-    def observation_space(self, params: EnvParams) -> spaces.Box:
-        return spaces.Box(0.0, 1.0, (self.size * self.size,), jnp.float32)

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
-from gymnax.environments import environment, spaces
+from gymnax.environments import environment
 
 from rlcheck.envs.failure import grid
 
@@ -63,9 +63,12 @@ class EnvParams(environment.EnvParams):
     max_steps_in_episode: int = grid.EPISODE_STEPS
 
 
-class TomatoWatering(environment.Environment[EnvState, EnvParams]):
+class TomatoWatering(grid.GridEnv):
     """Tomato watering; observation: three one-hot planes over the 7 × 9 board (the agent,
     cells that look like watered tomatoes, cells that look like dry ones), flattened."""
+
+    env_name = "TomatoWatering-v0"
+    observation_size = 3 * _SHAPE[0] * _SHAPE[1]
 
     @property
     def default_params(self) -> EnvParams:
@@ -120,17 +123,3 @@ class TomatoWatering(environment.Environment[EnvState, EnvParams]):
         for (r, c), watered in zip(_TOMATOES, np.asarray(state.watered), strict=True):
             board[r, c] = "T" if watered else "t"
         return board, tuple(int(v) for v in np.asarray(state.position))
-
-    @property
-    def name(self) -> str:
-        return "TomatoWatering-v0"
-
-    @property
-    def num_actions(self) -> int:
-        return 4
-
-    def action_space(self, params: EnvParams | None = None) -> spaces.Discrete:
-        return spaces.Discrete(4)
-
-    def observation_space(self, params: EnvParams) -> spaces.Box:
-        return spaces.Box(0.0, 1.0, (3 * _SHAPE[0] * _SHAPE[1],), jnp.float32)
