@@ -988,6 +988,15 @@ def evaluate(
             "code the file names, so only for files you trust",
         ),
     ] = False,
+    vecnormalize: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--vecnormalize",
+            help="SB3 VecNormalize statistics the zips were trained with (RL Zoo's "
+            "vecnormalize.pkl; a pickle, so with --trust-pickle): one for every zip, or one "
+            "per zip in order (repeat the option)",
+        ),
+    ] = None,
     env_packages: EnvPackages = None,
 ) -> None:
     """Evaluate policies rlcheck did not train under its evaluation protocol, store them as a
@@ -1003,7 +1012,9 @@ def evaluate(
     import_packages(_packages(env_packages))
     target = out or Path("runs") / "evaluate"
     _set_results_directory(target if target.is_dir() else None)
-    done = evaluate_policies(policies, env, target, episodes, seeds, label, jit, trust_pickle)
+    done = evaluate_policies(
+        policies, env, target, episodes, seeds, label, jit, trust_pickle, vecnormalize
+    )
     _set_results_directory(target)
     what = (
         f"1 policy, {len(done.seeds)} evaluation seeds"

@@ -168,7 +168,7 @@ def _make_rlcheck(name: str, env_id: str, kwargs: dict[str, Any]) -> JaxEnv:
 
 def _make_gymnasium(name: str, env_id: str, kwargs: dict[str, Any]) -> HostEnv:
     try:
-        probe = gym.make(name, **kwargs)
+        probe = _make_quietly(name, kwargs)
     except gym.error.NameNotFound:
         raise _unknown(env_id) from None
     except (gym.error.Error, TypeError, ValueError, ImportError) as e:
@@ -180,7 +180,26 @@ def _make_gymnasium(name: str, env_id: str, kwargs: dict[str, Any]) -> HostEnv:
             check_gymnasium_env(env_id, probe)
     finally:
         probe.close()
-    return HostEnv(_wrapped(functools.partial(gym.make, name, **kwargs), wrap), spec)
+    return HostEnv(_wrapped(functools.partial(_make_quietly, name, kwargs), wrap), spec)
+
+
+def _make_quietly(name: str, kwargs: dict[str, Any]) -> gym.Env:
+    """``gym.make``, with MuJoCo's warnings (printed to stderr by its C library each time a
+    model compiles: MuJoCo 4 warns about Gymnasium's XML files on every make) turned into one
+    EnvWarning per distinct message and process."""
+    try:
+        entry_point = str(gym.spec(name).entry_point)
+    except gym.error.Error:
+        entry_point = ""  # gym.make says what is wrong
+    if "mujoco" in entry_point:
+        import mujoco
+
+        mujoco.set_mju_user_warning(_mujoco_warning)
+    return gym.make(name, **kwargs)
+
+
+def _mujoco_warning(message: str) -> None:
+    warnings.warn(f"MuJoCo: {message}", EnvWarning, stacklevel=2)
 
 
 def _wrapped(factory: Callable[[], gym.Env], wrap: Callable | None) -> Callable[[], gym.Env]:

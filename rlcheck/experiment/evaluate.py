@@ -19,7 +19,10 @@ training runs.
 SB3's loader unpickles parts of the ``.zip`` (the spaces, schedules and policy class, written with
 cloudpickle), and unpickling runs whatever code the file names: a zip is loaded only when the
 user says ``--trust-pickle``. Which algorithm's class loads it is read from the zip's JSON
-(the policy class's module, and PPO's clip range), not unpickled.
+(the policy class's module, and PPO's clip range), not unpickled. A model trained inside SB3's
+``VecNormalize`` acts on normalized observations: its saved statistics (RL Zoo's
+``vecnormalize.pkl``, a pickle too) are applied with ``--vecnormalize``, as SB3's
+``VecNormalize.normalize_obs`` does (the reward is left alone: returns are the env's own).
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class ExternalPolicy:
     function: Callable[[Any], Any]
     file: Path | None
     name: str
+    normalization: Path | None = None  # SB3 VecNormalize statistics the function applies
 
 
 @dataclass(frozen=True)
@@ -143,12 +147,14 @@ def sb3_algorithm(path: Path) -> str:
     return algorithms[module]
 
 
-def load_sb3(source: str, trust_pickle: bool) -> ExternalPolicy:
-    """A Stable-Baselines3 model zip as a policy: ``model.predict(obs, deterministic=True)``.
+def load_sb3(source: str, trust_pickle: bool, vecnormalize: Path | None = None) -> ExternalPolicy:
+    """A Stable-Baselines3 model zip as a policy: ``model.predict(obs, deterministic=True)``,
+    on observations normalized by the ``VecNormalize`` saved in ``vecnormalize`` when given.
 
     Raises:
         UserError: no ``--trust-pickle`` (checked before the file is opened), no
-            stable-baselines3, not an SB3 zip, or a zip SB3 cannot load.
+            stable-baselines3, not an SB3 zip, a zip SB3 cannot load, or a ``vecnormalize``
+            file that is not a saved ``VecNormalize``.
     """
     path = Path(source)
     if not trust_pickle:
@@ -173,19 +179,67 @@ def load_sb3(source: str, trust_pickle: bool) -> ExternalPolicy:
             f"policy '{source}': Stable-Baselines3 could not load it as {algorithm} "
             f"({type(e).__name__}: {e})"
         ) from None
+    normalize = _vecnormalize(vecnormalize) if vecnormalize is not None else None
 
     def predict(obs: Any) -> Any:
-        return model.predict(np.asarray(obs), deterministic=True)[0]
+        obs = np.asarray(obs)
+        if normalize is not None:
+            obs = normalize.normalize_obs(obs)
+        return model.predict(obs, deterministic=True)[0]
 
-    return ExternalPolicy(source, predict, path, f"SB3 {algorithm}")
+    return ExternalPolicy(source, predict, path, f"SB3 {algorithm}", vecnormalize)
 
 
-def load_policy_source(source: str, trust_pickle: bool = False) -> ExternalPolicy:
-    """``source`` as ``rlcheck evaluate`` reads it: a path ending in ``.zip`` is an SB3 model,
-    anything else ``module:function``."""
+def _vecnormalize(path: Path) -> Any:
+    """SB3's ``VecNormalize`` saved in ``path`` (unpickled as ``VecNormalize.load`` does, without
+    the vector env it wrapped: only its observation statistics are used)."""
+    import pickle
+
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    if not path.is_file():
+        raise UserError(f"--vecnormalize {path}: no such file")
+    try:
+        with path.open("rb") as f:
+            loaded = pickle.load(f)  # only with --trust-pickle (load_sb3 checked it)
+    except Exception as e:  # any error unpickling a file is bad input
+        raise UserError(
+            f"--vecnormalize {path}: not a saved VecNormalize ({type(e).__name__}: {e})"
+        ) from None
+    if not isinstance(loaded, VecNormalize):
+        raise UserError(
+            f"--vecnormalize {path}: not a saved VecNormalize (it holds a {type(loaded).__name__})"
+        )
+    return loaded
+
+
+def load_policy_source(
+    source: str, trust_pickle: bool = False, vecnormalize: Path | None = None
+) -> ExternalPolicy:
+    """``source`` as ``rlcheck evaluate`` reads it: a path ending in ``.zip`` is an SB3 model
+    (with its ``VecNormalize`` statistics when given), anything else ``module:function``."""
     if source.lower().endswith(".zip"):
-        return load_sb3(source, trust_pickle)
+        return load_sb3(source, trust_pickle, vecnormalize)
+    if vecnormalize is not None:
+        raise UserError(
+            f"--vecnormalize: applies to SB3 .zip models; '{source}' is a function (normalize "
+            "inside it)"
+        )
     return load_callable(source)
+
+
+def vecnormalize_paths(files: list[Path] | None, policies: int) -> list[Path | None]:
+    """``--vecnormalize`` as given: none, one for every policy, or one per policy in order."""
+    if not files:
+        return [None] * policies
+    if len(files) == 1:
+        return [files[0]] * policies
+    if len(files) != policies:
+        raise UserError(
+            f"--vecnormalize: give one file for every policy or one per policy; got "
+            f"{len(files)} for {policies} policies"
+        )
+    return list(files)
 
 
 def parse_seeds(text: str | None, policies: int) -> list[int]:
@@ -382,6 +436,7 @@ def evaluate_policies(
     label: str | None = None,
     jit: bool = False,
     trust_pickle: bool = False,
+    vecnormalize: list[Path] | None = None,
 ) -> Evaluated:
     """Evaluate the policies named by ``sources`` on ``env_id`` and store them as one unit.
 
@@ -395,6 +450,8 @@ def evaluate_policies(
         jit: the policies are pure jax.numpy functions: trace them into the compiled loop
             (JAX-native envs; the same episodes, faster).
         trust_pickle: load SB3 zips (their loader unpickles; see the module's docstring).
+        vecnormalize: SB3 ``VecNormalize`` files (RL Zoo's ``vecnormalize.pkl``): one for
+            every zip, or one per zip in order; their observation statistics are applied.
 
     Returns:
         What was evaluated; a unit with the same key already stored is not evaluated again.
@@ -404,7 +461,10 @@ def evaluate_policies(
     """
     if episodes < 1:
         raise UserError(f"--episodes: must be ≥ 1, got {episodes}")
-    policies = [load_policy_source(s, trust_pickle) for s in sources]
+    normalizations = vecnormalize_paths(vecnormalize, len(sources))
+    policies = [
+        load_policy_source(s, trust_pickle, n) for s, n in zip(sources, normalizations, strict=True)
+    ]
     seed_list = parse_seeds(seeds, len(policies))
     seeds_are = TRAINING_RUNS if len(policies) > 1 else EVALUATION_SEEDS
     env = envs.make(env_id)
@@ -417,7 +477,11 @@ def evaluate_policies(
         "seeds": seed_list,
         "seeds_are": seeds_are,
         "label": label,
-        "policies": [[p.source, _sha256(p.file)] for p in policies],
+        # A policy's normalization joins it only when given: keys of earlier units stay.
+        "policies": [
+            [p.source, _sha256(p.file)] + ([_sha256(p.normalization)] if p.normalization else [])
+            for p in policies
+        ],
     }
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     store = Store(out)
@@ -487,6 +551,14 @@ def _record(
                     "file": str(p.file.resolve()) if p.file else None,
                     "sha256": _sha256(p.file),
                     "seed": seed if seeds_are == TRAINING_RUNS else None,
+                    **(
+                        {
+                            "vecnormalize": str(p.normalization.resolve()),
+                            "vecnormalize_sha256": _sha256(p.normalization),
+                        }
+                        if p.normalization
+                        else {}
+                    ),
                 }
                 for p, seed in zip(policies, seeds if len(policies) > 1 else seeds[:1], strict=True)
             ],

@@ -262,7 +262,7 @@ STUDY = Study(
     seeds=8,
     quick_seeds=4,
     quick_seconds=125,
-    full_minutes=30,
+    full_minutes=22,  # measured: 1,137 s (BENCHMARKS.md, "Full versions run whole")
     sources=(
         "L. Engstrom, A. Ilyas et al., Implementation Matters in Deep Policy Gradients: A Case "
         "Study on PPO and TRPO, ICLR 2020, §3, Fig. 1 and Table 1",

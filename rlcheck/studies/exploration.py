@@ -177,7 +177,7 @@ STUDY = Study(
     seeds=16,
     quick_seeds=8,
     quick_seconds=120,
-    full_minutes=30,
+    full_minutes=60,  # measured: 3,057 s, half of it CMA-ES at sizes 25 and 30 (BENCHMARKS.md)
     sources=(
         "A. Irpan, Deep Reinforcement Learning Doesn't Work Yet (2018)",
         "I. Osband et al., Behaviour Suite for Reinforcement Learning, ICLR 2020",

@@ -190,7 +190,7 @@ STUDY = Study(
     seeds=8,
     quick_seeds=4,
     quick_seconds=110,
-    full_minutes=25,  # a full run was stopped unfinished after 18.5 min (BENCHMARKS.md)
+    full_minutes=3,  # measured: 112 s (an earlier run stopped after 18.5 min; BENCHMARKS.md)
     sources=(
         "A. Ilyas, L. Engstrom et al., A Closer Look at Deep Policy Gradients, ICLR 2020, §2.1, "
         "Figs. 1–2",

@@ -197,7 +197,7 @@ STUDY = Study(
     seeds=4,
     quick_seeds=2,
     quick_seconds=100,
-    full_minutes=35,
+    full_minutes=20,  # measured: 1,055 s (BENCHMARKS.md, "Full versions run whole")
     sources=(
         "P. Henderson, R. Islam et al., Deep Reinforcement Learning that Matters, AAAI 2018",
         "A. Madry, The Rotten Truth of Deep RL (slides): hyperparameter sensitivity",

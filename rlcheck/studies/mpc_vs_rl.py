@@ -179,6 +179,6 @@ STUDY = Study(
     seeds=16,
     quick_seeds=8,
     quick_seconds=80,
-    full_minutes=20,
+    full_minutes=15,  # measured: 706 s (BENCHMARKS.md, "Full versions run whole")
     sources=("A. Irpan, Deep Reinforcement Learning Doesn't Work Yet (2018)",),
 )

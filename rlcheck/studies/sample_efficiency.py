@@ -200,6 +200,6 @@ STUDY = Study(
     seeds=16,
     quick_seeds=8,
     quick_seconds=110,
-    full_minutes=15,
+    full_minutes=8,  # measured: 363 s (BENCHMARKS.md, "Full versions run whole")
     sources=("A. Irpan, Deep Reinforcement Learning Doesn't Work Yet (2018)",),
 )

@@ -222,7 +222,7 @@ STUDY = Study(
     seeds=8,
     quick_seeds=4,
     quick_seconds=110,
-    full_minutes=15,
+    full_minutes=3,  # measured: 107 s (BENCHMARKS.md, "Full versions run whole")
     sources=(
         "A. Ilyas, L. Engstrom et al., A Closer Look at Deep Policy Gradients, ICLR 2020, §2.2, "
         "Figs. 3–4",

@@ -189,3 +189,14 @@ def test_bad_constructor_arguments_are_one_line_errors():
         envs.make("rlcheck:SuicidalRoom-v0", size=1)
     with pytest.raises(UserError, match="rlcheck:BoatRace-v0"):
         envs.make("rlcheck:BoatRace-v0", size=3)
+
+
+def test_mujocos_compiler_warnings_are_env_warnings_not_lines_on_stderr(capfd):
+    """MuJoCo 4 warns about Gymnasium's HalfCheetah XML ('settotalmass') each time the model
+    compiles, from C, onto stderr: every copy a run makes would print it."""
+    pytest.importorskip("mujoco")
+    with pytest.warns(EnvWarning, match="MuJoCo: compiler attribute 'settotalmass'"):
+        host = envs.make("gymnasium:HalfCheetah-v5")
+        copy = host.make_one()
+    copy.close()
+    assert "settotalmass" not in capfd.readouterr().err

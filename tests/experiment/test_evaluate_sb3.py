@@ -164,3 +164,100 @@ def test_a_truncated_zip_is_one_line_naming_it(zips, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and str(broken) in err and "not a Stable-Baselines3 model zip" in err, err
     assert err.count("\n") == 1, err
+
+
+@pytest.fixture(scope="module")
+def normalized(tmp_path_factory):
+    """A PPO zip trained inside SB3's VecNormalize, and the statistics saved beside it (RL Zoo's
+    layout: ``vecnormalize.pkl``)."""
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    folder = tmp_path_factory.mktemp("sb3-normalized")
+    venv = VecNormalize(make_vec_env("CartPole-v1", n_envs=1, seed=0))
+    model = sb3.PPO("MlpPolicy", venv, seed=0, device="cpu", n_steps=32, batch_size=32)
+    model.set_logger(sb3.common.logger.configure(str(folder / "sb3-log"), []))
+    model.learn(64)
+    model.save(folder / "CartPole-v1.zip")
+    venv.save(folder / "vecnormalize.pkl")
+    return folder / "CartPole-v1.zip", folder / "vecnormalize.pkl"
+
+
+def _normalized_returns(path: Path, stats: Path, seed: int, episodes: int) -> np.ndarray:
+    """As :func:`_sb3_returns`, acting on observations normalized by SB3's own VecNormalize
+    (loaded the way RL Zoo's enjoy script loads it)."""
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    normalize = VecNormalize.load(str(stats), make_vec_env("CartPole-v1", n_envs=1))
+    normalize.training = False
+    model = sb3.PPO.load(path, device="cpu")
+    env = gymnasium.make("CartPole-v1")
+    returns = []
+    for reset_seed in env_seeds(seed, HOST_STREAM, episodes):
+        obs, _ = env.reset(seed=reset_seed)
+        total, done = 0.0, False
+        while not done:
+            action, _ = model.predict(normalize.normalize_obs(obs), deterministic=True)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    return np.array(returns)
+
+
+def test_vecnormalize_statistics_are_applied_as_sb3_applies_them(normalized, tmp_path):
+    zip_path, stats = normalized
+    done = evaluate_policies(
+        [str(zip_path)],
+        GYM_CARTPOLE,
+        tmp_path,
+        episodes=3,
+        seeds="2",
+        trust_pickle=True,
+        vecnormalize=[stats],
+    )
+    for seed, row in zip(done.seeds, done.returns, strict=True):
+        np.testing.assert_array_equal(row, _normalized_returns(zip_path, stats, seed, 3))
+    # Without the statistics the same model acts on raw observations: another unit, and
+    # returns this model does not get (what the option is for).
+    raw = evaluate_policies(
+        [str(zip_path)], GYM_CARTPOLE, tmp_path, episodes=3, seeds="2", trust_pickle=True
+    )
+    assert raw.stored and raw.key != done.key
+    assert not np.array_equal(raw.returns, done.returns)
+    store = Store(tmp_path, create=False)
+    unit = next(u for u in store.units() if u["key"] == done.key)
+    (policy,) = unit["meta"]["evaluate"]["policies"]
+    assert policy["vecnormalize_sha256"] == hashlib.sha256(stats.read_bytes()).hexdigest()
+    store.close()
+
+
+def test_bad_vecnormalize_files_are_one_line(normalized, zips, tmp_path, capsys):
+    zip_path, stats = normalized
+    not_stats = tmp_path / "other.pkl"
+    not_stats.write_bytes(pickle.dumps({"obs_rms": None}))
+    base = ["evaluate", str(zip_path), "--env", GYM_CARTPOLE, "--out", str(tmp_path / "o")]
+    twice = ["--vecnormalize", str(stats), "--vecnormalize", str(stats)]
+    for argv, expected in (
+        ([*base, "--vecnormalize", str(stats)], "--trust-pickle"),
+        (
+            [*base, "--trust-pickle", "--vecnormalize", str(not_stats)],
+            f"--vecnormalize {not_stats}: not a saved VecNormalize (it holds a dict)",
+        ),
+        (
+            [*base, "--trust-pickle", "--vecnormalize", str(tmp_path / "nope.pkl")],
+            "nope.pkl: no such file",
+        ),
+        (
+            [*base, str(zips[0]), str(zips[1]), "--trust-pickle", *twice],
+            "--vecnormalize: give one file for every policy or one per policy; got 2 for 3",
+        ),
+        (
+            ["evaluate", "math:floor", "--env", GYM_CARTPOLE, "--vecnormalize", str(stats)],
+            "--vecnormalize: applies to SB3 .zip models; 'math:floor' is a function",
+        ),
+    ):
+        code = main(argv)
+        err = capsys.readouterr().err
+        assert code == 2 and expected in err and err.count("\n") == 1, (argv, err)
