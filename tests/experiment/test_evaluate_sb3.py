@@ -62,17 +62,27 @@ def test_the_algorithm_is_read_from_the_zip_without_unpickling(tmp_path, algo, e
     assert sb3_algorithm(_train(algo, env, 0, tmp_path / "model.zip")) == algo
 
 
-def _sb3_returns(path: Path, seed: int, episodes: int) -> np.ndarray:
+def _sb3_returns(path: Path, seed: int, episodes: int, stats: Path | None = None) -> np.ndarray:
     """The model played in a plain Gymnasium loop, each episode reset with the seed rlcheck's
-    evaluation of seed ``seed`` uses: SB3's own predict, nothing of rlcheck's loop."""
+    evaluation of seed ``seed`` uses: SB3's own predict, nothing of rlcheck's loop; with
+    ``stats``, on observations normalized by SB3's own VecNormalize (loaded the way RL Zoo's
+    enjoy script loads it)."""
     model = sb3.PPO.load(path, device="cpu")
+    normalize = None
+    if stats is not None:
+        from stable_baselines3.common.env_util import make_vec_env
+        from stable_baselines3.common.vec_env import VecNormalize
+
+        normalize = VecNormalize.load(str(stats), make_vec_env("CartPole-v1", n_envs=1))
+        normalize.training = False
     env = gymnasium.make("CartPole-v1")
     returns = []
     for reset_seed in env_seeds(seed, HOST_STREAM, episodes):
         obs, _ = env.reset(seed=reset_seed)
         total, done = 0.0, False
         while not done:
-            action, _ = model.predict(obs, deterministic=True)
+            seen = obs if normalize is None else normalize.normalize_obs(obs)
+            action, _ = model.predict(seen, deterministic=True)
             obs, reward, terminated, truncated, _ = env.step(action)
             total += float(reward)
             done = terminated or truncated
@@ -183,29 +193,6 @@ def normalized(tmp_path_factory):
     return folder / "CartPole-v1.zip", folder / "vecnormalize.pkl"
 
 
-def _normalized_returns(path: Path, stats: Path, seed: int, episodes: int) -> np.ndarray:
-    """As :func:`_sb3_returns`, acting on observations normalized by SB3's own VecNormalize
-    (loaded the way RL Zoo's enjoy script loads it)."""
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import VecNormalize
-
-    normalize = VecNormalize.load(str(stats), make_vec_env("CartPole-v1", n_envs=1))
-    normalize.training = False
-    model = sb3.PPO.load(path, device="cpu")
-    env = gymnasium.make("CartPole-v1")
-    returns = []
-    for reset_seed in env_seeds(seed, HOST_STREAM, episodes):
-        obs, _ = env.reset(seed=reset_seed)
-        total, done = 0.0, False
-        while not done:
-            action, _ = model.predict(normalize.normalize_obs(obs), deterministic=True)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    return np.array(returns)
-
-
 def test_vecnormalize_statistics_are_applied_as_sb3_applies_them(normalized, tmp_path):
     zip_path, stats = normalized
     done = evaluate_policies(
@@ -218,7 +205,7 @@ def test_vecnormalize_statistics_are_applied_as_sb3_applies_them(normalized, tmp
         vecnormalize=[stats],
     )
     for seed, row in zip(done.seeds, done.returns, strict=True):
-        np.testing.assert_array_equal(row, _normalized_returns(zip_path, stats, seed, 3))
+        np.testing.assert_array_equal(row, _sb3_returns(zip_path, seed, 3, stats))
     # Without the statistics the same model acts on raw observations: another unit, and
     # returns this model does not get (what the option is for).
     raw = evaluate_policies(
